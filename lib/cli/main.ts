@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { ValidationError } from '../core/validation.js';
+import { StackLoadError } from '../loader/load-stacks.js';
+import { lsCommand } from './commands/ls.js';
+import { synthCommand } from './commands/synth.js';
+import { CliError, EXIT, makeOutput, type Output } from './output.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  error (invalid stack, failed command, stale snapshots with --check)
+  2  plan --detailed-exitcode only: the plan has changes`;
+
+/** Builds the command tree. `run` receives each command's result code. */
+export function buildProgram(run: (code: Promise<number>) => void, io: () => Output): Command {
+  const program = new Command('hpcdk')
+    .description('Research computing environments as code: render, plan and apply stacks.')
+    .version(version(), '-V, --version')
+    .option('-C, --dir <path>', 'project folder (default: nearest folder upwards holding stacks/)')
+    .option('--no-color', 'disable colour (also: NO_COLOR=1)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showHelpAfterError('(run hpcdk --help for usage)')
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  const globals = () => program.opts<{ dir?: string; color: boolean }>();
+
+  program
+    .command('synth')
+    .description('render stacks into snapshots/<stack>/<target>/ with a manifest.json')
+    .argument('[stacks...]', 'stacks to render (default: all)')
+    .option('--check', 'write nothing; exit 1 with a diff when snapshots/ differ from a fresh synth')
+    .addOption(new Option('-t, --target <name>', 'render only this declared target'))
+    .option('-q, --quiet', 'print nothing on success')
+    .action((stacks: string[], opts: { check?: boolean; target?: string; quiet?: boolean }) => {
+      run(synthCommand(stacks, { ...opts, dir: globals().dir }, io()));
+    });
+
+  program
+    .command('ls')
+    .alias('list')
+    .description('list the stacks, one per line, with their targets (default first)')
+    .option('-l, --long', 'also show the file that declares each stack, and its description')
+    .action((opts: { long?: boolean }) => {
+      run(lsCommand({ ...opts, dir: globals().dir }, io()));
+    });
+
+  return program;
+}
+
+/** Reports an error on stderr and returns the exit code. */
+function report(error: unknown, io: Output): number {
+  const c = io.colors;
+  if (error instanceof CliError) {
+    io.err(`${c.red('Error:')} ${error.message}`);
+    return error.exitCode;
+  }
+  if (error instanceof ValidationError || error instanceof StackLoadError) {
+    io.err(`${c.red('Error:')} ${error.message}`);
+    io.err('Nothing was written.');
+    return EXIT.error;
+  }
+  io.err(`${c.red('Error:')} ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return EXIT.error;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let pending: Promise<number> | undefined;
+  let output: Output | undefined;
+  const io = () => (output ??= makeOutput(program.opts<{ color: boolean }>().color));
+  const program = buildProgram((p) => (pending = p), io);
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    if (pending === undefined) {
+      program.outputHelp();
+      return EXIT.ok;
+    }
+    return await pending;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; commander has already printed them.
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      return EXIT.error;
+    }
+    return report(error, io());
+  }
+}

@@ -1,0 +1,91 @@
+import type { z } from 'zod';
+
+/** One problem with one field of one construct. */
+export interface ValidationIssue {
+  /** The construct path, e.g. `tinydesk/experiments/train`. */
+  readonly path: string;
+  /** The field, in dotted form with indexes, e.g. `requirements[2]`; empty for the whole construct. */
+  readonly field: string;
+  readonly message: string;
+  /** The offending value; omitted when there is nothing useful to show. */
+  readonly got?: unknown;
+  /** Set when the value was absent, so the message can say so rather than print `undefined`. */
+  readonly missing?: boolean;
+}
+
+const MAX_SHOWN = 80;
+
+function showValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') {
+    text = JSON.stringify(value);
+  } else if (value === undefined) {
+    text = 'nothing';
+  } else if (typeof value === 'function') {
+    text = 'a function';
+  } else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN - 1)}…` : text;
+}
+
+/** `[stack/path/to/construct] field: what is wrong (got X)` */
+export function formatIssue(issue: ValidationIssue): string {
+  const field = issue.field === '' ? '' : `${issue.field}: `;
+  let got = '';
+  if (issue.missing) got = ' (got nothing)';
+  else if ('got' in issue) got = ` (got ${showValue(issue.got)})`;
+  return `[${issue.path}] ${field}${issue.message}${got}`;
+}
+
+/** `requirements[2].name` from zod's `['requirements', 2, 'name']`. */
+export function fieldName(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out;
+}
+
+/** Turns zod's issues into ours, one per offending field. */
+export function issuesFromZod(constructPath: string, error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): ValidationIssue[] {
+  const out: ValidationIssue[] = [];
+  for (const issue of error.issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({ path: constructPath, field: fieldName([...path, key]), message: 'unknown field' });
+      }
+      continue;
+    }
+    const input = (issue as { input?: unknown }).input;
+    const missing = input === undefined && issue.code === 'invalid_type';
+    out.push({
+      path: constructPath,
+      field: fieldName(path),
+      message: missing ? 'is required' : issue.message,
+      ...(missing ? { missing: true } : { got: input }),
+    });
+  }
+  return out;
+}
+
+/**
+ * Thrown when synth finds invalid input. It carries every issue found, so the
+ * user fixes them all in one round rather than one per run.
+ */
+export class ValidationError extends Error {
+  public readonly issues: readonly ValidationIssue[];
+
+  constructor(issues: readonly ValidationIssue[]) {
+    const lines = issues.map(formatIssue);
+    super(`${issues.length} validation error${issues.length === 1 ? '' : 's'}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    this.name = 'ValidationError';
+    this.issues = issues;
+  }
+}

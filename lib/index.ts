@@ -1,0 +1,13 @@
+// The public API of hpcdk: what stack files and users' tests import.
+export * from './core/app.js';
+export * from './core/stack.js';
+export * from './core/cluster-profile.js';
+export * from './core/hpc-construct.js';
+export * from './core/output.js';
+export * from './core/validation.js';
+export { sha256, digestOf, shortId } from './core/digest.js';
+export * from './shell/index.js';
+export * from './constructs/index.js';
+export * from './synth/manifest.js';
+export { synthesizeStack, synthesizeStacks, collectIssues, type StackSynthesis } from './synth/synthesize.js';
+export * from './testing/testing.js';

@@ -1,0 +1,70 @@
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+
+/** The root of this repository. */
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(REPO, 'bin', 'hpcdk.js');
+
+const made: string[] = [];
+
+/**
+ * A throwaway hpcdk project: the given files, and `hpcdk` resolvable from
+ * stack files as it is in a user's project that depends on the package.
+ */
+export function makeProject(files: Record<string, string>, prefix = 'hpcdk-project-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  symlinkSync(REPO, join(dir, 'node_modules', 'hpcdk'), 'dir');
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+/** A copy of this repository's tracked project files (stacks, snapshots, package) at a new path. */
+export function copyRepo(prefix = 'hpcdk-copy-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  for (const entry of ['package.json', 'stacks', 'snapshots']) {
+    cpSync(join(REPO, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  symlinkSync(join(REPO, 'dist'), join(dir, 'dist'), 'dir');
+  return dir;
+}
+
+export function cleanupProjects(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export interface CliResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real `hpcdk` command in `cwd`. */
+export async function hpcdk(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const r = await execa('node', [BIN, ...args], { cwd, reject: false, env: { NO_COLOR: '1', ...env }, stdin: 'ignore' });
+  return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every file under `dir`, as relative path → bytes, for byte-for-byte comparisons. */
+export function readTree(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else out.set(relative(dir, full), readFileSync(full, 'latin1') + `\0mode=${(statSync(full).mode & 0o111) !== 0 ? 'x' : '-'}`);
+    }
+  };
+  walk(dir);
+  return out;
+}

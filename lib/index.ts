@@ -11,3 +11,4 @@ export * from './constructs/index.js';
 export * from './synth/manifest.js';
 export { synthesizeStack, synthesizeStacks, collectIssues, type StackSynthesis } from './synth/synthesize.js';
 export * from './testing/testing.js';
+export * from './render/sbatch.js';

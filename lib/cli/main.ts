@@ -3,6 +3,8 @@ import { Command, CommanderError, Option } from 'commander';
 import { ValidationError } from '../core/validation.js';
 import { StackLoadError } from '../loader/load-stacks.js';
 import { lsCommand } from './commands/ls.js';
+import { applyCommand, forceUnlockCommand, planCommand } from './commands/reconcile.js';
+import { logsCommand, statusCommand } from './commands/status.js';
 import { synthCommand } from './commands/synth.js';
 import { CliError, EXIT, makeOutput, type Output } from './output.js';
 
@@ -49,6 +51,77 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
     .action((opts: { long?: boolean }) => {
       run(lsCommand({ ...opts, dir: globals().dir }, io()));
     });
+
+  const targetOptions = (cmd: Command) =>
+    cmd
+      .option('-t, --target <name>', "the target to act on (default: the stack's first declared target; local is always available)")
+      .option('--accept-new-host-key', 'accept and record an SSH host key seen for the first time (a changed key is always refused)')
+      .option('--openssh', 'connect through the system OpenSSH client (ControlMaster, MFA) instead of the built-in one');
+
+  const collect = (value: string, previous: string[]) => [...previous, value];
+
+  targetOptions(
+    program
+      .command('plan')
+      .description("show what apply would change on the target: one read of the target, compared with the stack")
+      .argument('[stacks...]', 'stacks to plan (default: all)')
+      .option('--json', 'print the plan as a versioned JSON document')
+      .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none, 1 on error')
+      .option('--out <file>', 'save the plan, to carry it out exactly with hpcdk apply FILE')
+      .option('--replace <address>', 'plan to cancel and submit this job again, whatever its state (repeatable)', collect, [])
+      .option('--destroy', 'plan the removal of everything the stacks deployed and submitted'),
+  ).action((stacks: string[], opts: Record<string, unknown>) => {
+    run(planCommand(stacks, { ...opts, dir: globals().dir }, io()));
+  });
+
+  targetOptions(
+    program
+      .command('apply')
+      .description('make the target match the stack: upload, submit, record; shows the plan and asks first')
+      .argument('[stacks-or-planfile...]', 'stacks to apply (default: all), or one plan file saved by plan --out')
+      .option('-y, --yes', 'apply without asking for confirmation')
+      .option('--replace <address>', 'cancel and submit this job again, whatever its state (repeatable)', collect, []),
+  ).action((stacks: string[], opts: Record<string, unknown>) => {
+    run(applyCommand(stacks, { ...opts, dir: globals().dir }, io()));
+  });
+
+  targetOptions(
+    program
+      .command('destroy')
+      .alias('cancel')
+      .description('cancel what the stacks submitted and remove the files they deployed; shows the plan and asks first')
+      .argument('[stacks...]', 'stacks to destroy (default: all)')
+      .option('-y, --yes', 'destroy without asking for confirmation'),
+  ).action((stacks: string[], opts: Record<string, unknown>) => {
+    run(applyCommand(stacks, { ...opts, dir: globals().dir }, io(), 'destroy'));
+  });
+
+  targetOptions(
+    program
+      .command('status')
+      .description("show each resource's state: files deployed, jobs' scheduler state and exit codes (one read per stack)")
+      .argument('[stacks...]', 'stacks to show (default: all)')
+      .option('--json', 'print as JSON'),
+  ).action((stacks: string[], opts: Record<string, unknown>) => {
+    run(statusCommand(stacks, { ...opts, dir: globals().dir }, io()));
+  });
+
+  targetOptions(
+    program
+      .command('logs')
+      .description("print a job's output from the target (its newest submission unless --job is given)")
+      .argument('<job>', 'the job: ADDRESS, or STACK/ADDRESS when the project has several stacks')
+      .option('--err', 'print standard error instead of standard output')
+      .option('--job <id>', 'a particular job id'),
+  ).action((job: string, opts: Record<string, unknown>) => {
+    run(logsCommand(job, { ...opts, dir: globals().dir }, io()));
+  });
+
+  targetOptions(
+    program.command('force-unlock').description('remove the lock an interrupted apply left on a stack').argument('<stack>', 'the stack'),
+  ).action((stack: string, opts: Record<string, unknown>) => {
+    run(forceUnlockCommand(stack, { ...opts, dir: globals().dir }, io()));
+  });
 
   return program;
 }

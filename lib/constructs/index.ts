@@ -1,1 +1,4 @@
 export * from './text-file.js';
+export * from './allocation.js';
+export * from './job.js';
+export * from './schemas.js';

@@ -60,7 +60,7 @@ export type ShellValue = string | RuntimeRef;
 
 /** Quotes a literal string as one shell word: bare when plainly safe, single-quoted otherwise. */
 export function quote(value: string): string {
-  if (value !== '' && SAFE_BARE.test(value) && !value.startsWith('-')) {
+  if (value !== '' && SAFE_BARE.test(value)) {
     return value;
   }
   return `'${value.replace(/'/g, `'\\''`)}'`;

@@ -18,7 +18,7 @@ describe('quote', () => {
     expect(quote('logs/train-1.out')).toBe('logs/train-1.out');
     expect(quote('a b')).toBe("'a b'");
     expect(quote('')).toBe("''");
-    expect(quote('-rf')).toBe("'-rf'");
+    expect(quote('-rf')).toBe('-rf');
     expect(quote("it's")).toBe("'it'\\''s'");
     expect(quote('$HOME')).toBe("'$HOME'");
   });

@@ -1,0 +1,88 @@
+import type { StackSynthesis } from '../synth/synthesize.js';
+import type { TargetConnection } from '../targets/connection.js';
+import type { Plan } from '../plan/plan.js';
+import { word } from '../shell/index.js';
+import { countSteps, executeScript, type ApplyInputs, type Upload } from './execute.js';
+
+export type ApplyEvent =
+  | { readonly type: 'step'; readonly what: string; readonly done: number; readonly total: number }
+  | { readonly type: 'submitted'; readonly address: string; readonly jobId: string; readonly done: number; readonly total: number }
+  | { readonly type: 'note'; readonly message: string };
+
+export interface ApplyResult {
+  readonly submitted: ReadonlyArray<{ address: string; jobId: string }>;
+  readonly steps: number;
+}
+
+/** The target is held by another apply. */
+export class LockedError extends Error {
+  constructor(public readonly owner: string) {
+    super(`the target is locked by ${owner}; it is released when that apply ends (hpcdk force-unlock removes a lock you know is abandoned)`);
+    this.name = 'LockedError';
+  }
+}
+
+/** The target's state changed between plan and apply. */
+export class StalePlanError extends Error {
+  constructor() {
+    super('the target changed since this plan was made; run plan again');
+    this.name = 'StalePlanError';
+  }
+}
+
+/** The uploads a plan needs, taken from the synthesis it was made from. */
+export function applyInputs(plan: Plan, synthesis: Pick<StackSynthesis, 'files' | 'manifest'>): ApplyInputs {
+  const uploads: Upload[] = synthesis.manifest.artifacts.map((a) => ({
+    path: a.path,
+    sha256: a.sha256,
+    executable: a.executable,
+    content: synthesis.files.get(a.path)!.content,
+  }));
+  return { plan, uploads, resources: synthesis.manifest.resources };
+}
+
+/** Carries out `plan` in one round trip; reports progress through `onEvent`. */
+export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, operation: string, onEvent: (e: ApplyEvent) => void = () => {}): Promise<ApplyResult> {
+  const total = countSteps(inputs.plan);
+  if (total === 0) return { submitted: [], steps: 0 };
+  const submitted: Array<{ address: string; jobId: string }> = [];
+  let done = 0;
+  let locked: string | undefined;
+  let stale = false;
+  let finished = false;
+  const r = await conn.transport.run(executeScript(conn, inputs, operation), {
+    onLine: (line) => {
+      if (line.startsWith('@@step ')) {
+        done += 1;
+        onEvent({ type: 'step', what: line.slice(7), done, total });
+      } else if (line.startsWith('@@submitted ')) {
+        done += 1;
+        const [address = '', jobId = ''] = line.slice(12).split(' ');
+        submitted.push({ address, jobId });
+        onEvent({ type: 'submitted', address, jobId, done, total });
+      } else if (line.startsWith('@@locked ')) {
+        locked = line.slice(9);
+      } else if (line.startsWith('@@stale')) {
+        stale = true;
+      } else if (line.startsWith('@@note ')) {
+        onEvent({ type: 'note', message: line.slice(7) });
+      } else if (line === '@@done') {
+        finished = true;
+      }
+    },
+  });
+  if (locked !== undefined) throw new LockedError(locked);
+  if (stale) throw new StalePlanError();
+  if (r.exitCode !== 0 || !finished) {
+    const what = submitted.length > 0 ? ` Submitted before the failure: ${submitted.map((s) => `${s.address} (job ${s.jobId})`).join(', ')}; they are recorded, and apply again resumes.` : ' What was done is recorded; apply again resumes.';
+    throw new Error(`apply on ${conn.transport.description} failed after ${done} of ${total} steps (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-5).join('\n')}${what}`);
+  }
+  return { submitted, steps: done };
+}
+
+/** Removes a lock left by an apply that will never release it. */
+export async function forceUnlock(conn: TargetConnection, stack: string): Promise<string | undefined> {
+  const r = await conn.transport.run(`D=${word(conn.stackDir(stack))}\nif [ -d "$D/.hpcdk/lock" ]; then cat "$D/.hpcdk/lock/owner" 2>/dev/null || echo unknown; rm -rf "$D/.hpcdk/lock"; fi`);
+  const owner = r.stdout.trim();
+  return owner === '' ? undefined : owner;
+}

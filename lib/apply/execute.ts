@@ -1,0 +1,180 @@
+import { hostname, userInfo } from 'node:os';
+import { quote, word } from '../shell/index.js';
+import type { Plan } from '../plan/plan.js';
+import { JOURNAL_FUNCTION } from '../state/journal.js';
+import type { TargetConnection } from '../targets/connection.js';
+import { jobComment, type SubmitRequest } from '../targets/scheduler.js';
+import type { ManifestResource } from '../core/output.js';
+
+/** A file to upload: where it goes (relative to files/) and its bytes. */
+export interface Upload {
+  readonly path: string;
+  readonly content: string;
+  readonly sha256: string;
+  readonly executable: boolean;
+}
+
+/** Everything apply needs besides the plan: the rendered files and the resources' specs. */
+export interface ApplyInputs {
+  readonly plan: Plan;
+  readonly uploads: readonly Upload[];
+  readonly resources: readonly ManifestResource[];
+}
+
+/** How long a lock whose holder cannot be checked (another login node) is honoured. */
+export const LOCK_TTL_SECONDS = 2 * 60 * 60;
+
+/** Who is applying, as the lock records it. */
+export function lockOwner(operation: string): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (some containers): keep "unknown".
+  }
+  return `${user}@${hostname()} op=${operation}`.replace(/[^A-Za-z0-9_.@=:-]+/g, '_');
+}
+
+const ACTS_ON_FILES = new Set(['create', 'update', 'submit', 'replace']);
+const REMOVES_FILES = new Set(['delete', 'cancel']);
+
+/** Jobs to submit, ordered so each comes after the jobs it depends on. */
+function submissionOrder(plan: Plan, resources: readonly ManifestResource[]): ManifestResource[] {
+  const toSubmit = new Set(plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address));
+  const byAddress = new Map(resources.map((r) => [r.address, r]));
+  const ordered: ManifestResource[] = [];
+  const seen = new Set<string>();
+  const visit = (address: string) => {
+    if (seen.has(address) || !toSubmit.has(address)) return;
+    seen.add(address);
+    const r = byAddress.get(address)!;
+    for (const d of r.dependsOn) visit(d);
+    ordered.push(r);
+  };
+  for (const a of [...toSubmit].sort()) visit(a);
+  return ordered;
+}
+
+/**
+ * The one script that carries out a plan on the target: take the lock, check
+ * nothing changed since the plan, upload, cancel, submit, journal each step
+ * as soon as it is done, release the lock. Lines starting `@@` report progress.
+ */
+export function executeScript(conn: TargetConnection, inputs: ApplyInputs, operation: string): string {
+  const { plan } = inputs;
+  const parts: string[] = [];
+  parts.push(`set -eo pipefail
+D=${word(conn.stackDir(plan.stack))}
+${JOURNAL_FUNCTION}
+${conn.scheduler.functions}
+mkdir -p "$D/.hpcdk" "$D/files"
+hpcdk_lock="$D/.hpcdk/lock"
+hpcdk_take_lock() {
+  mkdir "$hpcdk_lock" 2>/dev/null && return 0
+  local owner pid host since
+  owner=$(cat "$hpcdk_lock/owner" 2>/dev/null || true)
+  pid=$(sed -n 's/.* pid=\\([0-9]*\\).*/\\1/p' <<<"$owner")
+  host=$(sed -n 's/.* host=\\([^ ]*\\).*/\\1/p' <<<"$owner")
+  since=$(sed -n 's/.* since=\\([0-9]*\\).*/\\1/p' <<<"$owner")
+  # A holder on this host that is gone, or any holder past the TTL, left a stale lock.
+  if { [ "$host" = "$(hostname)" ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; } || { [ -n "$since" ] && [ $(( $(date +%s) - since )) -gt ${LOCK_TTL_SECONDS} ]; } || [ -z "$owner" ]; then
+    echo "@@note taking over a stale lock ($owner)"
+    rm -rf "$hpcdk_lock"
+    mkdir "$hpcdk_lock" 2>/dev/null && return 0
+  fi
+  echo "@@locked $owner"
+  exit 3
+}
+hpcdk_take_lock
+printf '%s host=%s pid=%s since=%s\\n' ${quote(lockOwner(operation))} "$(hostname)" "$$" "$(date +%s)" > "$hpcdk_lock/owner"
+trap 'rm -rf "$hpcdk_lock"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+hpcdk_serial=$(grep -c . "$D/.hpcdk/journal" 2>/dev/null || true)
+if [ "\${hpcdk_serial:-0}" != ${quote(String(plan.serial))} ]; then
+  echo "@@stale \${hpcdk_serial:-0}"
+  exit 4
+fi
+declare -A hpcdk_ids=()
+mkdir -p "$D/.hpcdk/incoming"`);
+
+  const wanted = new Map(inputs.uploads.map((u) => [u.path, u]));
+  let step = 0;
+  for (const r of plan.resources) {
+    if (ACTS_ON_FILES.has(r.action)) {
+      for (const f of r.files) {
+        if (f.action === 'no-op') continue;
+        const u = wanted.get(f.path);
+        if (!u) throw new Error(`apply: no content for ${f.path}`);
+        step += 1;
+        const tmp = `$D/.hpcdk/incoming/${step}`;
+        parts.push(`base64 -d > "${tmp}" <<'HPCDK_FILE'
+${Buffer.from(u.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+HPCDK_FILE
+chmod ${u.executable ? '755' : '644'} "${tmp}"
+mkdir -p "$(dirname -- "$D/files/"${quote(u.path)})"
+mv -f "${tmp}" "$D/files/"${quote(u.path)}
+hpcdk_journal file ${quote(u.path)} ${u.sha256}
+echo "@@step upload "${quote(u.path)}`);
+      }
+    }
+    if (REMOVES_FILES.has(r.action)) {
+      for (const f of r.files) {
+        parts.push(`rm -f -- "$D/files/"${quote(f.path)}
+hpcdk_journal rmfile ${quote(f.path)}
+echo "@@step delete "${quote(f.path)}`);
+      }
+    }
+  }
+  const cancels = plan.resources.flatMap((r) => r.job?.cancel ?? []);
+  if (cancels.length > 0) {
+    parts.push(`(cd "$D" && ${conn.scheduler.cancelLines(cancels)})`);
+    for (const id of cancels) parts.push(`hpcdk_journal cancel ${quote(id)}\necho "@@step cancel "${quote(id)}`);
+  }
+  const stateByAddress = new Map(plan.resources.map((r) => [r.address, r]));
+  for (const r of submissionOrder(plan, inputs.resources)) {
+    const spec = r.spec as { script: string; jobName: string; stdout: string; stderr: string; dependencies: Array<{ address: string; type: string }> };
+    const dependencies = spec.dependencies.flatMap((d): Array<SubmitRequest['dependencies'][number]> => {
+      const dep = stateByAddress.get(d.address);
+      if (dep && (dep.action === 'submit' || dep.action === 'replace')) return [{ type: d.type, submittedAddress: d.address }];
+      const jobId = dep?.job?.jobId;
+      const state = dep?.job?.state;
+      // A dependency still queued or running is waited for; one already finished has been satisfied (or never will be).
+      if (jobId && state && !['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL'].includes(state)) return [{ type: d.type, jobId }];
+      return [];
+    });
+    const request: SubmitRequest = {
+      address: r.address,
+      identity: r.identity,
+      script: spec.script,
+      jobName: spec.jobName,
+      stdout: spec.stdout,
+      stderr: spec.stderr,
+      comment: jobComment(plan.stack, r.address, r.identity),
+      dependencies,
+    };
+    parts.push(`cd "$D"
+${conn.scheduler.submitLines(request)}
+hpcdk_ids[${quote(r.address)}]="$hpcdk_job_id"
+hpcdk_journal job ${quote(r.address)} ${r.identity} "$hpcdk_job_id"
+echo "@@submitted "${quote(r.address)}" $hpcdk_job_id"`);
+  }
+  for (const r of plan.resources) {
+    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job')) parts.push(`hpcdk_journal forget ${quote(r.address)}`);
+  }
+  parts.push(`rm -rf "$D/.hpcdk/incoming"\necho "@@done"`);
+  return parts.join('\n');
+}
+
+/** How many `@@step`/`@@submitted` lines the script will print, for the progress display. */
+export function countSteps(plan: Plan): number {
+  let n = 0;
+  for (const r of plan.resources) {
+    if (ACTS_ON_FILES.has(r.action)) n += r.files.filter((f) => f.action !== 'no-op').length;
+    if (REMOVES_FILES.has(r.action)) n += r.files.length;
+    n += r.job?.cancel.length ?? 0;
+    if (r.action === 'submit' || r.action === 'replace') n += 1;
+  }
+  return n;
+}

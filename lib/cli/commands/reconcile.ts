@@ -1,0 +1,183 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { applyInputs, applyPlan, forceUnlock, LockedError, StalePlanError, type ApplyEvent } from '../../apply/apply.js';
+import type { ApplyInputs } from '../../apply/execute.js';
+import { canonicalJson } from '../../core/digest.js';
+import { PLAN_FORMAT_VERSION, type Plan } from '../../plan/plan.js';
+import { planStack } from '../../plan/plan-stack.js';
+import { renderPlan } from '../../plan/view.js';
+import { CliError, EXIT, type Output } from '../output.js';
+import { openProject, pickStacks } from '../project.js';
+import { openTarget, resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
+
+export interface PlanCommandOptions extends TargetOptions {
+  readonly dir?: string;
+  readonly json?: boolean;
+  readonly detailedExitcode?: boolean;
+  readonly out?: string;
+  readonly replace?: string[];
+  readonly destroy?: boolean;
+}
+
+/** A saved plan: the plans and everything apply needs to carry them out exactly. */
+interface SavedPlan {
+  readonly format_version: string;
+  readonly kind: 'hpcdk-saved-plan';
+  readonly entries: ReadonlyArray<{ readonly target: string; readonly inputs: ApplyInputs }>;
+}
+
+interface PlannedStack {
+  readonly plan: Plan;
+  readonly inputs: ApplyInputs;
+  readonly targetName: string;
+}
+
+async function planAll(names: string[], options: PlanCommandOptions, io: Output): Promise<{ planned: PlannedStack[]; project: Awaited<ReturnType<typeof openProject>> }> {
+  const project = await openProject(options.dir);
+  const planned: PlannedStack[] = [];
+  for (const { stack } of pickStacks(project, names)) {
+    const profile = resolveTarget(project, stack, options.target);
+    const synthesis = synthesizeFor(project, stack, profile, io);
+    const conn = await openTarget(project, profile, options);
+    try {
+      const { plan } = await planStack(conn, synthesis, { replace: options.replace ?? [], destroy: options.destroy ?? false });
+      planned.push({ plan, inputs: applyInputs(plan, synthesis), targetName: profile.name });
+    } finally {
+      await conn.close();
+    }
+  }
+  return { planned, project };
+}
+
+/** The versioned JSON document `plan --json` prints. */
+export function planDocument(plans: readonly Plan[]): string {
+  return `${canonicalJson({ format_version: PLAN_FORMAT_VERSION, plans }, 2)}\n`;
+}
+
+/** `hpcdk plan [STACK…]` */
+export async function planCommand(names: string[], options: PlanCommandOptions, io: Output): Promise<number> {
+  const { planned } = await planAll(names, options, io);
+  if (options.json) io.out(planDocument(planned.map((p) => p.plan)).trimEnd());
+  else io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
+  if (options.out) {
+    const saved: SavedPlan = { format_version: PLAN_FORMAT_VERSION, kind: 'hpcdk-saved-plan', entries: planned.map((p) => ({ target: p.targetName, inputs: p.inputs })) };
+    writeFileSync(options.out, `${canonicalJson(saved, 2)}\n`, { mode: 0o600 });
+    if (!options.json) io.out(`\nSaved the plan to ${options.out}. To carry out exactly these actions, run: hpcdk apply ${options.out}`);
+  }
+  const changes = planned.some((p) => p.plan.changes);
+  return options.detailedExitcode && changes ? EXIT.changes : EXIT.ok;
+}
+
+export interface ApplyCommandOptions extends PlanCommandOptions {
+  readonly yes?: boolean;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    throw new CliError('apply asks for confirmation, and stdin is not a terminal: pass --yes to apply without asking');
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `);
+    return answer.trim() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+/** Progress: a live count on a terminal, one plain line per step otherwise. */
+function progress(io: Output): { onEvent: (e: ApplyEvent) => void; end: () => void } {
+  const live = Boolean(process.stderr.isTTY);
+  let shown = false;
+  return {
+    onEvent: (e) => {
+      if (e.type === 'note') {
+        io.err(e.message);
+        return;
+      }
+      const what = e.type === 'submitted' ? `submitted ${e.address} (job ${e.jobId})` : e.what;
+      if (live) {
+        process.stderr.write(`\r\u001b[K[${e.done}/${e.total}] ${what}`);
+        shown = true;
+      } else {
+        io.err(`[${e.done}/${e.total}] ${what}`);
+      }
+    },
+    end: () => {
+      if (shown) process.stderr.write('\n');
+    },
+  };
+}
+
+function isSavedPlanFile(arg: string): boolean {
+  if (!existsSync(arg)) return false;
+  try {
+    return (JSON.parse(readFileSync(arg, 'utf8')) as { kind?: string }).kind === 'hpcdk-saved-plan';
+  } catch {
+    return false;
+  }
+}
+
+/** `hpcdk apply [STACK…|PLANFILE]` and `hpcdk destroy [STACK…]` */
+export async function applyCommand(args: string[], options: ApplyCommandOptions, io: Output, operation: 'apply' | 'destroy' = 'apply'): Promise<number> {
+  let planned: PlannedStack[];
+  let project: Awaited<ReturnType<typeof openProject>>;
+  const savedFile = args.length === 1 && isSavedPlanFile(args[0]!) ? args[0]! : undefined;
+  if (savedFile) {
+    project = await openProject(options.dir);
+    const saved = JSON.parse(readFileSync(savedFile, 'utf8')) as SavedPlan;
+    if (saved.format_version !== PLAN_FORMAT_VERSION) throw new CliError(`${savedFile} is a plan of format ${saved.format_version}; this hpcdk reads ${PLAN_FORMAT_VERSION}`);
+    planned = saved.entries.map((e) => ({ plan: e.inputs.plan, inputs: e.inputs, targetName: e.target }));
+  } else {
+    ({ planned, project } = await planAll(args, { ...options, destroy: operation === 'destroy' }, io));
+  }
+  io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
+  const withChanges = planned.filter((p) => p.plan.changes);
+  if (withChanges.length === 0) return EXIT.ok;
+  if (!options.yes && !savedFile) {
+    const ok = await confirm(`\nDo you want to ${operation === 'destroy' ? 'destroy these resources' : 'perform these actions'}?`);
+    if (!ok) {
+      io.err(`${operation === 'destroy' ? 'Destroy' : 'Apply'} cancelled.`);
+      return EXIT.error;
+    }
+  }
+  for (const p of withChanges) {
+    const stack = project.stacks.find((s) => s.stack.stackName === p.plan.stack)?.stack;
+    if (!stack) throw new CliError(`the plan is for stack ${p.plan.stack}, which the project no longer has`);
+    const profile = resolveTarget(project, stack, p.targetName);
+    const conn = await openTarget(project, profile, options);
+    const bar = progress(io);
+    try {
+      const result = await applyPlan(conn, p.inputs, operation, bar.onEvent);
+      bar.end();
+      const s = p.plan.summary;
+      io.out(
+        io.colors.green(
+          `${operation === 'destroy' ? 'Destroy' : 'Apply'} complete! ${p.plan.stack} on ${p.targetName}: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed; ${result.submitted.length} job${result.submitted.length === 1 ? '' : 's'} submitted, ${s.cancel} cancelled.`,
+        ),
+      );
+    } catch (e) {
+      bar.end();
+      if (e instanceof LockedError || e instanceof StalePlanError) throw new CliError(`${p.plan.stack} on ${p.targetName}: ${e.message}`);
+      throw e;
+    } finally {
+      await conn.close();
+    }
+  }
+  return EXIT.ok;
+}
+
+/** `hpcdk force-unlock STACK` */
+export async function forceUnlockCommand(name: string, options: TargetOptions & { dir?: string }, io: Output): Promise<number> {
+  const project = await openProject(options.dir);
+  const stack = pickStacks(project, [name])[0]!.stack;
+  const profile = resolveTarget(project, stack, options.target);
+  const conn = await openTarget(project, profile, options);
+  try {
+    const owner = await forceUnlock(conn, stack.stackName);
+    io.out(owner ? `Removed the lock on ${stack.stackName} (${profile.name}) held by ${owner}.` : `${stack.stackName} on ${profile.name} was not locked.`);
+    return EXIT.ok;
+  } finally {
+    await conn.close();
+  }
+}

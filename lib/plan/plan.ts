@@ -1,0 +1,281 @@
+import { createTwoFilesPatch } from 'diff';
+import type { ManifestResource } from '../core/output.js';
+import type { StackSynthesis } from '../synth/synthesize.js';
+import { isActive, parseComment } from '../targets/scheduler.js';
+import type { JobRecord } from '../state/journal.js';
+import type { ActualState } from './read-target.js';
+
+/** Bumped when the plan's JSON shape changes in a way readers must know about. */
+export const PLAN_FORMAT_VERSION = '1';
+
+export type Action = 'create' | 'update' | 'replace' | 'delete' | 'submit' | 'cancel' | 'no-op';
+
+export interface FileChange {
+  readonly path: string;
+  readonly action: 'create' | 'update' | 'delete' | 'no-op';
+  /** Unified diff (deployed → wanted) for updates, when the deployed file could be read. */
+  readonly diff?: string;
+}
+
+export interface JobStatus {
+  /** The job this plan is about (the newest with this identity, or the outdated one). */
+  readonly jobId?: string;
+  readonly state?: string;
+  readonly exitCode?: number;
+  /** Submissions of the current identity so far. */
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  /** True when the running job is of an older identity and is left alone. */
+  readonly outdated?: boolean;
+  /** True when the job failed as often as it may. */
+  readonly exhausted?: boolean;
+  /** Jobs to cancel first (a pending outdated job, or a forced replace). */
+  readonly cancel: readonly string[];
+}
+
+export interface ResourceChange {
+  readonly address: string;
+  readonly kind: string;
+  readonly action: Action;
+  /** Why, in words: "new", "last attempt FAILED (exit 1)", "running (job 12)". */
+  readonly reason: string;
+  readonly identity?: string;
+  readonly files: readonly FileChange[];
+  readonly job?: JobStatus;
+}
+
+export interface DriftItem {
+  readonly address: string;
+  readonly kind: string;
+  readonly message: string;
+  readonly diff?: string;
+}
+
+export interface PlanSummary {
+  readonly add: number;
+  readonly change: number;
+  readonly destroy: number;
+  readonly submit: number;
+  readonly cancel: number;
+}
+
+/** A plan: what apply would do, as data. The human view is rendered from this same object. */
+export interface Plan {
+  readonly format_version: string;
+  readonly stack: string;
+  readonly target: string;
+  /** The journal's length when read; a saved plan applies only while it is unchanged. */
+  readonly serial: number;
+  readonly lock?: string;
+  readonly resources: readonly ResourceChange[];
+  readonly drift: readonly DriftItem[];
+  readonly summary: PlanSummary;
+  readonly changes: boolean;
+}
+
+export interface PlanOptions {
+  /** Addresses to cancel (if active) and submit again whatever their state. */
+  readonly replace?: readonly string[];
+  /** Plan to remove everything the stack deployed and cancel what it submitted. */
+  readonly destroy?: boolean;
+}
+
+const RESUBMITTABLE = new Set(['FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'CANCELLED', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'DEPENDENCY_NEVER_SATISFIED', 'UNKNOWN']);
+
+function describeState(state: string, exitCode: number | undefined): string {
+  return exitCode !== undefined && state !== 'COMPLETED' ? `${state} (exit ${exitCode})` : state;
+}
+
+function fileChanges(resource: ManifestResource, desired: StackSynthesis, actual: ActualState): FileChange[] {
+  return resource.artifacts.map((path) => {
+    const want = desired.files.get(path)!;
+    const wantSha = desired.manifest.artifacts.find((a) => a.path === path)!.sha256;
+    const have = actual.files.get(path);
+    if (have === undefined) return { path, action: 'create' as const };
+    if (have === wantSha) return { path, action: 'no-op' as const };
+    const old = actual.contents.get(path);
+    return {
+      path,
+      action: 'update' as const,
+      ...(old !== undefined ? { diff: createTwoFilesPatch(path, path, old, want.content, 'deployed', 'wanted') } : {}),
+    };
+  });
+}
+
+/** Every job the target knows for `address`: journal records plus jobs found by their comment. */
+function jobHistory(stack: string, address: string, actual: ActualState): JobRecord[] {
+  const history = [...(actual.recorded.jobs.get(address) ?? [])];
+  for (const job of actual.jobs.values()) {
+    const tag = parseComment(stack, job.comment);
+    if (tag?.address === address && !history.some((h) => h.id === job.id)) {
+      // Submitted by an apply killed before it wrote the journal: found, not lost.
+      history.push({ address, identity: tag.identity, id: job.id, epoch: Number.MAX_SAFE_INTEGER });
+    }
+  }
+  return history;
+}
+
+function planJob(stack: string, r: ManifestResource, files: FileChange[], actual: ActualState, replace: boolean): { change: ResourceChange; drift?: DriftItem } {
+  const maxAttempts = Number(r.spec.maxAttempts ?? 3);
+  const history = jobHistory(stack, r.address, actual);
+  const same = history.filter((h) => h.identity === r.identity);
+  const latest = same.at(-1);
+  const base = { address: r.address, kind: r.kind, identity: r.identity, files };
+  const stateOf = (id: string) => actual.jobs.get(id);
+  const activeIds = history.map((h) => h.id).filter((id) => isActive(stateOf(id)?.state ?? 'UNKNOWN'));
+
+  if (replace) {
+    return {
+      change: { ...base, action: activeIds.length > 0 ? 'replace' : 'submit', reason: 'replacement requested', job: { attempts: 0, maxAttempts, cancel: activeIds } },
+    };
+  }
+  if (latest) {
+    const job = stateOf(latest.id);
+    const state = job?.state ?? 'UNKNOWN';
+    const exitCode = job?.exitCode;
+    const status = { jobId: latest.id, state, ...(exitCode !== undefined ? { exitCode } : {}), attempts: same.length, maxAttempts, cancel: [] };
+    const cancelledByHand = state === 'CANCELLED' && !actual.recorded.cancelled.has(latest.id);
+    const drift: DriftItem | undefined = cancelledByHand
+      ? { address: r.address, kind: r.kind, message: `job ${latest.id} was cancelled outside hpcdk` }
+      : state === 'UNKNOWN'
+        ? { address: r.address, kind: r.kind, message: `job ${latest.id} is gone from the scheduler without an exit record` }
+        : undefined;
+    if (isActive(state)) return { change: { ...base, action: files.some((f) => f.action !== 'no-op') ? 'update' : 'no-op', reason: `${state.toLowerCase()} (job ${latest.id})`, job: status } };
+    if (state === 'COMPLETED') return { change: { ...base, action: files.some((f) => f.action !== 'no-op') ? 'update' : 'no-op', reason: `completed (job ${latest.id})`, job: status } };
+    if (RESUBMITTABLE.has(state) && same.length < maxAttempts) {
+      return {
+        change: { ...base, action: 'submit', reason: `last attempt ${describeState(state, exitCode)} (job ${latest.id}); attempt ${same.length + 1} of ${maxAttempts}`, job: status },
+        ...(drift ? { drift } : {}),
+      };
+    }
+    return {
+      change: {
+        ...base,
+        action: 'no-op',
+        reason: `failed: ${describeState(state, exitCode)} after ${same.length} attempt${same.length === 1 ? '' : 's'}; apply --replace ${r.address} submits it again`,
+        job: { ...status, exhausted: true },
+      },
+      ...(drift ? { drift } : {}),
+    };
+  }
+  const older = history.at(-1);
+  if (older) {
+    const job = stateOf(older.id);
+    const state = job?.state ?? 'UNKNOWN';
+    if (state === 'RUNNING' || state === 'COMPLETING' || state === 'SUSPENDED') {
+      return {
+        change: { ...base, action: 'no-op', reason: `outdated (running job ${older.id} is of an older version; apply --replace ${r.address} cancels and resubmits it)`, job: { jobId: older.id, state, attempts: 0, maxAttempts, outdated: true, cancel: [] } },
+      };
+    }
+    if (isActive(state)) {
+      return { change: { ...base, action: 'replace', reason: `changed while pending (job ${older.id} is cancelled and submitted again)`, job: { jobId: older.id, state, attempts: 0, maxAttempts, cancel: [older.id] } } };
+    }
+    return { change: { ...base, action: 'submit', reason: `changed since job ${older.id} (${state})`, job: { attempts: 0, maxAttempts, cancel: [] } } };
+  }
+  return { change: { ...base, action: 'submit', reason: 'new', job: { attempts: 0, maxAttempts, cancel: [] } } };
+}
+
+/** Compares what the stack wants with what the target has. Pure: the same inputs give the same plan. */
+export function computePlan(desired: StackSynthesis, actual: ActualState, options: PlanOptions = {}): Plan {
+  const replace = new Set(options.replace ?? []);
+  const resources: ResourceChange[] = [];
+  const drift: DriftItem[] = [];
+  const wanted = options.destroy ? [] : desired.manifest.resources;
+  const unknown = [...replace].filter((a) => !wanted.some((r) => r.address === a));
+  if (unknown.length > 0) throw new Error(`--replace: no resource ${unknown.join(', ')} in stack ${desired.stack}`);
+
+  for (const r of wanted) {
+    const files = fileChanges(r, desired, actual);
+    const anyFile = files.some((f) => f.action !== 'no-op');
+    const allNew = files.length > 0 && files.every((f) => f.action === 'create');
+    if (r.kind === 'job') {
+      const { change, drift: d } = planJob(desired.stack, r, files, actual, replace.has(r.address));
+      resources.push(change);
+      if (d) drift.push(d);
+    } else {
+      resources.push({
+        address: r.address,
+        kind: r.kind,
+        identity: r.identity,
+        files,
+        action: allNew ? 'create' : anyFile ? 'update' : 'no-op',
+        reason: allNew ? 'new' : anyFile ? 'content changed' : 'up to date',
+      });
+    }
+  }
+
+  // Files hpcdk deployed that no resource wants any more.
+  const wantedPaths = new Set(wanted.flatMap((r) => r.artifacts));
+  const stale = new Map<string, FileChange[]>();
+  for (const path of actual.recorded.files.keys()) {
+    if (wantedPaths.has(path) || !actual.files.has(path)) continue;
+    const address = path.slice(0, path.lastIndexOf('/'));
+    stale.set(address, [...(stale.get(address) ?? []), { path, action: 'delete' }]);
+  }
+  // Jobs of addresses no resource has any more: cancel the active ones.
+  const wantedAddresses = new Set(wanted.map((r) => r.address));
+  const orphanJobs = new Map<string, string[]>();
+  for (const [address, history] of actual.recorded.jobs) {
+    if (wantedAddresses.has(address)) continue;
+    const active = history.map((h) => h.id).filter((id) => isActive(actual.jobs.get(id)?.state ?? 'UNKNOWN'));
+    orphanJobs.set(address, active);
+  }
+  for (const address of [...new Set([...stale.keys(), ...orphanJobs.keys()])].sort()) {
+    const cancel = orphanJobs.get(address) ?? [];
+    const files = stale.get(address) ?? [];
+    const isJob = orphanJobs.has(address);
+    resources.push({
+      address,
+      kind: isJob ? 'job' : 'file',
+      action: cancel.length > 0 ? 'cancel' : 'delete',
+      reason: options.destroy ? 'destroy requested' : 'no longer in the stack',
+      files,
+      ...(isJob ? { job: { attempts: 0, maxAttempts: 0, cancel } } : {}),
+    });
+  }
+
+  // Deployed files edited or removed by hand since apply wrote them.
+  for (const [path, recordedSha] of actual.recorded.files) {
+    const have = actual.files.get(path);
+    if (have === recordedSha) continue;
+    const address = path.slice(0, path.lastIndexOf('/'));
+    const want = desired.files.get(path);
+    const old = actual.contents.get(path);
+    drift.push({
+      address,
+      kind: 'file',
+      message: have === undefined ? `${path} was deleted outside hpcdk` : `${path} was edited outside hpcdk`,
+      ...(have !== undefined && old !== undefined && want ? { diff: createTwoFilesPatch(path, path, want.content, old, 'deployed by hpcdk', 'on target') } : {}),
+    });
+  }
+
+  const summary = summarize(resources);
+  return {
+    format_version: PLAN_FORMAT_VERSION,
+    stack: desired.stack,
+    target: desired.target,
+    serial: actual.serial,
+    ...(actual.lock ? { lock: actual.lock } : {}),
+    resources: resources.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+    drift,
+    summary,
+    changes: resources.some((r) => r.action !== 'no-op'),
+  };
+}
+
+function summarize(resources: readonly ResourceChange[]): PlanSummary {
+  let add = 0;
+  let change = 0;
+  let destroy = 0;
+  let submit = 0;
+  let cancel = 0;
+  for (const r of resources) {
+    if (r.action === 'create') add += 1;
+    if (r.action === 'update') change += 1;
+    if (r.action === 'delete') destroy += 1;
+    if (r.action === 'submit' || r.action === 'replace') submit += 1;
+    cancel += r.job?.cancel.length ?? 0;
+    if (r.action === 'cancel' && r.files.length > 0) destroy += 1;
+  }
+  return { add, change, destroy, submit, cancel };
+}

@@ -1,0 +1,118 @@
+import { word } from '../shell/index.js';
+import { foldJournal, type RecordedState } from '../state/journal.js';
+import { parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
+import type { TargetConnection } from '../targets/connection.js';
+
+/** What is really on the target for one stack, read in one round trip. */
+export interface ActualState {
+  /** Deployed files: path (relative to files/) → sha256. */
+  readonly files: ReadonlyMap<string, string>;
+  /** Content of deployed files that differ from what the plan wants (for diffs), when small. */
+  readonly contents: ReadonlyMap<string, string>;
+  readonly recorded: RecordedState;
+  /** The stack's jobs, by id: squeue first, then sacct, then exit codes jobs left behind. */
+  readonly jobs: ReadonlyMap<string, SchedulerJob & { exitCode?: number }>;
+  /** Who holds the lock, if anyone. */
+  readonly lock?: string;
+  /** Digest of the journal: a saved plan applies only while it is unchanged. */
+  readonly serial: number;
+}
+
+const MAX_DIFF_BYTES = 256 * 1024;
+
+/**
+ * The read script: hashes of deployed files, the journal, the lock, exit
+ * codes, and one scheduler query, all printed in sections. `expected` maps
+ * each file the stack wants to its sha256; files that differ are printed in
+ * full (base64) so plan can show a diff.
+ */
+export function readScript(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>): string {
+  const want = [...expected].map(([p, sha]) => `${sha}  ./${p}`).join('\n');
+  return `
+D=${word(conn.stackDir(stack))}
+${conn.scheduler.functions}
+echo '@@files'
+if [ -d "$D/files" ]; then (cd "$D/files" && find . -type f ! -name '.*' -print0 | sort -z | xargs -0 -r sha256sum); fi
+echo '@@contents'
+if [ -d "$D/files" ]; then
+  (cd "$D/files" && while read -r sha path; do
+    [ -f "$path" ] || continue
+    [ "$(sha256sum < "$path" | cut -d' ' -f1)" = "$sha" ] && continue
+    [ "$(stat -c %s "$path")" -le ${MAX_DIFF_BYTES} ] || continue
+    printf '%s ' "$path"; base64 -w0 < "$path"; echo
+  done <<'HPCDK_EXPECTED'
+${want}
+HPCDK_EXPECTED
+  )
+fi
+echo '@@journal'
+cat "$D/.hpcdk/journal" 2>/dev/null || true
+echo '@@lock'
+cat "$D/.hpcdk/lock/owner" 2>/dev/null || true
+echo '@@exits'
+if [ -d "$D/.hpcdk/exits" ]; then (cd "$D/.hpcdk/exits" && for f in *; do [ -f "$f" ] && printf '%s %s\\n' "$f" "$(head -c 16 "$f")"; done); fi
+echo '@@queue'
+${conn.scheduler.queryLines(`hpcdk/${stack}/`)}
+echo '@@end'
+`;
+}
+
+function sections(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let current: string | undefined;
+  let lines: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^@@([a-z]+)$/.exec(line);
+    if (m) {
+      if (current) out.set(current, lines.join('\n'));
+      current = m[1];
+      lines = [];
+    } else if (current) {
+      lines.push(line);
+    }
+  }
+  if (current) out.set(current, lines.join('\n'));
+  return out;
+}
+
+export function parseRead(text: string): ActualState {
+  const s = sections(text);
+  if (!s.has('end')) throw new Error('the target did not finish the read (no end marker)');
+  const files = new Map<string, string>();
+  for (const line of (s.get('files') ?? '').split('\n')) {
+    const m = /^([0-9a-f]{64})\s+\.\/(.+)$/.exec(line);
+    if (m) files.set(m[2]!, m[1]!);
+  }
+  const contents = new Map<string, string>();
+  for (const line of (s.get('contents') ?? '').split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp > 0) contents.set(line.slice(0, sp).replace(/^\.\//, ''), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
+  }
+  const recorded = foldJournal(s.get('journal') ?? '');
+  const exits = new Map<string, number>();
+  for (const line of (s.get('exits') ?? '').split('\n')) {
+    const [id, code] = line.trim().split(/\s+/);
+    if (id && code !== undefined && /^-?\d+$/.test(code)) exits.set(id, Number(code));
+  }
+  const jobs = new Map<string, SchedulerJob & { exitCode?: number }>();
+  const queue = s.get('queue') ?? '';
+  // sacct lines first, so squeue (fresher) overrides them.
+  const fromSacct = parseQueueLines(queue.split('\n').filter((l) => l.startsWith('sacct:')).map((l) => l.slice(6)).join('\n'));
+  const fromQueue = parseQueueLines(queue.split('\n').filter((l) => !l.startsWith('sacct:')).join('\n'));
+  for (const j of [...fromSacct, ...fromQueue]) jobs.set(j.id, { ...j, ...(exits.has(j.id) ? { exitCode: exits.get(j.id)! } : {}) });
+  // Jobs that left the queue (and have no accounting) still left their exit code.
+  for (const [id, code] of exits) {
+    if (!jobs.has(id)) jobs.set(id, { id, state: code === 0 ? 'COMPLETED' : 'FAILED', comment: '', exitCode: code });
+  }
+  const lock = (s.get('lock') ?? '').trim();
+  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial };
+}
+
+/** Reads the target's actual state for `stack`: one round trip, however many resources there are. */
+export async function readTarget(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>): Promise<ActualState> {
+  const r = await conn.transport.run(readScript(conn, stack, expected));
+  if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
+    throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
+  }
+  return parseRead(r.stdout);
+}

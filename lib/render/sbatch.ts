@@ -1,0 +1,85 @@
+import type { Allocation } from '../constructs/allocation.js';
+import { comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';
+
+/** One step of a job: a shell line written as the user wrote it, or an argv whose every word is quoted. */
+export type JobStep = string | readonly ShellValue[];
+
+/** Everything the sbatch renderer needs, already validated and resolved against the target. */
+export interface SbatchSpec {
+  readonly jobName: string;
+  readonly allocation: Allocation;
+  /** `#SBATCH --output` / `--error`, relative to the stack folder on the target. */
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly env: ReadonlyArray<readonly [string, ShellValue]>;
+  readonly workdir?: ShellValue;
+  /** Lines run before the steps (module loads, activation), already rendered. */
+  readonly prologue: readonly string[];
+  readonly steps: readonly JobStep[];
+  /** Free text for the header comment (what rendered this, from where). */
+  readonly header: readonly string[];
+}
+
+/** `#SBATCH` directives for an allocation, sorted by option name, values quoted. */
+export function sbatchDirectives(jobName: string, a: Allocation, stdout: string, stderr: string): string[] {
+  const d = new Map<string, string | undefined>();
+  d.set('job-name', jobName);
+  d.set('output', stdout);
+  d.set('error', stderr);
+  d.set('account', a.account);
+  d.set('partition', a.partition);
+  d.set('time', a.time);
+  d.set('nodes', a.nodes?.toString());
+  d.set('ntasks', a.ntasks?.toString());
+  d.set('ntasks-per-node', a.ntasksPerNode?.toString());
+  d.set('cpus-per-task', a.cpusPerTask?.toString());
+  d.set('mem', a.mem);
+  if (a.gpus) d.set('gres', `gpu:${a.gpus.type ? `${a.gpus.type}:` : ''}${a.gpus.count}`);
+  d.set('constraint', a.constraint);
+  d.set('qos', a.qos);
+  if (a.mail) {
+    d.set('mail-user', a.mail.user);
+    d.set('mail-type', a.mail.type.join(','));
+  }
+  for (const [k, v] of Object.entries(a.extra)) d.set(k, v);
+  return [...d.entries()]
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+    .map(([k, v]) => `#SBATCH --${k}=${quote(v)}`);
+}
+
+function renderStep(step: JobStep): string {
+  return typeof step === 'string' ? step : words(step);
+}
+
+/**
+ * Every job records how it ended where plan reads it, so a finished job is
+ * known even where the scheduler keeps no accounting. A TERM (scancel, time
+ * limit) ends the script through the EXIT trap too.
+ */
+const EXIT_RECORD = [
+  '# hpcdk: record how this job ended, for plan and status.',
+  'hpcdk_exit_dir="${SLURM_SUBMIT_DIR:-.}/.hpcdk/exits"',
+  'hpcdk_job_key="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}"',
+  '# shellcheck disable=SC2317 # run by the trap below',
+  'hpcdk_record_exit() {',
+  '  local code=$?',
+  '  mkdir -p "$hpcdk_exit_dir" && printf \'%s\\n\' "$code" > "$hpcdk_exit_dir/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}"',
+  '}',
+  'trap hpcdk_record_exit EXIT',
+  "trap 'exit 143' TERM",
+];
+
+/** Renders a batch script. Pure: the same spec always gives the same text. */
+export function renderSbatch(spec: SbatchSpec): string {
+  const lines: string[] = ['#!/usr/bin/env bash'];
+  lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr));
+  lines.push(comment(spec.header.join('\n')));
+  lines.push('set -euo pipefail', '', ...EXIT_RECORD, '');
+  for (const [name, value] of spec.env) lines.push(exportLine(name, value));
+  if (spec.env.length > 0) lines.push('');
+  lines.push(...spec.prologue);
+  if (spec.workdir !== undefined) lines.push(`cd -- ${word(spec.workdir)}`);
+  lines.push(...spec.steps.map(renderStep));
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,74 @@
+/**
+ * The state hpcdk keeps on a target: an append-only journal, one line per
+ * step apply took, written on the target right after the step. A killed
+ * apply therefore never loses a submission it made; the journal is folded
+ * into the current state when read.
+ *
+ *   file <path> <sha256> <epoch>                     uploaded a file
+ *   rmfile <path> <epoch>                             removed a file
+ *   job <address> <identity> <job-id> <epoch>         submitted (or found) a job
+ *   cancel <job-id> <epoch>                           cancelled a job
+ *   forget <address> <epoch>                          a resource left the stack
+ */
+
+export interface JobRecord {
+  readonly address: string;
+  readonly identity: string;
+  readonly id: string;
+  readonly epoch: number;
+}
+
+export interface RecordedState {
+  /** Deployed files as apply left them: path → sha256. */
+  readonly files: ReadonlyMap<string, string>;
+  /** Every job submitted per address, oldest first. */
+  readonly jobs: ReadonlyMap<string, readonly JobRecord[]>;
+  /** Jobs hpcdk itself cancelled. */
+  readonly cancelled: ReadonlySet<string>;
+  /** How many lines the journal has: a cheap serial for "has the state changed since the plan". */
+  readonly serial: number;
+}
+
+export function foldJournal(text: string): RecordedState {
+  const files = new Map<string, string>();
+  const jobs = new Map<string, JobRecord[]>();
+  const cancelled = new Set<string>();
+  let serial = 0;
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === '' || f[0] === undefined) continue;
+    serial += 1;
+    switch (f[0]) {
+      case 'file':
+        if (f[1] && f[2]) files.set(f[1], f[2]);
+        break;
+      case 'rmfile':
+        if (f[1]) files.delete(f[1]);
+        break;
+      case 'job':
+        if (f[1] && f[2] && f[3]) {
+          const list = jobs.get(f[1]) ?? [];
+          if (!list.some((j) => j.id === f[3])) list.push({ address: f[1], identity: f[2], id: f[3], epoch: Number(f[4] ?? 0) });
+          jobs.set(f[1], list);
+        }
+        break;
+      case 'cancel':
+        if (f[1]) cancelled.add(f[1]);
+        break;
+      case 'forget':
+        if (f[1]) jobs.delete(f[1]);
+        break;
+      default:
+        // Lines from a newer hpcdk are skipped, not fatal.
+        break;
+    }
+  }
+  return { files, jobs, cancelled, serial };
+}
+
+/** The shell function every state-changing script uses to append one journal line. */
+export const JOURNAL_FUNCTION = `
+hpcdk_journal() {
+  mkdir -p "$D/.hpcdk"
+  printf '%s %s\\n' "$*" "$(date +%s)" >> "$D/.hpcdk/journal"
+}`;

@@ -1,0 +1,86 @@
+/** A job as the scheduler reports it. */
+export interface SchedulerJob {
+  readonly id: string;
+  /** SLURM's vocabulary: PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL… */
+  readonly state: string;
+  /** The comment hpcdk gave the job, if any. */
+  readonly comment: string;
+}
+
+/** A job to submit in an apply, with its dependencies resolved to ids or to jobs submitted earlier in the same apply. */
+export interface SubmitRequest {
+  readonly address: string;
+  readonly identity: string;
+  /** Relative to the stack folder. */
+  readonly script: string;
+  readonly jobName: string;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly comment: string;
+  readonly dependencies: ReadonlyArray<{ readonly type: string; readonly jobId?: string; readonly submittedAddress?: string }>;
+}
+
+/**
+ * What a scheduler contributes to the scripts hpcdk runs on a target: shell
+ * snippets, never their own round trips. `$D` is the stack folder there.
+ */
+export interface Scheduler {
+  readonly name: 'slurm' | 'local';
+  /** Defines shell functions the other snippets use; included once per script. */
+  readonly functions: string;
+  /** Prints this stack's jobs as `id|STATE|comment` lines, one query for all of them. */
+  queryLines(commentPrefix: string): string;
+  /** Submits one job; sets `hpcdk_job_id`. */
+  submitLines(request: SubmitRequest): string;
+  /** Cancels the given jobs in one call. */
+  cancelLines(jobIds: readonly string[]): string;
+}
+
+/** The comment that marks a job as hpcdk's: `hpcdk/<stack>/<address>@<identity>`. */
+export function jobComment(stack: string, address: string, identity: string): string {
+  return `${commentPrefix(stack)}${address}@${identity}`;
+}
+
+export function commentPrefix(stack: string): string {
+  return `hpcdk/${stack}/`;
+}
+
+/** Reads `address` and `identity` back from a job comment, or undefined for other jobs. */
+export function parseComment(stack: string, comment: string): { address: string; identity: string } | undefined {
+  const prefix = commentPrefix(stack);
+  if (!comment.startsWith(prefix)) return undefined;
+  const rest = comment.slice(prefix.length);
+  const at = rest.lastIndexOf('@');
+  if (at <= 0) return undefined;
+  return { address: rest.slice(0, at), identity: rest.slice(at + 1) };
+}
+
+/** Parses `id|STATE|comment` lines. */
+export function parseQueueLines(text: string): SchedulerJob[] {
+  const jobs: SchedulerJob[] = [];
+  for (const line of text.split('\n')) {
+    const [id, state, ...comment] = line.split('|');
+    if (!id || !state) continue;
+    jobs.push({ id: id.trim(), state: state.trim().split(' ')[0]!, comment: comment.join('|').trim() });
+  }
+  return jobs;
+}
+
+/** States after which a job will not run again by itself. */
+export const FINAL_STATES = new Set([
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'DEPENDENCY_NEVER_SATISFIED',
+]);
+
+/** States in which a job is still the scheduler's business. */
+export function isActive(state: string): boolean {
+  return !FINAL_STATES.has(state) && state !== 'UNKNOWN';
+}

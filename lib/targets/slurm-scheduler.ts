@@ -1,0 +1,53 @@
+import { quote } from '../shell/index.js';
+import type { Scheduler, SubmitRequest } from './scheduler.js';
+
+/** The --dependency value, built in bash because ids of jobs submitted in this apply are known only there. */
+export function dependencyLines(request: SubmitRequest): string {
+  const lines = ['hpcdk_deps=""'];
+  for (const d of request.dependencies) {
+    const id = d.jobId !== undefined ? quote(d.jobId) : `"\${hpcdk_ids[${quote(d.submittedAddress ?? '')}]}"`;
+    lines.push(`hpcdk_deps="\${hpcdk_deps:+\${hpcdk_deps},}${d.type}:"${id}`);
+  }
+  return lines.join('\n');
+}
+
+/** SLURM: squeue for state, sacct where accounting exists, sbatch --parsable to submit. */
+export class SlurmScheduler implements Scheduler {
+  public readonly name = 'slurm';
+
+  public readonly functions = `
+hpcdk_user="$(id -un)"
+# The id of an active job with this comment, if one exists: a job submitted by an
+# apply that was killed before it could record it is found, not submitted twice.
+hpcdk_active_job() {
+  squeue -h -u "$hpcdk_user" -t PENDING,RUNNING,CONFIGURING,COMPLETING,REQUEUED,RESIZING,SUSPENDED -o '%i|%k' 2>/dev/null \\
+    | awk -F'|' -v c="$1" '$2 == c { print $1; exit }'
+}`;
+
+  public queryLines(commentPrefix: string): string {
+    return [
+      `squeue -h -t all -u "$(id -un)" -o '%i|%T|%k' 2>/dev/null | awk -F'|' -v p=${quote(commentPrefix)} 'index($3, p) == 1' || true`,
+      // Jobs that left squeue: ask sacct, where accounting is on (one call for all recorded ids).
+      `hpcdk_ids_csv=$(awk '$1 == "job" { print $4 }' "$D/.hpcdk/journal" 2>/dev/null | tail -n 500 | paste -sd, -)`,
+      `if [ -n "$hpcdk_ids_csv" ] && command -v sacct >/dev/null 2>&1; then`,
+      `  sacct -n -P -X -j "$hpcdk_ids_csv" -o 'JobID,State,Comment' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $3 }' | sed 's/^/sacct:/' || true`,
+      `fi`,
+    ].join('\n');
+  }
+
+  public submitLines(r: SubmitRequest): string {
+    return [
+      dependencyLines(r),
+      `hpcdk_job_id="$(hpcdk_active_job ${quote(r.comment)})"`,
+      `if [ -z "$hpcdk_job_id" ]; then`,
+      `  mkdir -p -- "$(dirname -- ${quote(r.stdout)})" "$(dirname -- ${quote(r.stderr)})"`,
+      `  hpcdk_job_id="$(sbatch --parsable --comment=${quote(r.comment)} \${hpcdk_deps:+--dependency="$hpcdk_deps"} -- ${quote(`files/${r.script}`)})"`,
+      `  hpcdk_job_id="\${hpcdk_job_id%%;*}"`,
+      `fi`,
+    ].join('\n');
+  }
+
+  public cancelLines(jobIds: readonly string[]): string {
+    return jobIds.length === 0 ? ':' : `scancel ${jobIds.map(quote).join(' ')} || true`;
+  }
+}

@@ -107,7 +107,8 @@ function jobHistory(stack: string, address: string, actual: ActualState): JobRec
   const history = [...(actual.recorded.jobs.get(address) ?? [])];
   for (const job of actual.jobs.values()) {
     const tag = parseComment(stack, job.comment);
-    if (tag?.address === address && !history.some((h) => h.id === job.id)) {
+    const known = history.some((h) => h.id === job.id) || actual.recorded.cancelled.has(job.id) || actual.recorded.retired.has(job.id);
+    if (tag?.address === address && !known) {
       // Submitted by an apply killed before it wrote the journal: found, not lost.
       history.push({ address, identity: tag.identity, id: job.id, epoch: Number.MAX_SAFE_INTEGER });
     }

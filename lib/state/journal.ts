@@ -25,6 +25,8 @@ export interface RecordedState {
   readonly jobs: ReadonlyMap<string, readonly JobRecord[]>;
   /** Jobs hpcdk itself cancelled. */
   readonly cancelled: ReadonlySet<string>;
+  /** Jobs of resources that left the stack: never adopted again by their comment. */
+  readonly retired: ReadonlySet<string>;
   /** How many lines the journal has: a cheap serial for "has the state changed since the plan". */
   readonly serial: number;
 }
@@ -33,6 +35,7 @@ export function foldJournal(text: string): RecordedState {
   const files = new Map<string, string>();
   const jobs = new Map<string, JobRecord[]>();
   const cancelled = new Set<string>();
+  const retired = new Set<string>();
   let serial = 0;
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
@@ -56,14 +59,17 @@ export function foldJournal(text: string): RecordedState {
         if (f[1]) cancelled.add(f[1]);
         break;
       case 'forget':
-        if (f[1]) jobs.delete(f[1]);
+        if (f[1]) {
+          for (const j of jobs.get(f[1]) ?? []) retired.add(j.id);
+          jobs.delete(f[1]);
+        }
         break;
       default:
         // Lines from a newer hpcdk are skipped, not fatal.
         break;
     }
   }
-  return { files, jobs, cancelled, serial };
+  return { files, jobs, cancelled, retired, serial };
 }
 
 /** The shell function every state-changing script uses to append one journal line. */

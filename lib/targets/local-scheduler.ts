@@ -17,7 +17,8 @@ mkdir -p "$exits"
 for dep in \${deps//,/ }; do
   type=\${dep%%:*} dep_id=\${dep#*:}
   while [ ! -f "$exits/$dep_id" ]; do
-    [ -f "$Q/cancelled" ] && exit 0
+    # Cancelled, or the stack's folder is gone: stop waiting.
+    { [ -f "$Q/cancelled" ] || [ ! -d "$Q" ]; } && exit 0
     sleep 0.2
   done
   code=$(cat "$exits/$dep_id")
@@ -60,10 +61,15 @@ hpcdk_active_job() {
     fi
   done
 }
+# Written once per apply, and by rename: a runner still executing the old file
+# (bash reads scripts as it goes) keeps reading the old one.
 hpcdk_local_runner() {
+  [ -n "\${hpcdk_runner_ready:-}" ] && return 0
   mkdir -p "$D/.hpcdk"
-  cat > "$D/.hpcdk/local-runner.sh" <<'HPCDK_RUNNER'
+  cat > "$D/.hpcdk/local-runner.sh.$$" <<'HPCDK_RUNNER'
 ${RUNNER}HPCDK_RUNNER
+  mv -f "$D/.hpcdk/local-runner.sh.$$" "$D/.hpcdk/local-runner.sh"
+  hpcdk_runner_ready=1
 }`;
 
   public queryLines(commentPrefix: string): string {
@@ -73,9 +79,9 @@ for hpcdk_dir in "$D/.hpcdk/local-jobs"/*/; do
   hpcdk_id=$(basename "$hpcdk_dir")
   hpcdk_comment=$(cat "$hpcdk_dir/comment")
   case "$hpcdk_comment" in ${quote(commentPrefix)}*) ;; *) continue ;; esac
-  if [ -f "$D/.hpcdk/exits/$hpcdk_id" ]; then
+  if [ -f "$hpcdk_dir/cancelled" ]; then hpcdk_state=CANCELLED
+  elif [ -f "$D/.hpcdk/exits/$hpcdk_id" ]; then
     if [ "$(cat "$D/.hpcdk/exits/$hpcdk_id")" = 0 ]; then hpcdk_state=COMPLETED; else hpcdk_state=FAILED; fi
-  elif [ -f "$hpcdk_dir/cancelled" ]; then hpcdk_state=CANCELLED
   elif [ "$(cat "$hpcdk_dir/state" 2>/dev/null)" = DEPENDENCY_NEVER_SATISFIED ]; then hpcdk_state=DEPENDENCY_NEVER_SATISFIED
   elif kill -0 "$(cat "$hpcdk_dir/pid" 2>/dev/null || echo 0)" 2>/dev/null; then
     if [ "$(cat "$hpcdk_dir/state" 2>/dev/null)" = RUNNING ]; then hpcdk_state=RUNNING; else hpcdk_state=PENDING; fi

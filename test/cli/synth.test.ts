@@ -196,8 +196,8 @@ describe('the CLI', () => {
     const dir = makeProject({ 'stacks/demo.ts': twoFiles });
     const r = await hpcdk(dir, ['ls']);
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toBe('demo\tlocal');
-    expect((await hpcdk(dir, ['ls', '--long'])).stdout).toBe('demo\tlocal\tstacks/demo.ts\ttwo files');
+    expect(r.stdout).toBe('demo\tlocal\n');
+    expect((await hpcdk(dir, ['ls', '--long'])).stdout).toBe('demo\tlocal\tstacks/demo.ts\ttwo files\n');
   });
 
   it('prints help on every command, and the version', async () => {
@@ -208,7 +208,7 @@ describe('the CLI', () => {
       expect(r.stdout).toContain('Usage: hpcdk');
     }
     const v = await hpcdk(dir, ['--version']);
-    expect(v.stdout).toBe(JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')).version);
+    expect(v.stdout.trimEnd()).toBe(JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')).version);
   });
 
   it('sends errors to stderr with exit 1 for an unknown command or a folder without stacks', async () => {

@@ -40,6 +40,7 @@ export function copyRepo(prefix = 'hpcdk-copy-'): string {
 }
 
 export function cleanupProjects(): void {
+  if (process.env.HPCDK_TEST_KEEP) return;
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
@@ -51,7 +52,7 @@ export interface CliResult {
 
 /** Runs the real `hpcdk` command in `cwd`. */
 export async function hpcdk(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const r = await execa('node', [BIN, ...args], { cwd, reject: false, env: { NO_COLOR: '1', ...env }, stdin: 'ignore' });
+  const r = await execa('node', [BIN, ...args], { cwd, reject: false, env: { NO_COLOR: '1', ...env }, stdin: 'ignore', stripFinalNewline: false });
   return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/cluster.ts'],
     testTimeout: 60_000,
     hookTimeout: 300_000,
     // Integration suites share one test cluster; files run one at a time there.

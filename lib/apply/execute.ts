@@ -151,7 +151,7 @@ echo "@@step delete "${quote(f.path)}`);
       jobName: spec.jobName,
       stdout: spec.stdout,
       stderr: spec.stderr,
-      comment: jobComment(plan.stack, r.address, r.identity),
+      comment: jobComment(conn.deployment(plan.stack), r.address, r.identity),
       dependencies,
     };
     parts.push(`cd "$D"

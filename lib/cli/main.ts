@@ -138,7 +138,9 @@ function report(error: unknown, io: Output): number {
     io.err('Nothing was written.');
     return EXIT.error;
   }
-  io.err(`${c.red('Error:')} ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  // Stack traces are for hpcdk's developers: HPCDK_DEBUG=1 shows them.
+  const detail = error instanceof Error ? (process.env.HPCDK_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+  io.err(`${c.red('Error:')} ${detail}`);
   return EXIT.error;
 }
 

@@ -103,10 +103,10 @@ function fileChanges(resource: ManifestResource, desired: StackSynthesis, actual
 }
 
 /** Every job the target knows for `address`: journal records plus jobs found by their comment. */
-function jobHistory(stack: string, address: string, actual: ActualState): JobRecord[] {
+function jobHistory(address: string, actual: ActualState): JobRecord[] {
   const history = [...(actual.recorded.jobs.get(address) ?? [])];
   for (const job of actual.jobs.values()) {
-    const tag = parseComment(stack, job.comment);
+    const tag = parseComment(actual.deployment, job.comment);
     const known = history.some((h) => h.id === job.id) || actual.recorded.cancelled.has(job.id) || actual.recorded.retired.has(job.id);
     if (tag?.address === address && !known) {
       // Submitted by an apply killed before it wrote the journal: found, not lost.
@@ -116,9 +116,9 @@ function jobHistory(stack: string, address: string, actual: ActualState): JobRec
   return history;
 }
 
-function planJob(stack: string, r: ManifestResource, files: FileChange[], actual: ActualState, replace: boolean): { change: ResourceChange; drift?: DriftItem } {
+function planJob(r: ManifestResource, files: FileChange[], actual: ActualState, replace: boolean): { change: ResourceChange; drift?: DriftItem } {
   const maxAttempts = Number(r.spec.maxAttempts ?? 3);
-  const history = jobHistory(stack, r.address, actual);
+  const history = jobHistory(r.address, actual);
   const same = history.filter((h) => h.identity === r.identity);
   const latest = same.at(-1);
   const base = { address: r.address, kind: r.kind, identity: r.identity, files };
@@ -190,7 +190,7 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     const anyFile = files.some((f) => f.action !== 'no-op');
     const allNew = files.length > 0 && files.every((f) => f.action === 'create');
     if (r.kind === 'job') {
-      const { change, drift: d } = planJob(desired.stack, r, files, actual, replace.has(r.address));
+      const { change, drift: d } = planJob(r, files, actual, replace.has(r.address));
       resources.push(change);
       if (d) drift.push(d);
     } else {

@@ -1,6 +1,6 @@
 import { word } from '../shell/index.js';
 import { foldJournal, type RecordedState } from '../state/journal.js';
-import { parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
+import { commentPrefix, parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
 import type { TargetConnection } from '../targets/connection.js';
 
 /** What is really on the target for one stack, read in one round trip. */
@@ -16,6 +16,8 @@ export interface ActualState {
   readonly lock?: string;
   /** Digest of the journal: a saved plan applies only while it is unchanged. */
   readonly serial: number;
+  /** The deployment the jobs' comments name (see TargetConnection.deployment). */
+  readonly deployment: string;
 }
 
 const MAX_DIFF_BYTES = 256 * 1024;
@@ -52,7 +54,7 @@ cat "$D/.hpcdk/lock/owner" 2>/dev/null || true
 echo '@@exits'
 if [ -d "$D/.hpcdk/exits" ]; then (cd "$D/.hpcdk/exits" && for f in *; do [ -f "$f" ] && printf '%s %s\\n' "$f" "$(head -c 16 "$f")"; done); fi
 echo '@@queue'
-${conn.scheduler.queryLines(`hpcdk/${stack}/`)}
+${conn.scheduler.queryLines(commentPrefix(conn.deployment(stack)))}
 echo '@@end'
 `;
 }
@@ -75,7 +77,7 @@ function sections(text: string): Map<string, string> {
   return out;
 }
 
-export function parseRead(text: string): ActualState {
+export function parseRead(text: string, deployment: string): ActualState {
   const s = sections(text);
   if (!s.has('end')) throw new Error('the target did not finish the read (no end marker)');
   const files = new Map<string, string>();
@@ -105,7 +107,7 @@ export function parseRead(text: string): ActualState {
     if (!jobs.has(id)) jobs.set(id, { id, state: code === 0 ? 'COMPLETED' : 'FAILED', comment: '', exitCode: code });
   }
   const lock = (s.get('lock') ?? '').trim();
-  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial };
+  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment };
 }
 
 /** Reads the target's actual state for `stack`: one round trip, however many resources there are. */
@@ -114,5 +116,5 @@ export async function readTarget(conn: TargetConnection, stack: string, expected
   if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
     throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
   }
-  return parseRead(r.stdout);
+  return parseRead(r.stdout, conn.deployment(stack));
 }

@@ -1,5 +1,6 @@
 import type { ClusterProfile } from '../core/cluster-profile.js';
-import type { ShellValue } from '../shell/index.js';
+import { sha256 } from '../core/digest.js';
+import { word, type ShellValue } from '../shell/index.js';
 import { stackLayout } from './layout.js';
 import { LocalScheduler } from './local-scheduler.js';
 import type { Scheduler } from './scheduler.js';
@@ -12,6 +13,8 @@ export interface TargetConnection {
   readonly transport: Transport;
   readonly scheduler: Scheduler;
   stackDir(stack: string): ShellValue;
+  /** `<stack>~<key>`: the stack and a short hash of its folder on this target, as job comments carry it. */
+  deployment(stack: string): string;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,7 @@ export async function connect(profile: ClusterProfile, options: ConnectOptions):
     transport,
     scheduler,
     stackDir: (stack) => stackLayout(profile, options.projectDir, stack).stackDir,
+    deployment: (stack) => `${stack}~${sha256(word(stackLayout(profile, options.projectDir, stack).stackDir)).slice(0, 8)}`,
     close: () => transport.close(),
   };
 }

@@ -36,18 +36,22 @@ export interface Scheduler {
   cancelLines(jobIds: readonly string[]): string;
 }
 
-/** The comment that marks a job as hpcdk's: `hpcdk/<stack>/<address>@<identity>`. */
-export function jobComment(stack: string, address: string, identity: string): string {
-  return `${commentPrefix(stack)}${address}@${identity}`;
+/**
+ * The comment that marks a job as hpcdk's: `hpcdk/<deployment>/<address>@<identity>`.
+ * The deployment (`<stack>~<key>`, see TargetConnection.deployment) tells apart
+ * two projects that deploy a stack of the same name to one cluster account.
+ */
+export function jobComment(deployment: string, address: string, identity: string): string {
+  return `${commentPrefix(deployment)}${address}@${identity}`;
 }
 
-export function commentPrefix(stack: string): string {
-  return `hpcdk/${stack}/`;
+export function commentPrefix(deployment: string): string {
+  return `hpcdk/${deployment}/`;
 }
 
 /** Reads `address` and `identity` back from a job comment, or undefined for other jobs. */
-export function parseComment(stack: string, comment: string): { address: string; identity: string } | undefined {
-  const prefix = commentPrefix(stack);
+export function parseComment(deployment: string, comment: string): { address: string; identity: string } | undefined {
+  const prefix = commentPrefix(deployment);
   if (!comment.startsWith(prefix)) return undefined;
   const rest = comment.slice(prefix.length);
   const at = rest.lastIndexOf('@');

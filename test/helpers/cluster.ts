@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import { inject, type TestContext } from 'vitest';
+
+/**
+ * The test cluster's env file, or a skip with the reason. Under CI=true a
+ * missing cluster fails the test instead: CI must run every suite for real.
+ */
+export function clusterEnv(ctx: TestContext): Record<string, string> {
+  const info = inject('cluster');
+  if (info.available && info.env) return info.env;
+  const reason = info.reason ?? 'the test cluster is not available';
+  if (process.env.CI) throw new Error(`CI requires the test cluster: ${reason}`);
+  ctx.skip(reason);
+  throw new Error('unreachable');
+}
+
+/** Runs a command on the test cluster through the system ssh client, as a user would. */
+export async function onCluster(env: Record<string, string>, command: string): Promise<string> {
+  const r = await execa('ssh', ['-F', env.HPCDK_SSH_CONFIG!, env.HPCDK_SSH_ALIAS ?? 'hpcdk-test', command], { reject: false });
+  if (r.exitCode !== 0) throw new Error(`ssh ${command}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** How many SSH exec sessions sshd has started so far (LogLevel VERBOSE logs one line each). */
+export async function sshSessions(env: Record<string, string>): Promise<number> {
+  const r = await execa('grep', ['-c', 'Starting session: command', env.HPCDK_SSH_LOG!], { reject: false });
+  return Number(String(r.stdout).trim() || '0');
+}
+
+/** A profile for the test cluster, as stack source, with a base path of its own so tests never share state. */
+export function testClusterProfile(name = 'testcluster'): string {
+  const base = `/tmp/hpcdk-remote-${randomBytes(4).toString('hex')}`;
+  return `new ClusterProfile(${JSON.stringify(name)}, {
+  scheduler: 'slurm',
+  ssh: { host: 'hpcdk-test' },
+  basePath: ${JSON.stringify(base)},
+  partitions: {
+    debug: { maxTime: '01:00:00', cpusPerNode: 64, memPerNode: '500G' },
+    gpu: { maxTime: '2-00:00:00', cpusPerNode: 64, memPerNode: '500G', gpus: { a100: 4, l4: 2, t4: 2 } },
+  },
+  scratchVar: 'SLURM_TMPDIR',
+  modules: 'lmod',
+  shellInit: ['/etc/profile.d/lmod.sh'],
+})`;
+}

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ValidationError } from '../core/validation.js';
 import { StackLoadError } from '../loader/load-stacks.js';
+import { initCommand } from './commands/init.js';
 import { lsCommand } from './commands/ls.js';
 import { applyCommand, forceUnlockCommand, planCommand } from './commands/reconcile.js';
 import { logsCommand, statusCommand } from './commands/status.js';
@@ -50,6 +51,15 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
     .option('-l, --long', 'also show the file that declares each stack, and its description')
     .action((opts: { long?: boolean }) => {
       run(lsCommand({ ...opts, dir: globals().dir }, io()));
+    });
+
+  program
+    .command('init')
+    .description('start a project: a stack in stacks/ that applies to the local target, package.json and .gitignore')
+    .argument('[dir]', 'the project folder (default: the current folder)')
+    .option('--name <name>', 'the stack name (default: the folder name)')
+    .action((dir: string | undefined, opts: { name?: string }) => {
+      run(initCommand(dir, opts, io()));
     });
 
   const targetOptions = (cmd: Command) =>

@@ -241,3 +241,21 @@ describe('the CLI', () => {
     expect(r.stdout).toBe('demo\tlocal');
   });
 });
+
+describe('hpcdk init', () => {
+  it('creates a project whose stack synthesizes and applies to the local target', async () => {
+    const dir = makeProject({});
+    rmSync(join(dir, 'package.json'));
+    const init = await hpcdk(dir, ['init', '--name', 'first']);
+    expect(init.exitCode, init.stderr).toBe(0);
+    expect(existsSync(join(dir, 'stacks/first.ts'))).toBe(true);
+    expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toContain('.hpcdk/');
+    expect((await hpcdk(dir, ['synth'])).exitCode).toBe(0);
+    const apply = await hpcdk(dir, ['apply', '--yes']);
+    expect(apply.exitCode, apply.stderr).toBe(0);
+    expect(apply.stdout).toContain('1 job submitted');
+    const again = await hpcdk(dir, ['init', '--name', 'first']);
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toContain('exists already; nothing was written');
+  });
+});

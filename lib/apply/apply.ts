@@ -50,6 +50,7 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
   let locked: string | undefined;
   let stale = false;
   let finished = false;
+  let failed: string | undefined;
   const r = await conn.transport.run(executeScript(conn, inputs, operation), {
     onLine: (line) => {
       if (line.startsWith('@@step ')) {
@@ -64,6 +65,8 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
         locked = line.slice(9);
       } else if (line.startsWith('@@stale')) {
         stale = true;
+      } else if (line.startsWith('@@failed ')) {
+        failed = line.slice(9);
       } else if (line.startsWith('@@note ')) {
         onEvent({ type: 'note', message: line.slice(7) });
       } else if (line === '@@done') {
@@ -73,6 +76,10 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
   });
   if (locked !== undefined) throw new LockedError(locked);
   if (stale) throw new StalePlanError();
+  if (failed !== undefined) {
+    const [what, address] = failed.split(' ');
+    throw new Error(`the ${what} of ${address} failed on ${conn.transport.description}; its log is logs/${address}/build.log on the target:\n${r.stderr.trimEnd()}\nNothing after it was done; apply again once it is fixed.`);
+  }
   if (r.exitCode !== 0 || !finished) {
     const what = submitted.length > 0 ? ` Submitted before the failure: ${submitted.map((s) => `${s.address} (job ${s.jobId})`).join(', ')}; they are recorded, and apply again resumes.` : ' What was done is recorded; apply again resumes.';
     throw new Error(`apply on ${conn.transport.description} failed after ${done} of ${total} steps (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-5).join('\n')}${what}`);

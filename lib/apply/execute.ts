@@ -5,6 +5,7 @@ import { JOURNAL_FUNCTION } from '../state/journal.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { jobComment, type SubmitRequest } from '../targets/scheduler.js';
 import type { ManifestResource } from '../core/output.js';
+import type { BuildSpec } from '../core/runtime.js';
 
 /** A file to upload: where it goes (relative to files/) and its bytes. */
 export interface Upload {
@@ -38,21 +39,31 @@ export function lockOwner(operation: string): string {
 const ACTS_ON_FILES = new Set(['create', 'update', 'submit', 'replace']);
 const REMOVES_FILES = new Set(['delete', 'cancel']);
 
-/** Jobs to submit, ordered so each comes after the jobs it depends on. */
-function submissionOrder(plan: Plan, resources: readonly ManifestResource[]): ManifestResource[] {
-  const toSubmit = new Set(plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address));
+/** Resources to build, each after the ones it depends on (an image after the environment it installs). */
+function buildOrder(plan: Plan, resources: readonly ManifestResource[]): ManifestResource[] {
+  const toBuild = new Set(plan.resources.filter((r) => r.build).map((r) => r.address));
+  return dependencyOrder(toBuild, resources);
+}
+
+function dependencyOrder(selected: ReadonlySet<string>, resources: readonly ManifestResource[]): ManifestResource[] {
   const byAddress = new Map(resources.map((r) => [r.address, r]));
   const ordered: ManifestResource[] = [];
   const seen = new Set<string>();
   const visit = (address: string) => {
-    if (seen.has(address) || !toSubmit.has(address)) return;
+    if (seen.has(address) || !selected.has(address)) return;
     seen.add(address);
     const r = byAddress.get(address)!;
     for (const d of r.dependsOn) visit(d);
     ordered.push(r);
   };
-  for (const a of [...toSubmit].sort()) visit(a);
+  for (const a of [...selected].sort()) visit(a);
   return ordered;
+}
+
+/** Jobs to submit, ordered so each comes after the jobs it depends on. */
+function submissionOrder(plan: Plan, resources: readonly ManifestResource[]): ManifestResource[] {
+  const toSubmit = new Set(plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address));
+  return dependencyOrder(toSubmit, resources);
 }
 
 /**
@@ -127,6 +138,23 @@ echo "@@step delete "${quote(f.path)}`);
       }
     }
   }
+  for (const r of buildOrder(plan, inputs.resources)) {
+    const build = r.spec.build as BuildSpec;
+    const log = `$D/logs/${r.address}/build.log`;
+    const run = (script: string, what: string) => `if ! ( cd "$D" && HPCDK_STACK_DIR="$D" bash "files/"${quote(script)} ) >> "${log}" 2>&1; then
+  echo "@@failed ${what} "${quote(r.address)}
+  tail -n 25 "${log}" >&2
+  exit 5
+fi`;
+    parts.push(`mkdir -p "$D/logs/"${quote(r.address)} "$D/.hpcdk/locks/"${quote(r.address)}
+: > "${log}"
+echo "@@note building "${quote(r.address)}" (log: logs/"${quote(r.address)}"/build.log)"
+${run(build.script, 'build')}
+${build.check ? run(build.check, 'check') : ':'}
+${build.lock ? `( cd "$D" && HPCDK_STACK_DIR="$D" bash -c ${quote(build.lock)} ) > "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt.tmp 2>> "${log}" && mv -f "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt.tmp "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt` : ':'}
+hpcdk_journal built ${quote(r.address)} ${r.identity}
+echo "@@step build "${quote(r.address)}`);
+  }
   const cancels = plan.resources.flatMap((r) => r.job?.cancel ?? []);
   if (cancels.length > 0) {
     parts.push(`(cd "$D" && ${conn.scheduler.cancelLines(cancels)})`);
@@ -174,6 +202,7 @@ export function countSteps(plan: Plan): number {
     if (ACTS_ON_FILES.has(r.action)) n += r.files.filter((f) => f.action !== 'no-op').length;
     if (REMOVES_FILES.has(r.action)) n += r.files.length;
     n += r.job?.cancel.length ?? 0;
+    if (r.build) n += 1;
     if (r.action === 'submit' || r.action === 'replace') n += 1;
   }
   return n;

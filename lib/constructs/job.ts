@@ -2,6 +2,7 @@ import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { HpcConstruct, type ConstructOutput, type SynthContext } from '../core/hpc-construct.js';
 import type { ValidationIssue } from '../core/validation.js';
+import { isJobRuntime, type JobRuntime } from '../core/runtime.js';
 import { renderSbatch, type JobStep } from '../render/sbatch.js';
 import { isEnvName } from '../shell/index.js';
 import { AllocationSchema, memToMiB, timeToMinutes, type Allocation } from './allocation.js';
@@ -32,6 +33,10 @@ export const JobPropsSchema = z
     stderr: z.string().regex(/^[A-Za-z0-9_.%\/-]+$/, 'must be a relative path of plain characters').optional(),
     /** How many times a failed job is submitted again before plan reports it failed. @default 3 */
     maxAttempts: z.number().int().min(1).default(3),
+    /** A Python environment (or anything that prepares the job's shell) the steps run in. */
+    environment: z.custom<JobRuntime>(isJobRuntime, { message: 'must be an environment construct' }).optional(),
+    /** A container image the steps run inside. */
+    image: z.custom<JobRuntime>(isJobRuntime, { message: 'must be an image construct' }).optional(),
   })
   .strict();
 
@@ -106,6 +111,10 @@ export class Job extends HpcConstruct<typeof JobPropsSchema> {
 
   public synthesize(ctx: SynthContext): ConstructOutput {
     const allocation = this.allocationFor(ctx);
+    const shape = { nodes: allocation.nodes ?? 1, address: this.address };
+    const runtimes = [this.props.environment, this.props.image].filter((r): r is JobRuntime => r !== undefined);
+    const prologue = runtimes.flatMap((r) => r.jobPrologue(ctx, shape));
+    const image = this.props.image;
     const stdout = this.props.stdout ?? `logs/${this.address}/%x-%j.out`;
     const stderr = this.props.stderr ?? `logs/${this.address}/%x-%j.err`;
     const script = renderSbatch({
@@ -115,8 +124,9 @@ export class Job extends HpcConstruct<typeof JobPropsSchema> {
       stderr,
       env: Object.entries(this.props.env).sort(([x], [y]) => (x < y ? -1 : 1)),
       workdir: this.props.workdir,
-      prologue: [],
+      prologue,
       steps: this.props.run as JobStep[],
+      ...(image?.wrapStep ? { wrapStep: (step: string) => image.wrapStep!(ctx, step, shape) } : {}),
       header: [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'],
     });
     const dependencies = this.dependencies.map((d) => ({ address: d.job.address, type: d.type }));
@@ -126,7 +136,7 @@ export class Job extends HpcConstruct<typeof JobPropsSchema> {
         {
           kind: this.kind,
           inputs: { allocation, run: this.props.run, env: this.props.env, workdir: this.props.workdir ?? null, dependencies },
-          dependsOn: this.dependencies.map((d) => d.job),
+          dependsOn: [...this.dependencies.map((d) => d.job), ...runtimes.filter((r): r is JobRuntime & HpcConstruct => HpcConstruct.isHpcConstruct(r))],
           spec: {
             script: `${this.address}/job.sbatch`,
             jobName: this.jobName,

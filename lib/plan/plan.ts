@@ -1,5 +1,7 @@
 import { createTwoFilesPatch } from 'diff';
 import type { ManifestResource } from '../core/output.js';
+import type { BuildSpec } from '../core/runtime.js';
+import { checkLockDrift } from './drift.js';
 import type { StackSynthesis } from '../synth/synthesize.js';
 import { isActive, parseComment } from '../targets/scheduler.js';
 import type { JobRecord } from '../state/journal.js';
@@ -42,6 +44,8 @@ export interface ResourceChange {
   readonly identity?: string;
   readonly files: readonly FileChange[];
   readonly job?: JobStatus;
+  /** Apply builds it (an environment, an image) after uploading its files. */
+  readonly build?: boolean;
 }
 
 export interface DriftItem {
@@ -189,6 +193,25 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     const files = fileChanges(r, desired, actual);
     const anyFile = files.some((f) => f.action !== 'no-op');
     const allNew = files.length > 0 && files.every((f) => f.action === 'create');
+    const build = r.spec.build as BuildSpec | undefined;
+    if (build) {
+      const builtAt = actual.recorded.built.get(r.address);
+      drift.push(...checkLockDrift(r, actual.locks.get(r.address)));
+      if (builtAt === r.identity) {
+        resources.push({ address: r.address, kind: r.kind, identity: r.identity, files, action: anyFile ? 'update' : 'no-op', reason: anyFile ? 'deployed files differ' : 'built' });
+      } else {
+        resources.push({
+          address: r.address,
+          kind: r.kind,
+          identity: r.identity,
+          files,
+          build: true,
+          action: builtAt === undefined ? 'create' : 'update',
+          reason: builtAt === undefined ? 'new: will be built' : 'changed: will be rebuilt',
+        });
+      }
+      continue;
+    }
     if (r.kind === 'job') {
       const { change, drift: d } = planJob(r, files, actual, replace.has(r.address));
       resources.push(change);

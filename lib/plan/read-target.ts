@@ -18,6 +18,8 @@ export interface ActualState {
   readonly serial: number;
   /** The deployment the jobs' comments name (see TargetConnection.deployment). */
   readonly deployment: string;
+  /** What built resources recorded as their actual state (pip freeze…), by address. */
+  readonly locks: ReadonlyMap<string, string>;
 }
 
 const MAX_DIFF_BYTES = 256 * 1024;
@@ -53,6 +55,8 @@ echo '@@lock'
 cat "$D/.hpcdk/lock/owner" 2>/dev/null || true
 echo '@@exits'
 if [ -d "$D/.hpcdk/exits" ]; then (cd "$D/.hpcdk/exits" && for f in *; do [ -f "$f" ] && printf '%s %s\\n' "$f" "$(head -c 16 "$f")"; done); fi
+echo '@@locks'
+if [ -d "$D/.hpcdk/locks" ]; then (cd "$D/.hpcdk/locks" && find . -name lock.txt -type f | sort | while read -r f; do printf '%s ' "$(dirname "$f")"; base64 -w0 < "$f"; echo; done); fi
 echo '@@queue'
 ${conn.scheduler.queryLines(commentPrefix(conn.deployment(stack)))}
 echo '@@end'
@@ -106,8 +110,13 @@ export function parseRead(text: string, deployment: string): ActualState {
   for (const [id, code] of exits) {
     if (!jobs.has(id)) jobs.set(id, { id, state: code === 0 ? 'COMPLETED' : 'FAILED', comment: '', exitCode: code });
   }
+  const locks = new Map<string, string>();
+  for (const line of (s.get('locks') ?? '').split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp > 0) locks.set(line.slice(0, sp).replace(/^\.\//, ''), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
+  }
   const lock = (s.get('lock') ?? '').trim();
-  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment };
+  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment, locks };
 }
 
 /** Reads the target's actual state for `stack`: one round trip, however many resources there are. */

@@ -1,4 +1,5 @@
 import type { Allocation } from '../constructs/allocation.js';
+import { STACK_DIR_LINE } from '../core/runtime.js';
 import { comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';
 
 /** One step of a job: a shell line written as the user wrote it, or an argv whose every word is quoted. */
@@ -16,6 +17,8 @@ export interface SbatchSpec {
   /** Lines run before the steps (module loads, activation), already rendered. */
   readonly prologue: readonly string[];
   readonly steps: readonly JobStep[];
+  /** Wraps each rendered step (a container image runs it inside). */
+  readonly wrapStep?: (step: string) => string;
   /** Free text for the header comment (what rendered this, from where). */
   readonly header: readonly string[];
 }
@@ -75,11 +78,11 @@ export function renderSbatch(spec: SbatchSpec): string {
   const lines: string[] = ['#!/usr/bin/env bash'];
   lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr));
   lines.push(comment(spec.header.join('\n')));
-  lines.push('set -euo pipefail', '', ...EXIT_RECORD, '');
+  lines.push('set -euo pipefail', STACK_DIR_LINE, '', ...EXIT_RECORD, '');
   for (const [name, value] of spec.env) lines.push(exportLine(name, value));
   if (spec.env.length > 0) lines.push('');
-  lines.push(...spec.prologue);
+  if (spec.prologue.length > 0) lines.push(...spec.prologue, '');
   if (spec.workdir !== undefined) lines.push(`cd -- ${word(spec.workdir)}`);
-  lines.push(...spec.steps.map(renderStep));
+  lines.push(...spec.steps.map(renderStep).map((s) => (spec.wrapStep ? spec.wrapStep(s) : s)));
   return `${lines.join('\n')}\n`;
 }

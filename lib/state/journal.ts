@@ -8,6 +8,7 @@
  *   rmfile <path> <epoch>                             removed a file
  *   job <address> <identity> <job-id> <epoch>         submitted (or found) a job
  *   cancel <job-id> <epoch>                           cancelled a job
+ *   built <address> <identity> <epoch>               built an environment or image
  *   forget <address> <epoch>                          a resource left the stack
  */
 
@@ -27,6 +28,8 @@ export interface RecordedState {
   readonly cancelled: ReadonlySet<string>;
   /** Jobs of resources that left the stack: never adopted again by their comment. */
   readonly retired: ReadonlySet<string>;
+  /** The identity each buildable resource was last built at. */
+  readonly built: ReadonlyMap<string, string>;
   /** How many lines the journal has: a cheap serial for "has the state changed since the plan". */
   readonly serial: number;
 }
@@ -36,6 +39,7 @@ export function foldJournal(text: string): RecordedState {
   const jobs = new Map<string, JobRecord[]>();
   const cancelled = new Set<string>();
   const retired = new Set<string>();
+  const built = new Map<string, string>();
   let serial = 0;
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
@@ -55,6 +59,9 @@ export function foldJournal(text: string): RecordedState {
           jobs.set(f[1], list);
         }
         break;
+      case 'built':
+        if (f[1] && f[2]) built.set(f[1], f[2]);
+        break;
       case 'cancel':
         if (f[1]) cancelled.add(f[1]);
         break;
@@ -62,6 +69,7 @@ export function foldJournal(text: string): RecordedState {
         if (f[1]) {
           for (const j of jobs.get(f[1]) ?? []) retired.add(j.id);
           jobs.delete(f[1]);
+          built.delete(f[1]);
         }
         break;
       default:
@@ -69,7 +77,7 @@ export function foldJournal(text: string): RecordedState {
         break;
     }
   }
-  return { files, jobs, cancelled, retired, serial };
+  return { files, jobs, cancelled, retired, built, serial };
 }
 
 /** The shell function every state-changing script uses to append one journal line. */

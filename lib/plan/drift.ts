@@ -1,0 +1,16 @@
+import type { ManifestResource } from '../core/output.js';
+import type { DriftItem } from './plan.js';
+
+/**
+ * Compares what a built resource recorded as its actual state (its lock: a
+ * pip freeze, an image digest) with what the stack declares. One pure
+ * function per kind of resource that has one.
+ */
+export type DriftChecker = (resource: ManifestResource, lock: string) => DriftItem[];
+
+const CHECKERS: ReadonlyMap<string, DriftChecker> = new Map<string, DriftChecker>([]);
+
+export function checkLockDrift(resource: ManifestResource, lock: string | undefined): DriftItem[] {
+  if (lock === undefined) return [];
+  return CHECKERS.get(resource.kind)?.(resource, lock) ?? [];
+}

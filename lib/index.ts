@@ -16,3 +16,4 @@ export * from './core/runtime.js';
 // For users' own constructs: the same zod and constructs hpcdk validates and builds with.
 export { z } from 'zod';
 export { Construct } from 'constructs';
+export * from './render/params.js';

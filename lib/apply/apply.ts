@@ -6,11 +6,12 @@ import { countSteps, executeScript, type ApplyInputs, type Upload } from './exec
 
 export type ApplyEvent =
   | { readonly type: 'step'; readonly what: string; readonly done: number; readonly total: number }
-  | { readonly type: 'submitted'; readonly address: string; readonly jobId: string; readonly done: number; readonly total: number }
+  | { readonly type: 'submitted'; readonly address: string; readonly jobId: string; readonly done: number; readonly total: number; readonly tasks?: number }
   | { readonly type: 'note'; readonly message: string };
 
 export interface ApplyResult {
-  readonly submitted: ReadonlyArray<{ address: string; jobId: string }>;
+  /** Jobs and array chunks submitted (`tasks` for arrays). */
+  readonly submitted: ReadonlyArray<{ address: string; jobId: string; tasks?: number }>;
   readonly steps: number;
 }
 
@@ -43,9 +44,9 @@ export function applyInputs(plan: Plan, synthesis: Pick<StackSynthesis, 'files' 
 
 /** Carries out `plan` in one round trip; reports progress through `onEvent`. */
 export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, operation: string, onEvent: (e: ApplyEvent) => void = () => {}): Promise<ApplyResult> {
-  const total = countSteps(inputs.plan);
+  const total = countSteps(inputs.plan, conn.profile.spec.maxArraySize);
   if (total === 0) return { submitted: [], steps: 0 };
-  const submitted: Array<{ address: string; jobId: string }> = [];
+  const submitted: Array<{ address: string; jobId: string; tasks?: number }> = [];
   let done = 0;
   let locked: string | undefined;
   let stale = false;
@@ -58,9 +59,9 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
         onEvent({ type: 'step', what: line.slice(7), done, total });
       } else if (line.startsWith('@@submitted ')) {
         done += 1;
-        const [address = '', jobId = ''] = line.slice(12).split(' ');
-        submitted.push({ address, jobId });
-        onEvent({ type: 'submitted', address, jobId, done, total });
+        const [address = '', jobId = '', tasks] = line.slice(12).split(' ');
+        submitted.push({ address, jobId, ...(tasks ? { tasks: Number(tasks) } : {}) });
+        onEvent({ type: 'submitted', address, jobId, done, total, ...(tasks ? { tasks: Number(tasks) } : {}) });
       } else if (line.startsWith('@@locked ')) {
         locked = line.slice(9);
       } else if (line.startsWith('@@stale')) {

@@ -4,6 +4,8 @@ import type { Plan } from '../plan/plan.js';
 import { JOURNAL_FUNCTION } from '../state/journal.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { jobComment, type SubmitRequest } from '../targets/scheduler.js';
+import { digestOf } from '../core/digest.js';
+import { renderParamsFile, type ChunkPoint } from '../render/params.js';
 import type { ManifestResource } from '../core/output.js';
 import type { BuildSpec } from '../core/runtime.js';
 
@@ -112,10 +114,13 @@ mkdir -p "$D/.hpcdk/incoming"`);
 
   const wanted = new Map(inputs.uploads.map((u) => [u.path, u]));
   let step = 0;
+  // Points of a sweep share one script: each file goes up once.
+  const uploaded = new Set<string>();
   for (const r of plan.resources) {
     if (ACTS_ON_FILES.has(r.action)) {
       for (const f of r.files) {
-        if (f.action === 'no-op') continue;
+        if (f.action === 'no-op' || uploaded.has(f.path)) continue;
+        uploaded.add(f.path);
         const u = wanted.get(f.path);
         if (!u) throw new Error(`apply: no content for ${f.path}`);
         step += 1;
@@ -160,33 +165,31 @@ echo "@@step build "${quote(r.address)}`);
     parts.push(`(cd "$D" && ${conn.scheduler.cancelLines(cancels)})`);
     for (const id of cancels) parts.push(`hpcdk_journal cancel ${quote(id)}\necho "@@step cancel "${quote(id)}`);
   }
-  const stateByAddress = new Map(plan.resources.map((r) => [r.address, r]));
+  const deployment = conn.deployment(plan.stack);
+  const emittedSweeps = new Set<string>();
   for (const r of submissionOrder(plan, inputs.resources)) {
-    const spec = r.spec as { script: string; jobName: string; stdout: string; stderr: string; dependencies: Array<{ address: string; type: string }> };
-    const dependencies = spec.dependencies.flatMap((d): Array<SubmitRequest['dependencies'][number]> => {
-      const dep = stateByAddress.get(d.address);
-      if (dep && (dep.action === 'submit' || dep.action === 'replace')) return [{ type: d.type, submittedAddress: d.address }];
-      const jobId = dep?.job?.jobId;
-      const state = dep?.job?.state;
-      // A dependency still queued or running is waited for; one already finished has been satisfied (or never will be).
-      if (jobId && state && !['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL'].includes(state)) return [{ type: d.type, jobId }];
-      return [];
-    });
-    const request: SubmitRequest = {
-      address: r.address,
-      identity: r.identity,
+    const spec = r.spec as unknown as RunSpec;
+    const base = {
       script: spec.script,
       jobName: spec.jobName,
       stdout: spec.stdout,
       stderr: spec.stderr,
-      comment: jobComment(conn.deployment(plan.stack), r.address, r.identity),
-      dependencies,
+      dependencies: resolveDependencies(plan, spec.dependencies),
+      singleton: spec.singleton === true,
     };
-    parts.push(`cd "$D"
+    if (r.kind !== 'sweep-point') {
+      const request: SubmitRequest = { ...base, address: r.address, identity: r.identity, comment: jobComment(deployment, r.address, r.identity) };
+      parts.push(`cd "$D"
 ${conn.scheduler.submitLines(request)}
 hpcdk_ids[${quote(r.address)}]="$hpcdk_job_id"
 hpcdk_journal job ${quote(r.address)} ${r.identity} "$hpcdk_job_id"
 echo "@@submitted "${quote(r.address)}" $hpcdk_job_id"`);
+      continue;
+    }
+    const sweep = String(spec.sweep);
+    if (emittedSweeps.has(sweep)) continue;
+    emittedSweeps.add(sweep);
+    parts.push(...sweepSubmission(conn, inputs, deployment, sweep, base));
   }
   for (const r of plan.resources) {
     if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job')) parts.push(`hpcdk_journal forget ${quote(r.address)}`);
@@ -195,15 +198,105 @@ echo "@@submitted "${quote(r.address)}" $hpcdk_job_id"`);
   return parts.join('\n');
 }
 
+interface RunSpec {
+  readonly script: string;
+  readonly jobName: string;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly dependencies: ReadonlyArray<{ address: string; type: string }>;
+  readonly singleton?: boolean;
+  readonly sweep?: string;
+  readonly throttle?: number | null;
+  readonly key?: string;
+  readonly params?: Record<string, string | number | boolean>;
+}
+
+const ACTIVE_FOR_DEPENDENCY = (state: string | undefined) => state !== undefined && !['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL'].includes(state);
+
+/**
+ * A job's dependencies as the scheduler needs them: jobs submitted in this
+ * apply (by address; a sweep stands for all of its chunks) or ids of jobs
+ * still queued or running. One that already finished has been satisfied (or
+ * never will be), and is left out.
+ */
+function resolveDependencies(plan: Plan, dependencies: RunSpec['dependencies']): Array<SubmitRequest['dependencies'][number]> {
+  const out: Array<SubmitRequest['dependencies'][number]> = [];
+  const seen = new Set<string>();
+  for (const d of dependencies) {
+    for (const m of plan.resources.filter((r) => r.address === d.address || r.group === d.address)) {
+      if (m.action === 'submit' || m.action === 'replace') {
+        const address = m.group ?? m.address;
+        if (!seen.has(`${d.type}@${address}`)) out.push({ type: d.type, submittedAddress: address });
+        seen.add(`${d.type}@${address}`);
+      } else if (m.job?.jobId && ACTIVE_FOR_DEPENDENCY(m.job.state)) {
+        out.push({ type: d.type, jobId: m.job.jobId });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * A sweep's points to submit, as job arrays of at most the target's
+ * MaxArraySize tasks. Each chunk gets a params file holding only its points;
+ * its comment carries the chunk identity (the hash of its points'
+ * identities), so a chunk submitted by a killed apply is found, not repeated.
+ */
+function sweepSubmission(conn: TargetConnection, inputs: ApplyInputs, deployment: string, sweep: string, base: Omit<SubmitRequest, 'address' | 'identity' | 'comment'>): string[] {
+  const pointsToSubmit = inputs.plan.resources
+    .filter((r) => r.group === sweep && (r.action === 'submit' || r.action === 'replace'))
+    .map((r) => inputs.resources.find((m) => m.address === r.address)!)
+    .sort((a, b) => (a.address < b.address ? -1 : 1));
+  const chunkSize = conn.profile.spec.maxArraySize;
+  const throttle = (pointsToSubmit[0]?.spec as unknown as RunSpec | undefined)?.throttle ?? undefined;
+  const parts: string[] = [];
+  for (let start = 0; start < pointsToSubmit.length; start += chunkSize) {
+    const chunk = pointsToSubmit.slice(start, start + chunkSize);
+    const chunkId = digestOf(chunk.map((p) => p.identity).sort());
+    const points: ChunkPoint[] = chunk.map((p, index) => {
+      const spec = p.spec as unknown as RunSpec;
+      return { index, identity: p.identity, address: p.address, key: spec.key ?? p.address, params: spec.params ?? {} };
+    });
+    const paramsFile = `params/${sweep}/${chunkId.slice(0, 16)}.sh`;
+    const request: SubmitRequest = {
+      ...base,
+      address: sweep,
+      identity: `chunk-${chunkId}`,
+      comment: jobComment(deployment, sweep, `chunk-${chunkId}`),
+      array: { size: chunk.length, ...(throttle ? { throttle } : {}) },
+      paramsFile,
+    };
+    const journal = points.map((p) => `job ${p.address} ${p.identity} \${hpcdk_job_id}_${p.index} \${EPOCHSECONDS:-0}`).join('\n');
+    parts.push(`mkdir -p "$D/params/"${quote(sweep)}
+base64 -d > "$D/"${quote(paramsFile)} <<'HPCDK_FILE'
+${Buffer.from(renderParamsFile(sweep, chunkId, points), 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+HPCDK_FILE
+cd "$D"
+${conn.scheduler.submitLines(request)}
+hpcdk_ids[${quote(sweep)}]="\${hpcdk_ids[${quote(sweep)}]:+\${hpcdk_ids[${quote(sweep)}]}:}$hpcdk_job_id"
+cat >> "$D/.hpcdk/journal" <<HPCDK_JOURNAL
+${journal}
+HPCDK_JOURNAL
+echo "@@submitted "${quote(sweep)}" $hpcdk_job_id ${chunk.length}"`);
+  }
+  return parts;
+}
+
 /** How many `@@step`/`@@submitted` lines the script will print, for the progress display. */
-export function countSteps(plan: Plan): number {
+export function countSteps(plan: Plan, maxArraySize = 1001): number {
   let n = 0;
+  const files = new Set<string>();
+  const sweeps = new Map<string, number>();
+  for (const r of plan.resources) if (r.group && (r.action === 'submit' || r.action === 'replace')) sweeps.set(r.group, (sweeps.get(r.group) ?? 0) + 1);
+  for (const count of sweeps.values()) n += Math.ceil(count / maxArraySize);
   for (const r of plan.resources) {
-    if (ACTS_ON_FILES.has(r.action)) n += r.files.filter((f) => f.action !== 'no-op').length;
+    if (ACTS_ON_FILES.has(r.action)) {
+      for (const f of r.files) if (f.action !== 'no-op' && !files.has(f.path)) files.add(f.path);
+    }
     if (REMOVES_FILES.has(r.action)) n += r.files.length;
     n += r.job?.cancel.length ?? 0;
     if (r.build) n += 1;
-    if (r.action === 'submit' || r.action === 'replace') n += 1;
+    if ((r.action === 'submit' || r.action === 'replace') && !r.group) n += 1;
   }
-  return n;
+  return n + files.size;
 }

@@ -2,3 +2,4 @@ export * from './text-file.js';
 export * from './allocation.js';
 export * from './job.js';
 export * from './schemas.js';
+export * from './sweep.js';

@@ -1,62 +1,104 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { HpcConstruct, type ConstructOutput, type SynthContext } from '../core/hpc-construct.js';
-import type { ValidationIssue } from '../core/validation.js';
 import { isJobRuntime, type JobRuntime } from '../core/runtime.js';
-import { renderSbatch, type JobStep } from '../render/sbatch.js';
-import { isEnvName } from '../shell/index.js';
+import type { ValidationIssue } from '../core/validation.js';
+import { renderSbatch, type CheckpointSpec, type JobStep } from '../render/sbatch.js';
+import { RuntimeRef, isEnvName } from '../shell/index.js';
 import { AllocationSchema, memToMiB, timeToMinutes, type Allocation } from './allocation.js';
 import { ShellValueSchema as shellValue } from './schemas.js';
 
 /** How a job waits for another: SLURM's dependency types. */
 export type DependencyType = 'afterok' | 'afterany' | 'afternotok';
 
-export const JobPropsSchema = z
-  .object({
-    /**
-     * What the job runs, in order. A string is a line of shell written as it
-     * is (your code); an array is one command whose every word is quoted, the
-     * safe way to pass paths and values.
-     */
-    run: z
-      .array(z.union([z.string().min(1, 'a step must not be empty'), z.array(shellValue).min(1, 'a command needs at least one word')]))
-      .min(1, 'a job needs at least one step'),
-    /** What to ask the scheduler for. */
-    allocation: AllocationSchema.default({ extra: {} }),
-    /** Environment variables set before the steps run. Values are quoted; RuntimeRefs expand on the node. */
-    env: z.record(z.string().refine(isEnvName, 'must be an environment variable name'), shellValue).default({}),
-    /** The folder the steps run in. @default the job's folder in the deployed stack */
-    workdir: shellValue.optional(),
-    /** Where output goes, relative to the stack's folder on the target. `%x` is the job name, `%j` its id. @default `logs/<address>/%x-%j.out` */
-    stdout: z.string().regex(/^[A-Za-z0-9_.%\/-]+$/, 'must be a relative path of plain characters').optional(),
-    /** @default `logs/<address>/%x-%j.err` */
-    stderr: z.string().regex(/^[A-Za-z0-9_.%\/-]+$/, 'must be a relative path of plain characters').optional(),
-    /** How many times a failed job is submitted again before plan reports it failed. @default 3 */
-    maxAttempts: z.number().int().min(1).default(3),
-    /** A Python environment (or anything that prepares the job's shell) the steps run in. */
-    environment: z.custom<JobRuntime>(isJobRuntime, { message: 'must be an environment construct' }).optional(),
-    /** A container image the steps run inside. */
-    image: z.custom<JobRuntime>(isJobRuntime, { message: 'must be an image construct' }).optional(),
-  })
-  .strict();
+const LOG_PATH = z.string().regex(/^[A-Za-z0-9_.%\/-]+$/, 'must be a relative path of plain characters');
+
+/** The fields every batch job has, whether it runs once (Job) or per point (Sweep). */
+export const BatchWorkFields = {
+  /**
+   * What the job runs, in order. A string is a line of shell written as it
+   * is (your code); an array is one command whose every word is quoted, the
+   * safe way to pass paths and values.
+   */
+  run: z
+    .array(z.union([z.string().min(1, 'a step must not be empty'), z.array(shellValue).min(1, 'a command needs at least one word')]))
+    .min(1, 'a job needs at least one step'),
+  /** What to ask the scheduler for. */
+  allocation: AllocationSchema.default({ extra: {} }),
+  /** Environment variables set before the steps run. Values are quoted; RuntimeRefs expand on the node. */
+  env: z.record(z.string().refine(isEnvName, 'must be an environment variable name'), shellValue).default({}),
+  /**
+   * Caches to keep on node-local disk, e.g. `{ HF_HOME: '.cache/huggingface' }`:
+   * each variable is set to that path under the target's scratch variable (seed 000).
+   */
+  caches: z.record(z.string().refine(isEnvName, 'must be an environment variable name'), z.string().regex(/^[A-Za-z0-9_.\/-]+$/, 'must be a relative path of plain characters')).default({}),
+  /** The folder the steps run in. @default the stack's folder on the target */
+  workdir: shellValue.optional(),
+  /** Where output goes, relative to the stack's folder on the target. @default `logs/<address>/%x-%j.out` (`%x-%A_%a` for sweeps) */
+  stdout: LOG_PATH.optional(),
+  /** @default like stdout, with `.err` */
+  stderr: LOG_PATH.optional(),
+  /** How many times a failed job is submitted again before plan reports it failed. @default 3 */
+  maxAttempts: z.number().int().min(1).default(3),
+  /** A Python environment (or anything that prepares the job's shell) the steps run in. */
+  environment: z.custom<JobRuntime>(isJobRuntime, { message: 'must be an environment construct' }).optional(),
+  /** A container image the steps run inside. */
+  image: z.custom<JobRuntime>(isJobRuntime, { message: 'must be an image construct' }).optional(),
+  /**
+   * Checkpoint and requeue: SLURM signals the batch shell `secondsBefore` the
+   * time limit (`--signal=B:USR2@N`); the hook runs, then the job requeues
+   * itself (`--requeue`). `HPCDK_RESTART_COUNT` tells the steps how often.
+   */
+  checkpoint: z
+    .object({
+      /** Shell run when the signal arrives, e.g. `kill -USR1 "$HPCDK_STEP_PID"` to ask the training to save. */
+      hook: z.string().min(1),
+      /** @default 300 */
+      secondsBefore: z.number().int().positive().default(300),
+      /** @default 'USR2' */
+      signal: z.enum(['USR1', 'USR2', 'TERM', 'INT']).default('USR2'),
+      /** Requeue after the hook. @default true */
+      requeue: z.boolean().default(true),
+    })
+    .strict()
+    .optional(),
+  /** Write `pip freeze` next to each run's logs, as provenance (seed 004). @default false */
+  freeze: z.boolean().default(false),
+  /** Run one at a time among jobs of the same name and user (`--dependency=singleton`). @default false */
+  singleton: z.boolean().default(false),
+  /** What the work needs of the hardware, checked against the target's partition (seed 004's "> 20 GB VRAM: not on the small tier"). */
+  requires: z
+    .object({
+      /** GPU memory per GPU, in GB. */
+      gpuMemoryGb: z.number().positive().optional(),
+    })
+    .strict()
+    .default({}),
+};
+
+export const JobPropsSchema = z.object(BatchWorkFields).strict();
 
 export type JobProps = z.input<typeof JobPropsSchema>;
+type BatchWorkProps = z.output<typeof JobPropsSchema>;
+
+/** What differs between a job's script and a sweep's. */
+export interface ScriptVariant {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Extra lines before the environment's prologue (a sweep loads its point's parameters). */
+  readonly preamble: readonly string[];
+}
 
 /**
- * A batch job: commands, an allocation, an environment. Renders an sbatch
- * script; apply submits it once, and never again while it is unchanged.
+ * The common ground of Job and Sweep: an allocation checked against the
+ * target, dependencies, and one rendered batch script.
  */
-export class Job extends HpcConstruct<typeof JobPropsSchema> {
-  public readonly kind = 'job';
-  private readonly dependencies: Array<{ job: Job; type: DependencyType }> = [];
+export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z.ZodType<BatchWorkProps, unknown>> extends HpcConstruct<S> {
+  private readonly dependencies: Array<{ job: BatchWork; type: DependencyType }> = [];
 
-  constructor(scope: Construct, id: string, props: JobProps) {
-    super(scope, id, JobPropsSchema, props);
-  }
-
-  /** Runs this job only after `job`: `afterok` (default) when it succeeded, `afterany` whatever happened, `afternotok` when it failed. */
-  public dependsOn(job: Job, type: DependencyType = 'afterok'): this {
-    if (job === this) this.addIssue('dependsOn', 'a job cannot depend on itself', this.address);
+  /** Runs this only after `job`: `afterok` (default) when it succeeded, `afterany` whatever happened, `afternotok` when it failed. */
+  public dependsOn(job: BatchWork, type: DependencyType = 'afterok'): this {
+    if (job === (this as BatchWork)) this.addIssue('dependsOn', 'a job cannot depend on itself', this.address);
     this.dependencies.push({ job, type });
     return this;
   }
@@ -66,9 +108,13 @@ export class Job extends HpcConstruct<typeof JobPropsSchema> {
     return `${this.stack.stackName}.${this.address.replace(/\//g, '.')}`;
   }
 
+  protected get work(): BatchWorkProps {
+    return this.props as BatchWorkProps;
+  }
+
   /** The allocation with the target's defaults filled in. */
   public allocationFor(ctx: SynthContext): Allocation {
-    const a = this.props.allocation;
+    const a = this.work.allocation;
     const spec = ctx.target.spec;
     const partition = a.partition ?? spec.defaultPartition ?? (ctx.target.isLocal ? undefined : Object.keys(spec.partitions)[0]);
     const account = a.account ?? spec.account;
@@ -83,68 +129,143 @@ export class Job extends HpcConstruct<typeof JobPropsSchema> {
     const partitions = ctx.target.spec.partitions;
     if (Object.keys(partitions).length === 0 || a.partition === undefined) return issues;
     const p = partitions[a.partition];
+    const on = `on ${ctx.target.name}`;
     if (!p) {
       issues.push(this.issue('allocation.partition', `target ${ctx.target.name} has no such partition (has: ${Object.keys(partitions).join(', ')})`, a.partition));
       return issues;
     }
     if (a.time && p.maxTime && timeToMinutes(a.time) > timeToMinutes(p.maxTime)) {
-      issues.push(this.issue('allocation.time', `exceeds partition ${a.partition}'s limit of ${p.maxTime} on ${ctx.target.name}`, a.time));
+      issues.push(this.issue('allocation.time', `exceeds partition ${a.partition}'s limit of ${p.maxTime} ${on}`, a.time));
     }
     if (a.gpus) {
       const offered = p.gpus ?? {};
       if (a.gpus.type !== undefined && !(a.gpus.type in offered)) {
-        issues.push(this.issue('allocation.gpus.type', `partition ${a.partition} on ${ctx.target.name} has no GPUs of this type (has: ${Object.keys(offered).join(', ') || 'none'})`, a.gpus.type));
+        issues.push(this.issue('allocation.gpus.type', `partition ${a.partition} ${on} has no GPUs of this type (has: ${Object.keys(offered).join(', ') || 'none'})`, a.gpus.type));
       } else {
         const max = a.gpus.type !== undefined ? offered[a.gpus.type]! : Object.values(offered).reduce((x, y) => Math.max(x, y), 0);
-        if (a.gpus.count > max) issues.push(this.issue('allocation.gpus.count', `partition ${a.partition} nodes have at most ${max}`, a.gpus.count));
+        if (a.gpus.count > max) issues.push(this.issue('allocation.gpus.count', `partition ${a.partition} nodes ${on} have at most ${max}`, a.gpus.count));
+      }
+      const need = this.work.requires.gpuMemoryGb;
+      if (need !== undefined) {
+        const types = a.gpus.type !== undefined ? [a.gpus.type] : Object.keys(offered);
+        for (const type of types) {
+          const has = p.gpuMemoryGb?.[type];
+          if (has !== undefined && has < need) {
+            issues.push(this.issue('requires.gpuMemoryGb', `needs ${need} GB of GPU memory; ${type} on partition ${a.partition} ${on} has ${has} GB`, need));
+          }
+        }
       }
     }
     if (a.mem && p.memPerNode && memToMiB(a.mem) > memToMiB(p.memPerNode)) {
-      issues.push(this.issue('allocation.mem', `more than a node of partition ${a.partition} has (${p.memPerNode})`, a.mem));
+      issues.push(this.issue('allocation.mem', `more than a node of partition ${a.partition} ${on} has (${p.memPerNode})`, a.mem));
     }
     const cpus = (a.cpusPerTask ?? 1) * (a.ntasksPerNode ?? 1);
     if (p.cpusPerNode && cpus > p.cpusPerNode) {
-      issues.push(this.issue('allocation.cpusPerTask', `asks ${cpus} CPUs per node; partition ${a.partition} nodes have ${p.cpusPerNode}`, a.cpusPerTask));
+      issues.push(this.issue('allocation.cpusPerTask', `asks ${cpus} CPUs per node; partition ${a.partition} nodes ${on} have ${p.cpusPerNode}`, a.cpusPerTask));
     }
     return issues;
   }
 
-  public synthesize(ctx: SynthContext): ConstructOutput {
-    const allocation = this.allocationFor(ctx);
+  /** The runtimes (environment, image) the steps run in. */
+  protected runtimes(): JobRuntime[] {
+    return [this.work.environment, this.work.image].filter((r): r is JobRuntime => r !== undefined);
+  }
+
+  /** What the resource depends on: jobs it waits for, and the runtimes it runs in. */
+  protected dependencyConstructs(): HpcConstruct[] {
+    return [...this.dependencies.map((d) => d.job), ...this.runtimes().filter((r): r is JobRuntime & HpcConstruct => HpcConstruct.isHpcConstruct(r))];
+  }
+
+  /** Scheduler dependencies, by address, for apply to resolve to job ids. */
+  protected schedulerDependencies(): Array<{ address: string; type: DependencyType }> {
+    return this.dependencies.map((d) => ({ address: d.job.address, type: d.type }));
+  }
+
+  /** Renders the batch script. */
+  protected renderScript(ctx: SynthContext, allocation: Allocation, variant: ScriptVariant): string {
+    const work = this.work;
     const shape = { nodes: allocation.nodes ?? 1, address: this.address };
-    const runtimes = [this.props.environment, this.props.image].filter((r): r is JobRuntime => r !== undefined);
-    const prologue = runtimes.flatMap((r) => r.jobPrologue(ctx, shape));
-    const image = this.props.image;
-    const stdout = this.props.stdout ?? `logs/${this.address}/%x-%j.out`;
-    const stderr = this.props.stderr ?? `logs/${this.address}/%x-%j.err`;
-    const script = renderSbatch({
+    const image = work.image;
+    const scratch = RuntimeRef.env(ctx.target.spec.scratchVar);
+    const caches = Object.entries(work.caches)
+      .sort(([x], [y]) => (x < y ? -1 : 1))
+      .map(([name, path]) => [name, scratch.join(path)] as const);
+    const checkpoint: CheckpointSpec | undefined = work.checkpoint;
+    return renderSbatch({
       jobName: this.jobName,
       allocation,
-      stdout,
-      stderr,
-      env: Object.entries(this.props.env).sort(([x], [y]) => (x < y ? -1 : 1)),
-      workdir: this.props.workdir,
-      prologue,
-      steps: this.props.run as JobStep[],
+      stdout: variant.stdout,
+      stderr: variant.stderr,
+      env: [...Object.entries(work.env).sort(([x], [y]) => (x < y ? -1 : 1)), ...caches],
+      workdir: work.workdir,
+      prologue: [...variant.preamble, ...this.runtimes().flatMap((r) => r.jobPrologue(ctx, shape))],
+      steps: work.run as JobStep[],
       ...(image?.wrapStep ? { wrapStep: (step: string) => image.wrapStep!(ctx, step, shape) } : {}),
+      ...(checkpoint ? { checkpoint } : {}),
+      freeze: work.freeze ? variant.stdout.replace(/\.out$/, '') + '.freeze.txt' : undefined,
+      singleton: work.singleton,
       header: [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'],
     });
-    const dependencies = this.dependencies.map((d) => ({ address: d.job.address, type: d.type }));
+  }
+
+  /** The resource spec fields apply needs for any batch work. */
+  protected runSpec(variant: ScriptVariant, script: string): Record<string, unknown> {
     return {
-      artifacts: [{ path: 'job.sbatch', kind: 'sbatch', content: script, executable: true }],
+      script,
+      jobName: this.jobName,
+      stdout: variant.stdout,
+      stderr: variant.stderr,
+      dependencies: this.schedulerDependencies(),
+      maxAttempts: this.work.maxAttempts,
+      singleton: this.work.singleton,
+    };
+  }
+
+  /** The inputs every batch resource's identity is made of, besides its files. */
+  protected runInputs(allocation: Allocation): Record<string, unknown> {
+    const w = this.work;
+    return {
+      allocation,
+      run: w.run,
+      env: w.env,
+      caches: w.caches,
+      workdir: w.workdir ?? null,
+      checkpoint: w.checkpoint ?? null,
+      dependencies: this.schedulerDependencies(),
+    };
+  }
+}
+
+/**
+ * A batch job: commands, an allocation, an environment. Renders an sbatch
+ * script; apply submits it once, and never again while it is unchanged.
+ */
+export class Job extends BatchWork<typeof JobPropsSchema> {
+  public readonly kind = 'job';
+
+  constructor(scope: Construct, id: string, props: JobProps) {
+    super(scope, id, JobPropsSchema, props);
+  }
+
+  private variant(): ScriptVariant {
+    return {
+      stdout: this.work.stdout ?? `logs/${this.address}/%x-%j.out`,
+      stderr: this.work.stderr ?? `logs/${this.address}/%x-%j.err`,
+      preamble: [],
+    };
+  }
+
+  public synthesize(ctx: SynthContext): ConstructOutput {
+    const allocation = this.allocationFor(ctx);
+    const variant = this.variant();
+    return {
+      artifacts: [{ path: 'job.sbatch', kind: 'sbatch', content: this.renderScript(ctx, allocation, variant), executable: true }],
       resources: [
         {
           kind: this.kind,
-          inputs: { allocation, run: this.props.run, env: this.props.env, workdir: this.props.workdir ?? null, dependencies },
-          dependsOn: [...this.dependencies.map((d) => d.job), ...runtimes.filter((r): r is JobRuntime & HpcConstruct => HpcConstruct.isHpcConstruct(r))],
-          spec: {
-            script: `${this.address}/job.sbatch`,
-            jobName: this.jobName,
-            stdout,
-            stderr,
-            dependencies,
-            maxAttempts: this.props.maxAttempts,
-          },
+          inputs: this.runInputs(allocation),
+          dependsOn: this.dependencyConstructs(),
+          spec: this.runSpec(variant, `${this.address}/job.sbatch`),
         },
       ],
     };

@@ -46,6 +46,8 @@ export interface ResourceChange {
   readonly job?: JobStatus;
   /** Apply builds it (an environment, an image) after uploading its files. */
   readonly build?: boolean;
+  /** The sweep a point belongs to: points are shown, and submitted, per sweep. */
+  readonly group?: string;
 }
 
 export interface DriftItem {
@@ -186,7 +188,7 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
   const resources: ResourceChange[] = [];
   const drift: DriftItem[] = [];
   const wanted = options.destroy ? [] : desired.manifest.resources;
-  const unknown = [...replace].filter((a) => !wanted.some((r) => r.address === a));
+  const unknown = [...replace].filter((a) => !wanted.some((r) => r.address === a || r.spec.sweep === a));
   if (unknown.length > 0) throw new Error(`--replace: no resource ${unknown.join(', ')} in stack ${desired.stack}`);
 
   for (const r of wanted) {
@@ -212,9 +214,10 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
       }
       continue;
     }
-    if (r.kind === 'job') {
-      const { change, drift: d } = planJob(r, files, actual, replace.has(r.address));
-      resources.push(change);
+    if (r.kind === 'job' || r.kind === 'sweep-point') {
+      const group = r.kind === 'sweep-point' ? String(r.spec.sweep) : undefined;
+      const { change, drift: d } = planJob(r, files, actual, replace.has(r.address) || (group !== undefined && replace.has(group)));
+      resources.push(group ? { ...change, group } : change);
       if (d) drift.push(d);
     } else {
       resources.push({

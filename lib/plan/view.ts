@@ -59,6 +59,31 @@ function resourceBlock(r: ResourceChange, c: Colors): string {
   return lines.join('\n');
 }
 
+const POINTS_SHOWN = 8;
+
+/** A sweep's points as one block: how many of how many, the file changes once, the first few points. */
+function sweepBlock(sweep: string, points: readonly ResourceChange[], c: Colors): string {
+  const changed = points.filter((p) => p.action !== 'no-op');
+  const submit = changed.filter((p) => p.action === 'submit' || p.action === 'replace');
+  const cancel = changed.flatMap((p) => p.job?.cancel ?? []);
+  const action: Action = submit.length > 0 ? (cancel.length > 0 ? 'replace' : 'submit') : changed.some((p) => p.action === 'cancel') ? 'cancel' : 'update';
+  const verb = submit.length > 0 ? `${submit.length} of ${points.length} point${points.length === 1 ? '' : 's'} will be submitted` : `${changed.length} of ${points.length} points change`;
+  const lines = [`  ${c.bold(`# ${sweep}`)}: ${verb}`, `  ${colorFor(action, c)(SYMBOL[action].padStart(3))} sweep "${sweep}"`];
+  const files = new Map<string, ResourceChange['files'][number]>();
+  for (const p of changed) for (const f of p.files) if (f.action !== 'no-op') files.set(f.path, f);
+  for (const f of files.values()) {
+    const sym = f.action === 'create' ? '+' : f.action === 'update' ? '~' : '-';
+    lines.push(`        ${colorFor(f.action === 'create' ? 'create' : f.action === 'update' ? 'update' : 'delete', c)(sym)} ${f.path}`);
+    if (f.diff) lines.push(indentDiff(f.diff, c));
+  }
+  for (const p of changed.slice(0, POINTS_SHOWN)) {
+    lines.push(`        ${colorFor(p.action, c)(SYMBOL[p.action])} ${p.address.slice(sweep.length + 1)} (${p.reason})`);
+  }
+  if (changed.length > POINTS_SHOWN) lines.push(`        … and ${changed.length - POINTS_SHOWN} more`);
+  for (const id of cancel) lines.push(`        ${c.red('x')} job ${id}`);
+  return lines.join('\n');
+}
+
 /** The human view of a plan, Terraform style. Rendered only from the plan data. */
 export function renderPlan(plan: Plan, c: Colors): string {
   const out: string[] = [];
@@ -89,7 +114,15 @@ export function renderPlan(plan: Plan, c: Colors): string {
     `  ${c.green('>')} submit    ${c.red('x')} cancel            ${c.red('-/+')} replace (cancel, then submit)`,
     '',
   );
-  for (const r of changes) out.push(resourceBlock(r, c), '');
+  const shownSweeps = new Set<string>();
+  for (const r of changes) {
+    if (r.group === undefined) {
+      out.push(resourceBlock(r, c), '');
+    } else if (!shownSweeps.has(r.group)) {
+      shownSweeps.add(r.group);
+      out.push(sweepBlock(r.group, plan.resources.filter((p) => p.group === r.group), c), '');
+    }
+  }
   out.push(c.bold(summaryLine(plan)));
   if (plan.lock) out.push('', c.yellow(`Note: the target is locked by ${plan.lock}`));
   return out.join('\n');

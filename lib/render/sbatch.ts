@@ -5,6 +5,14 @@ import { comment, exportLine, quote, word, words, type ShellValue } from '../she
 /** One step of a job: a shell line written as the user wrote it, or an argv whose every word is quoted. */
 export type JobStep = string | readonly ShellValue[];
 
+/** Checkpoint and requeue, as the job declares them. */
+export interface CheckpointSpec {
+  readonly hook: string;
+  readonly secondsBefore: number;
+  readonly signal: string;
+  readonly requeue: boolean;
+}
+
 /** Everything the sbatch renderer needs, already validated and resolved against the target. */
 export interface SbatchSpec {
   readonly jobName: string;
@@ -19,13 +27,22 @@ export interface SbatchSpec {
   readonly steps: readonly JobStep[];
   /** Wraps each rendered step (a container image runs it inside). */
   readonly wrapStep?: (step: string) => string;
+  readonly checkpoint?: CheckpointSpec;
+  /** Write `pip freeze` here (a path pattern like stdout's, without extension). */
+  readonly freeze?: string;
+  /** Handled by apply on the sbatch command line, where --dependency is set. */
+  readonly singleton?: boolean;
   /** Free text for the header comment (what rendered this, from where). */
   readonly header: readonly string[];
 }
 
 /** `#SBATCH` directives for an allocation, sorted by option name, values quoted. */
-export function sbatchDirectives(jobName: string, a: Allocation, stdout: string, stderr: string): string[] {
+export function sbatchDirectives(jobName: string, a: Allocation, stdout: string, stderr: string, checkpoint?: CheckpointSpec): string[] {
   const d = new Map<string, string | undefined>();
+  if (checkpoint) {
+    d.set('signal', `B:${checkpoint.signal}@${checkpoint.secondsBefore}`);
+    if (checkpoint.requeue) d.set('requeue', '');
+  }
   d.set('job-name', jobName);
   d.set('output', stdout);
   d.set('error', stderr);
@@ -48,7 +65,7 @@ export function sbatchDirectives(jobName: string, a: Allocation, stdout: string,
   return [...d.entries()]
     .filter((e): e is [string, string] => e[1] !== undefined)
     .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
-    .map(([k, v]) => `#SBATCH --${k}=${quote(v)}`);
+    .map(([k, v]) => (v === '' ? `#SBATCH --${k}` : `#SBATCH --${k}=${quote(v)}`));
 }
 
 function renderStep(step: JobStep): string {
@@ -67,22 +84,58 @@ const EXIT_RECORD = [
   '# shellcheck disable=SC2317 # run by the trap below',
   'hpcdk_record_exit() {',
   '  local code=$?',
+  '  # A requeued run has not ended: the scheduler runs it again.',
+  '  [ -n "${hpcdk_requeued:-}" ] && return',
   '  mkdir -p "$hpcdk_exit_dir" && printf \'%s\\n\' "$code" > "$hpcdk_exit_dir/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}"',
   '}',
   'trap hpcdk_record_exit EXIT',
   "trap 'exit 143' TERM",
 ];
 
+/**
+ * The checkpoint trap. Bash runs a trap only once the foreground command
+ * ends, so with checkpointing each step runs in the background under `wait`,
+ * which the signal interrupts; the hook can reach the step as $HPCDK_STEP_PID.
+ */
+function checkpointLines(c: CheckpointSpec): string[] {
+  return [
+    '# hpcdk: checkpoint when the scheduler warns that time is nearly up, then requeue.',
+    'export HPCDK_RESTART_COUNT="${SLURM_RESTART_COUNT:-0}"',
+    'HPCDK_STEP_PID=""',
+    '# shellcheck disable=SC2317 # run by the trap below',
+    'hpcdk_on_checkpoint() {',
+    `  echo "hpcdk: ${c.signal} received (restart \${HPCDK_RESTART_COUNT}): running the checkpoint hook" >&2`,
+    ...c.hook.split('\n').map((l) => `  ${l}`),
+    ...(c.requeue
+      ? ['  hpcdk_requeued=1', '  scontrol requeue "${hpcdk_job_key:-${SLURM_JOB_ID}}"']
+      : []),
+    '  exit 0',
+    '}',
+    `trap hpcdk_on_checkpoint ${c.signal}`,
+  ];
+}
+
+function backgrounded(step: string): string {
+  return `${step} &\nHPCDK_STEP_PID=$!\nwait "$HPCDK_STEP_PID"`;
+}
+
 /** Renders a batch script. Pure: the same spec always gives the same text. */
 export function renderSbatch(spec: SbatchSpec): string {
   const lines: string[] = ['#!/usr/bin/env bash'];
-  lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr));
+  lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr, spec.checkpoint));
   lines.push(comment(spec.header.join('\n')));
   lines.push('set -euo pipefail', STACK_DIR_LINE, '', ...EXIT_RECORD, '');
   for (const [name, value] of spec.env) lines.push(exportLine(name, value));
   if (spec.env.length > 0) lines.push('');
+  if (spec.checkpoint) lines.push(...checkpointLines(spec.checkpoint), '');
   if (spec.prologue.length > 0) lines.push(...spec.prologue, '');
+  if (spec.freeze) {
+    // Exact library versions next to the logs, as provenance (seed 004).
+    const path = spec.freeze.replace(/%x/g, '${SLURM_JOB_NAME:-job}').replace(/%A_%a|%j/g, '${hpcdk_job_key:-${SLURM_JOB_ID:-0}}');
+    lines.push(`mkdir -p "$(dirname "\${HPCDK_STACK_DIR}/${path}")"`, `{ python3 -m pip freeze 2>/dev/null || python -m pip freeze 2>/dev/null || true; } > "\${HPCDK_STACK_DIR}/${path}"`, '');
+  }
   if (spec.workdir !== undefined) lines.push(`cd -- ${word(spec.workdir)}`);
-  lines.push(...spec.steps.map(renderStep).map((s) => (spec.wrapStep ? spec.wrapStep(s) : s)));
+  const steps = spec.steps.map(renderStep).map((s) => (spec.wrapStep ? spec.wrapStep(s) : s));
+  lines.push(...(spec.checkpoint ? steps.map(backgrounded) : steps));
   return `${lines.join('\n')}\n`;
 }

@@ -84,5 +84,5 @@ export function foldJournal(text: string): RecordedState {
 export const JOURNAL_FUNCTION = `
 hpcdk_journal() {
   mkdir -p "$D/.hpcdk"
-  printf '%s %s\\n' "$*" "$(date +%s)" >> "$D/.hpcdk/journal"
+  printf '%s %s\\n' "$*" "\${EPOCHSECONDS:-$(date +%s)}" >> "$D/.hpcdk/journal"
 }`;

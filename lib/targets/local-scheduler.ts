@@ -10,38 +10,65 @@ import { dependencyLines } from './slurm-scheduler.js';
  */
 const RUNNER = `#!/usr/bin/env bash
 set -u
-D=$1 id=$2 script=$3 name=$4 out=$5 err=$6 deps=$7
+D=$1 id=$2 script=$3 name=$4 out=$5 err=$6 deps=$7 size=\${8:-} throttle=\${9:-} params=\${10:-}
 Q="$D/.hpcdk/local-jobs/$id"
 exits="$D/.hpcdk/exits"
 mkdir -p "$exits"
 for dep in \${deps//,/ }; do
   type=\${dep%%:*} dep_id=\${dep#*:}
-  while [ ! -f "$exits/$dep_id" ]; do
+  [ "$type" = singleton ] && continue
+  # A whole job (or array) ends with its runner's exit file; one array task with its own.
+  dep_exit="$D/.hpcdk/local-jobs/$dep_id/exit"
+  case "$dep_id" in *_*) dep_exit="$exits/$dep_id" ;; esac
+  while [ ! -f "$dep_exit" ]; do
     # Cancelled, or the stack's folder is gone: stop waiting.
     { [ -f "$Q/cancelled" ] || [ ! -d "$Q" ]; } && exit 0
     sleep 0.2
   done
-  code=$(cat "$exits/$dep_id")
+  code=$(cat "$dep_exit")
   if { [ "$type" = afterok ] && [ "$code" != 0 ]; } || { [ "$type" = afternotok ] && [ "$code" = 0 ]; }; then
     echo DEPENDENCY_NEVER_SATISFIED > "$Q/state"
     exit 0
   fi
 done
 echo RUNNING > "$Q/state"
-out=\${out//%x/$name}; out=\${out//%j/$id}
-err=\${err//%x/$name}; err=\${err//%j/$id}
-mkdir -p "$(dirname "$D/$out")" "$(dirname "$D/$err")"
-node_local=$(mktemp -d)
-(
-  cd "$D" || exit 1
-  export SLURM_JOB_ID="$id" SLURM_JOB_NAME="$name" SLURM_SUBMIT_DIR="$D" SLURM_NNODES=1 SLURM_NTASKS=1
-  export SLURM_TMPDIR="$node_local" TMPDIR="$node_local"
-  exec bash "$script" >"$D/$out" 2>"$D/$err"
-)
-code=$?
-# The job's own exit trap normally wrote this; a script that never started did not.
-[ -f "$exits/$id" ] || echo "$code" > "$exits/$id"
-rm -rf "$node_local"
+# One task: key is the job id, or <id>_<index> in an array.
+run_task() {
+  local key=$1 index=$2 o e node_local code
+  o=\${out//%x/$name}; o=\${o//%j/$key}; o=\${o//%A/$id}; o=\${o//%a/$index}
+  e=\${err//%x/$name}; e=\${e//%j/$key}; e=\${e//%A/$id}; e=\${e//%a/$index}
+  mkdir -p "$(dirname "$D/$o")" "$(dirname "$D/$e")"
+  [ -n "$index" ] && touch "$Q/started.$index"
+  node_local=$(mktemp -d)
+  (
+    cd "$D" || exit 1
+    export SLURM_JOB_ID="$id" SLURM_JOB_NAME="$name" SLURM_SUBMIT_DIR="$D" SLURM_NNODES=1 SLURM_NTASKS=1
+    export SLURM_TMPDIR="$node_local" TMPDIR="$node_local"
+    if [ -n "$index" ]; then export SLURM_ARRAY_JOB_ID="$id" SLURM_ARRAY_TASK_ID="$index" SLURM_ARRAY_TASK_COUNT="$size"; fi
+    if [ -n "$params" ]; then export HPCDK_PARAMS_FILE="$D/$params"; fi
+    exec bash "$script" >"$D/$o" 2>"$D/$e"
+  )
+  code=$?
+  # The job's own exit trap normally wrote this; a script that never started did not.
+  [ -f "$exits/$key" ] || echo "$code" > "$exits/$key"
+  rm -rf "$node_local"
+}
+if [ -z "$size" ]; then
+  run_task "$id" ""
+  cp "$exits/$id" "$Q/exit"
+else
+  limit=\${throttle:-$(nproc)}
+  for ((i = 0; i < size; i++)); do
+    while [ "$(jobs -rp | wc -l)" -ge "$limit" ]; do wait -n; done
+    [ -f "$Q/cancelled" ] && break
+    run_task "\${id}_$i" "$i" &
+  done
+  wait
+  # The array's code, as SLURM's afterok sees it: 0 only if every task succeeded.
+  code=0
+  for ((i = 0; i < size; i++)); do [ "$(cat "$exits/\${id}_$i" 2>/dev/null)" = 0 ] || code=1; done
+  echo "$code" > "$Q/exit"
+fi
 echo DONE > "$Q/state"
 `;
 
@@ -74,20 +101,33 @@ ${RUNNER}HPCDK_RUNNER
 
   public queryLines(commentPrefix: string): string {
     return `
+hpcdk_local_state() { # dir key index
+  local dir=$1 key=$2 index=$3
+  if [ -f "$dir/cancelled" ]; then echo CANCELLED
+  elif [ -f "$D/.hpcdk/exits/$key" ]; then
+    if [ "$(cat "$D/.hpcdk/exits/$key")" = 0 ]; then echo COMPLETED; else echo FAILED; fi
+  elif [ "$(cat "$dir/state" 2>/dev/null)" = DEPENDENCY_NEVER_SATISFIED ]; then echo DEPENDENCY_NEVER_SATISFIED
+  elif kill -0 "$(cat "$dir/pid" 2>/dev/null || echo 0)" 2>/dev/null; then
+    if [ -n "$index" ] && [ ! -f "$dir/started.$index" ]; then echo PENDING
+    elif [ "$(cat "$dir/state" 2>/dev/null)" = RUNNING ]; then echo RUNNING
+    else echo PENDING
+    fi
+  else echo CANCELLED
+  fi
+}
 for hpcdk_dir in "$D/.hpcdk/local-jobs"/*/; do
   [ -f "$hpcdk_dir/comment" ] || continue
   hpcdk_id=$(basename "$hpcdk_dir")
   hpcdk_comment=$(cat "$hpcdk_dir/comment")
   case "$hpcdk_comment" in ${quote(commentPrefix)}*) ;; *) continue ;; esac
-  if [ -f "$hpcdk_dir/cancelled" ]; then hpcdk_state=CANCELLED
-  elif [ -f "$D/.hpcdk/exits/$hpcdk_id" ]; then
-    if [ "$(cat "$D/.hpcdk/exits/$hpcdk_id")" = 0 ]; then hpcdk_state=COMPLETED; else hpcdk_state=FAILED; fi
-  elif [ "$(cat "$hpcdk_dir/state" 2>/dev/null)" = DEPENDENCY_NEVER_SATISFIED ]; then hpcdk_state=DEPENDENCY_NEVER_SATISFIED
-  elif kill -0 "$(cat "$hpcdk_dir/pid" 2>/dev/null || echo 0)" 2>/dev/null; then
-    if [ "$(cat "$hpcdk_dir/state" 2>/dev/null)" = RUNNING ]; then hpcdk_state=RUNNING; else hpcdk_state=PENDING; fi
-  else hpcdk_state=CANCELLED
+  if [ -f "$hpcdk_dir/array" ]; then
+    hpcdk_size=$(cat "$hpcdk_dir/array")
+    for ((hpcdk_i = 0; hpcdk_i < hpcdk_size; hpcdk_i++)); do
+      printf '%s|%s|%s\\n' "\${hpcdk_id}_\${hpcdk_i}" "$(hpcdk_local_state "$hpcdk_dir" "\${hpcdk_id}_\${hpcdk_i}" "$hpcdk_i")" "$hpcdk_comment"
+    done
+  else
+    printf '%s|%s|%s\\n' "$hpcdk_id" "$(hpcdk_local_state "$hpcdk_dir" "$hpcdk_id" "")" "$hpcdk_comment"
   fi
-  printf '%s|%s|%s\\n' "$hpcdk_id" "$hpcdk_state" "$hpcdk_comment"
 done`;
   }
 
@@ -104,7 +144,8 @@ done`;
       `  echo "$hpcdk_job_id" > "$hpcdk_q/next"`,
       `  printf '%s' ${quote(r.comment)} > "$hpcdk_q/$hpcdk_job_id/comment"`,
       `  echo PENDING > "$hpcdk_q/$hpcdk_job_id/state"`,
-      `  setsid bash "$D/.hpcdk/local-runner.sh" "$D" "$hpcdk_job_id" ${quote(`files/${r.script}`)} ${quote(r.jobName)} ${quote(r.stdout)} ${quote(r.stderr)} "$hpcdk_deps" </dev/null >/dev/null 2>&1 &`,
+      ...(r.array ? [`  echo ${r.array.size} > "$hpcdk_q/$hpcdk_job_id/array"`] : []),
+      `  setsid bash "$D/.hpcdk/local-runner.sh" "$D" "$hpcdk_job_id" ${quote(`files/${r.script}`)} ${quote(r.jobName)} ${quote(r.stdout)} ${quote(r.stderr)} "$hpcdk_deps" ${quote(String(r.array?.size ?? ''))} ${quote(String(r.array?.throttle ?? ''))} ${quote(r.paramsFile ?? '')} </dev/null >/dev/null 2>&1 &`,
       `  echo $! > "$hpcdk_q/$hpcdk_job_id/pid"`,
       `fi`,
     ].join('\n');

@@ -18,6 +18,12 @@ export interface SubmitRequest {
   readonly stderr: string;
   readonly comment: string;
   readonly dependencies: ReadonlyArray<{ readonly type: string; readonly jobId?: string; readonly submittedAddress?: string }>;
+  /** Run one at a time among jobs of this name (`--dependency=singleton`). */
+  readonly singleton?: boolean;
+  /** An array of `size` tasks (indexes 0…size-1), at most `throttle` at once. */
+  readonly array?: { readonly size: number; readonly throttle?: number };
+  /** A params file (relative to the stack folder) the tasks read, as HPCDK_PARAMS_FILE. */
+  readonly paramsFile?: string;
 }
 
 /**

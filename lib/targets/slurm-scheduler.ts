@@ -3,12 +3,18 @@ import type { Scheduler, SubmitRequest } from './scheduler.js';
 
 /** The --dependency value, built in bash because ids of jobs submitted in this apply are known only there. */
 export function dependencyLines(request: SubmitRequest): string {
-  const lines = ['hpcdk_deps=""'];
+  const lines = [`hpcdk_deps="${request.singleton ? 'singleton' : ''}"`];
   for (const d of request.dependencies) {
     const id = d.jobId !== undefined ? quote(d.jobId) : `"\${hpcdk_ids[${quote(d.submittedAddress ?? '')}]}"`;
     lines.push(`hpcdk_deps="\${hpcdk_deps:+\${hpcdk_deps},}${d.type}:"${id}`);
   }
   return lines.join('\n');
+}
+
+/** ` --array=0-N%T` for array submissions. */
+export function arrayOption(r: SubmitRequest): string {
+  if (!r.array) return '';
+  return ` --array=0-${r.array.size - 1}${r.array.throttle ? `%${r.array.throttle}` : ''}`;
 }
 
 /** SLURM: squeue for state, sacct where accounting exists, sbatch --parsable to submit. */
@@ -26,7 +32,8 @@ hpcdk_active_job() {
 
   public queryLines(commentPrefix: string): string {
     return [
-      `squeue -h -t all -u "$(id -un)" -o '%i|%T|%k' 2>/dev/null | awk -F'|' -v p=${quote(commentPrefix)} 'index($3, p) == 1' || true`,
+      // -r: one line per array task, so each sweep point has its own state.
+      `squeue -h -r -t all -u "$(id -un)" -o '%i|%T|%k' 2>/dev/null | awk -F'|' -v p=${quote(commentPrefix)} 'index($3, p) == 1' || true`,
       // Jobs that left squeue: ask sacct, where accounting is on (one call for all recorded ids).
       `hpcdk_ids_csv=$(awk '$1 == "job" { print $4 }' "$D/.hpcdk/journal" 2>/dev/null | tail -n 500 | paste -sd, -)`,
       `if [ -n "$hpcdk_ids_csv" ] && command -v sacct >/dev/null 2>&1; then`,
@@ -41,7 +48,7 @@ hpcdk_active_job() {
       `hpcdk_job_id="$(hpcdk_active_job ${quote(r.comment)})"`,
       `if [ -z "$hpcdk_job_id" ]; then`,
       `  mkdir -p -- "$(dirname -- ${quote(r.stdout)})" "$(dirname -- ${quote(r.stderr)})"`,
-      `  hpcdk_job_id="$(sbatch --parsable --comment=${quote(r.comment)} \${hpcdk_deps:+--dependency="$hpcdk_deps"} -- ${quote(`files/${r.script}`)})"`,
+      `  hpcdk_job_id="$(${r.paramsFile ? `HPCDK_PARAMS_FILE="$D/"${quote(r.paramsFile)} ` : ''}sbatch --parsable --comment=${quote(r.comment)}${arrayOption(r)} \${hpcdk_deps:+--dependency="$hpcdk_deps"} -- ${quote(`files/${r.script}`)})"`,
       `  hpcdk_job_id="\${hpcdk_job_id%%;*}"`,
       `fi`,
     ].join('\n');

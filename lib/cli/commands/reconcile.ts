@@ -95,7 +95,7 @@ function progress(io: Output): { onEvent: (e: ApplyEvent) => void; end: () => vo
         io.err(e.message);
         return;
       }
-      const what = e.type === 'submitted' ? `submitted ${e.address} (job ${e.jobId})` : e.what;
+      const what = e.type === 'submitted' ? `submitted ${e.address} (job ${e.jobId}${e.tasks ? `, ${e.tasks} array tasks` : ''})` : e.what;
       if (live) {
         process.stderr.write(`\r\u001b[K[${e.done}/${e.total}] ${what}`);
         shown = true;
@@ -153,7 +153,7 @@ export async function applyCommand(args: string[], options: ApplyCommandOptions,
       const s = p.plan.summary;
       io.out(
         io.colors.green(
-          `${operation === 'destroy' ? 'Destroy' : 'Apply'} complete! ${p.plan.stack} on ${p.targetName}: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed; ${result.submitted.length} job${result.submitted.length === 1 ? '' : 's'} submitted, ${s.cancel} cancelled.`,
+          `${operation === 'destroy' ? 'Destroy' : 'Apply'} complete! ${p.plan.stack} on ${p.targetName}: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed; ${jobsSubmitted(result.submitted)} submitted, ${s.cancel} cancelled.`,
         ),
       );
     } catch (e) {
@@ -165,6 +165,11 @@ export async function applyCommand(args: string[], options: ApplyCommandOptions,
     }
   }
   return EXIT.ok;
+}
+
+function jobsSubmitted(submitted: ReadonlyArray<{ tasks?: number }>): string {
+  const n = submitted.reduce((sum, s) => sum + (s.tasks ?? 1), 0);
+  return `${n} job${n === 1 ? '' : 's'}`;
 }
 
 /** `hpcdk force-unlock STACK` */

@@ -33,7 +33,7 @@ export async function statusCommand(names: string[], options: TargetOptions & { 
       for (const r of plan.resources) {
         const job = r.job;
         const status =
-          r.kind === 'job'
+          r.kind === 'job' || r.kind === 'sweep-point'
             ? job?.state
               ? `${job.state}${job.outdated ? ' (outdated)' : ''}`
               : 'not submitted'
@@ -52,7 +52,7 @@ export async function statusCommand(names: string[], options: TargetOptions & { 
           status,
           ...(job?.jobId ? { jobId: job.jobId } : {}),
           ...(job?.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
-          ...(r.kind === 'job' ? { attempts: job?.attempts ?? 0 } : {}),
+          ...(r.kind === 'job' || r.kind === 'sweep-point' ? { attempts: job?.attempts ?? 0 } : {}),
         });
       }
     } finally {

@@ -76,7 +76,15 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
     return all.map((params) => ({ key: pointKey(params), params })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  /** A parameter, as the job sees it at run time: `"${lr}"`. */
+  /**
+   * A parameter as the job sees it at run time, for the sweep's own `run`
+   * (the sweep does not exist yet there): `Sweep.param('lr')` renders `"${lr}"`.
+   */
+  public static param(name: string): RuntimeRef {
+    return RuntimeRef.env(name);
+  }
+
+  /** A parameter of this sweep, as its jobs see it at run time; an unknown name is a validation error. */
   public param(name: string): RuntimeRef {
     const names = new Set([...Object.keys(this.props.grid ?? {}), ...(this.props.points ?? []).flatMap((p) => Object.keys(p))]);
     if (!names.has(name)) this.addIssue('param', `is not a parameter of this sweep (has: ${[...names].sort().join(', ') || 'none'})`, name);

@@ -65,10 +65,12 @@ export function issuesFromZod(constructPath: string, error: z.ZodError, prefix: 
     }
     const input = (issue as { input?: unknown }).input;
     const missing = input === undefined && issue.code === 'invalid_type';
+    // A record key that fails its own checks: zod nests the reason.
+    const inner = issue.code === 'invalid_key' ? (issue as { issues?: Array<{ message: string }> }).issues?.map((i) => i.message).join('; ') : undefined;
     out.push({
       path: constructPath,
       field: fieldName(path),
-      message: missing ? 'is required' : issue.message,
+      message: missing ? 'is required' : (inner ?? issue.message),
       ...(missing ? { missing: true } : { got: input }),
     });
   }

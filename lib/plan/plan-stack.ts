@@ -1,15 +1,32 @@
 import type { StackSynthesis } from '../synth/synthesize.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { computePlan, type Plan, type PlanOptions } from './plan.js';
-import { readTarget, type ActualState } from './read-target.js';
+import { readTarget, type ActualState, type ScriptToTest } from './read-target.js';
 
 /** The files a synthesis deploys (everything but the manifest), path → sha256. */
 export function expectedFiles(synthesis: StackSynthesis): Map<string, string> {
   return new Map(synthesis.manifest.artifacts.map((a) => [a.path, a.sha256]));
 }
 
+/** The batch scripts of a synthesis, for the scheduler's dry run. */
+export function batchScripts(synthesis: StackSynthesis): ScriptToTest[] {
+  return synthesis.artifacts.filter((a) => a.kind === 'sbatch').map((a) => ({ path: a.path, sha256: a.sha256, content: a.content }));
+}
+
+/** A script the scheduler refused, reported against the construct that rendered it. */
+export class ScriptRefusedError extends Error {
+  constructor(public readonly refusals: ReadonlyArray<{ construct: string; path: string; message: string }>) {
+    super(refusals.map((r) => `[${r.construct}] the scheduler refused ${r.path} (sbatch --test-only): ${r.message}`).join('\n'));
+    this.name = 'ScriptRefusedError';
+  }
+}
+
 /** Reads the target once and compares: the whole of `hpcdk plan` for one stack. */
 export async function planStack(conn: TargetConnection, synthesis: StackSynthesis, options: PlanOptions = {}): Promise<{ plan: Plan; actual: ActualState }> {
-  const actual = await readTarget(conn, synthesis.stack, expectedFiles(synthesis));
+  const actual = await readTarget(conn, synthesis.stack, expectedFiles(synthesis), options.destroy ? [] : batchScripts(synthesis));
+  if (actual.refused.size > 0) {
+    const byPath = new Map(synthesis.artifacts.map((a) => [a.path, a.construct]));
+    throw new ScriptRefusedError([...actual.refused].map(([path, message]) => ({ construct: byPath.get(path) ?? path, path, message })));
+  }
   return { plan: computePlan(synthesis, actual, options), actual };
 }

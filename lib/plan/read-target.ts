@@ -1,4 +1,4 @@
-import { word } from '../shell/index.js';
+import { quote, word } from '../shell/index.js';
 import { foldJournal, type RecordedState } from '../state/journal.js';
 import { commentPrefix, parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
 import type { TargetConnection } from '../targets/connection.js';
@@ -20,6 +20,15 @@ export interface ActualState {
   readonly deployment: string;
   /** What built resources recorded as their actual state (pip freeze…), by address. */
   readonly locks: ReadonlyMap<string, string>;
+  /** Batch scripts the scheduler refused in a dry run (`sbatch --test-only`), by snapshot path, with its message. */
+  readonly refused: ReadonlyMap<string, string>;
+}
+
+/** A new or changed batch script to dry-run during the read. */
+export interface ScriptToTest {
+  readonly path: string;
+  readonly sha256: string;
+  readonly content: string;
 }
 
 const MAX_DIFF_BYTES = 256 * 1024;
@@ -30,8 +39,25 @@ const MAX_DIFF_BYTES = 256 * 1024;
  * each file the stack wants to its sha256; files that differ are printed in
  * full (base64) so plan can show a diff.
  */
-export function readScript(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>): string {
+export function readScript(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = []): string {
   const want = [...expected].map(([p, sha]) => `${sha}  ./${p}`).join('\n');
+  const testOnly = conn.scheduler.testOnlyCommand;
+  const dryRuns =
+    testOnly === undefined || scripts.length === 0
+      ? ''
+      : `hpcdk_try() { ${testOnly}; }
+hpcdk_tmp=$(mktemp -d)
+${scripts
+  .map(
+    (s, i) => `if [ "$(sha256sum < "$D/files/"${quote(s.path)} 2>/dev/null | cut -d' ' -f1)" != ${s.sha256} ]; then
+  base64 -d > "$hpcdk_tmp/${i}.sh" <<'HPCDK_SCRIPT'
+${Buffer.from(s.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+HPCDK_SCRIPT
+  if ! hpcdk_out=$(cd "$D" 2>/dev/null || cd; hpcdk_try "$hpcdk_tmp/${i}.sh" 2>&1); then printf '%s ' ${quote(s.path)}; printf '%s' "$hpcdk_out" | base64 -w0; echo; fi
+fi`,
+  )
+  .join('\n')}
+rm -rf "$hpcdk_tmp"`;
   return `
 D=${word(conn.stackDir(stack))}
 ${conn.scheduler.functions}
@@ -57,6 +83,8 @@ echo '@@exits'
 if [ -d "$D/.hpcdk/exits" ]; then (cd "$D/.hpcdk/exits" && for f in *; do [ -f "$f" ] && printf '%s %s\\n' "$f" "$(head -c 16 "$f")"; done); fi
 echo '@@locks'
 if [ -d "$D/.hpcdk/locks" ]; then (cd "$D/.hpcdk/locks" && find . -name lock.txt -type f | sort | while read -r f; do printf '%s ' "$(dirname "$f")"; base64 -w0 < "$f"; echo; done); fi
+echo '@@refused'
+${dryRuns}
 echo '@@queue'
 ${conn.scheduler.queryLines(commentPrefix(conn.deployment(stack)))}
 echo '@@end'
@@ -115,13 +143,18 @@ export function parseRead(text: string, deployment: string): ActualState {
     const sp = line.indexOf(' ');
     if (sp > 0) locks.set(line.slice(0, sp).replace(/^\.\//, ''), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
   }
+  const refused = new Map<string, string>();
+  for (const line of (s.get('refused') ?? '').split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp > 0) refused.set(line.slice(0, sp), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8').trim());
+  }
   const lock = (s.get('lock') ?? '').trim();
-  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment, locks };
+  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment, locks, refused };
 }
 
 /** Reads the target's actual state for `stack`: one round trip, however many resources there are. */
-export async function readTarget(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>): Promise<ActualState> {
-  const r = await conn.transport.run(readScript(conn, stack, expected));
+export async function readTarget(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = []): Promise<ActualState> {
+  const r = await conn.transport.run(readScript(conn, stack, expected, scripts));
   if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
     throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
   }

@@ -1,4 +1,4 @@
-import { comment, exportLine } from '../shell/index.js';
+import { LITERALS_DIRECTIVE, comment, exportLine } from '../shell/index.js';
 
 /** One array task's point: its index in the chunk, identity, address and parameters. */
 export interface ChunkPoint {
@@ -15,7 +15,7 @@ export interface ChunkPoint {
  * The `# point` lines map indexes back to points, for plan.
  */
 export function renderParamsFile(sweep: string, chunk: string, points: readonly ChunkPoint[]): string {
-  const lines = [comment(`hpcdk params for sweep ${sweep}, chunk ${chunk}`)];
+  const lines = [LITERALS_DIRECTIVE, comment(`hpcdk params for sweep ${sweep}, chunk ${chunk}`)];
   for (const p of points) lines.push(`# point ${p.index} ${p.identity} ${p.address}`);
   lines.push('case "${SLURM_ARRAY_TASK_ID:?not an array task}" in');
   for (const p of points) {

@@ -1,6 +1,6 @@
 import type { Allocation } from '../constructs/allocation.js';
 import { STACK_DIR_LINE } from '../core/runtime.js';
-import { comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';
+import { LITERALS_DIRECTIVE, comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';
 
 /** One step of a job: a shell line written as the user wrote it, or an argv whose every word is quoted. */
 export type JobStep = string | readonly ShellValue[];
@@ -123,7 +123,7 @@ function backgrounded(step: string): string {
 export function renderSbatch(spec: SbatchSpec): string {
   const lines: string[] = ['#!/usr/bin/env bash'];
   lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr, spec.checkpoint));
-  lines.push(comment(spec.header.join('\n')));
+  lines.push(comment(spec.header.join('\n')), LITERALS_DIRECTIVE);
   lines.push('set -euo pipefail', STACK_DIR_LINE, '', ...EXIT_RECORD, '');
   for (const [name, value] of spec.env) lines.push(exportLine(name, value));
   if (spec.env.length > 0) lines.push('');

@@ -106,6 +106,13 @@ export function isEnvName(name: string): boolean {
 }
 
 /**
+ * The directive rendered scripts carry after their first line: single-quoted
+ * values hold `$` and backticks on purpose (they are literals), which
+ * shellcheck would otherwise flag (SC2016).
+ */
+export const LITERALS_DIRECTIVE = '# shellcheck disable=SC2016 # single-quoted values are literals on purpose';
+
+/**
  * A shell comment line. Newlines inside `text` would end the comment and
  * start a command, so each line of text gets its own `#`.
  */

@@ -40,6 +40,12 @@ export interface Scheduler {
   submitLines(request: SubmitRequest): string;
   /** Cancels the given jobs in one call. */
   cancelLines(jobIds: readonly string[]): string;
+  /**
+   * Asks the scheduler whether it would accept the script at `$1` (a path),
+   * without submitting it; prints the refusal and fails if not. Undefined
+   * where the scheduler cannot tell (the local one accepts everything).
+   */
+  readonly testOnlyCommand?: string;
 }
 
 /**

@@ -54,6 +54,8 @@ hpcdk_active_job() {
     ].join('\n');
   }
 
+  public readonly testOnlyCommand = 'sbatch --test-only "$1"';
+
   public cancelLines(jobIds: readonly string[]): string {
     return jobIds.length === 0 ? ':' : `scancel ${jobIds.map(quote).join(' ')} || true`;
   }

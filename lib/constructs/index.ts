@@ -3,3 +3,4 @@ export * from './allocation.js';
 export * from './job.js';
 export * from './schemas.js';
 export * from './sweep.js';
+export * from './dataset.js';

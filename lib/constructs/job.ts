@@ -6,6 +6,7 @@ import type { ValidationIssue } from '../core/validation.js';
 import { renderSbatch, type CheckpointSpec, type JobStep } from '../render/sbatch.js';
 import { RuntimeRef, isEnvName } from '../shell/index.js';
 import { AllocationSchema, memToMiB, timeToMinutes, type Allocation } from './allocation.js';
+import { Dataset } from './dataset.js';
 import { ShellValueSchema as shellValue } from './schemas.js';
 
 /** How a job waits for another: SLURM's dependency types. */
@@ -62,6 +63,8 @@ export const BatchWorkFields = {
     })
     .strict()
     .optional(),
+  /** Datasets to stage to node-local disk before the steps run (once per node). */
+  stage: z.array(z.custom<Dataset>((x) => x instanceof Dataset, { message: 'must be a Dataset' })).default([]),
   /** Write `pip freeze` next to each run's logs, as provenance (seed 004). @default false */
   freeze: z.boolean().default(false),
   /** Run one at a time among jobs of the same name and user (`--dependency=singleton`). @default false */
@@ -166,9 +169,9 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
     return issues;
   }
 
-  /** The runtimes (environment, image) the steps run in. */
+  /** What prepares the job's node: datasets staged first, then the environment and image. */
   protected runtimes(): JobRuntime[] {
-    return [this.work.environment, this.work.image].filter((r): r is JobRuntime => r !== undefined);
+    return [...this.work.stage, this.work.environment, this.work.image].filter((r): r is JobRuntime => r !== undefined);
   }
 
   /** What the resource depends on: jobs it waits for, and the runtimes it runs in. */
@@ -204,6 +207,7 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       ...(checkpoint ? { checkpoint } : {}),
       freeze: work.freeze ? variant.stdout.replace(/\.out$/, '') + '.freeze.txt' : undefined,
       singleton: work.singleton,
+      scratchVar: ctx.target.spec.scratchVar,
       header: [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'],
     });
   }

@@ -44,6 +44,22 @@ export function deployedFile(address: string, file: string): RuntimeRef {
 /** The line every rendered script starts with, so HPCDK_STACK_DIR is set in jobs (the submit dir) and in apply (set by apply). */
 export const STACK_DIR_LINE = 'export HPCDK_STACK_DIR="${HPCDK_STACK_DIR:-${SLURM_SUBMIT_DIR:-$PWD}}"';
 
+/**
+ * Node-local scratch, whatever the target calls it ($SLURM_TMPDIR on DRAC,
+ * $TMPDIR elsewhere): every job script exports HPCDK_SCRATCH, so stacks can
+ * name node-local paths once for all targets.
+ */
+export const Scratch = {
+  /** `"${HPCDK_SCRATCH}/<segments>"`, expanded on the node. */
+  path(...segments: string[]): RuntimeRef {
+    return RuntimeRef.env('HPCDK_SCRATCH').join(...segments);
+  },
+  /** The line that sets HPCDK_SCRATCH from the target's scratch variable, failing loudly when it is unset. */
+  exportLine(scratchVar: string): string {
+    return `export HPCDK_SCRATCH="\${${scratchVar}:?node-local scratch \$${scratchVar} is not set on this node}"`;
+  },
+};
+
 /** What a buildable resource declares in its spec for apply to build it on the target. */
 export interface BuildSpec {
   /** Snapshot path of the script apply runs (with bash, from the stack folder, HPCDK_STACK_DIR set). */

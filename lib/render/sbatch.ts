@@ -1,5 +1,5 @@
 import type { Allocation } from '../constructs/allocation.js';
-import { STACK_DIR_LINE } from '../core/runtime.js';
+import { STACK_DIR_LINE, Scratch } from '../core/runtime.js';
 import { LITERALS_DIRECTIVE, comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';
 
 /** One step of a job: a shell line written as the user wrote it, or an argv whose every word is quoted. */
@@ -32,6 +32,8 @@ export interface SbatchSpec {
   readonly freeze?: string;
   /** Handled by apply on the sbatch command line, where --dependency is set. */
   readonly singleton?: boolean;
+  /** The target's node-local scratch variable, exported as HPCDK_SCRATCH. */
+  readonly scratchVar: string;
   /** Free text for the header comment (what rendered this, from where). */
   readonly header: readonly string[];
 }
@@ -124,7 +126,7 @@ export function renderSbatch(spec: SbatchSpec): string {
   const lines: string[] = ['#!/usr/bin/env bash'];
   lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr, spec.checkpoint));
   lines.push(comment(spec.header.join('\n')), LITERALS_DIRECTIVE);
-  lines.push('set -euo pipefail', STACK_DIR_LINE, '', ...EXIT_RECORD, '');
+  lines.push('set -euo pipefail', STACK_DIR_LINE, Scratch.exportLine(spec.scratchVar), '', ...EXIT_RECORD, '');
   for (const [name, value] of spec.env) lines.push(exportLine(name, value));
   if (spec.env.length > 0) lines.push('');
   if (spec.checkpoint) lines.push(...checkpointLines(spec.checkpoint), '');

@@ -117,8 +117,10 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
 
   /** The allocation with the target's defaults filled in. */
   public allocationFor(ctx: SynthContext): Allocation {
-    const a = this.work.allocation;
     const spec = ctx.target.spec;
+    // Layers: the target's job defaults, then the job's own allocation (later wins).
+    const own = Object.fromEntries(Object.entries(this.work.allocation).filter(([, v]) => v !== undefined));
+    const a = { ...spec.jobDefaults, ...own } as Allocation;
     const partition = a.partition ?? spec.defaultPartition ?? (ctx.target.isLocal ? undefined : Object.keys(spec.partitions)[0]);
     const account = a.account ?? spec.account;
     return { ...a, ...(partition ? { partition } : {}), ...(account ? { account } : {}) };
@@ -199,7 +201,7 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       allocation,
       stdout: variant.stdout,
       stderr: variant.stderr,
-      env: [...Object.entries(work.env).sort(([x], [y]) => (x < y ? -1 : 1)), ...caches],
+      env: [...Object.entries({ ...ctx.target.spec.env, ...work.env }).sort(([x], [y]) => (x < y ? -1 : 1)), ...caches],
       workdir: work.workdir,
       prologue: [...variant.preamble, ...this.runtimes().flatMap((r) => r.jobPrologue(ctx, shape))],
       steps: work.run as JobStep[],
@@ -226,12 +228,13 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
   }
 
   /** The inputs every batch resource's identity is made of, besides its files. */
-  protected runInputs(allocation: Allocation): Record<string, unknown> {
+  protected runInputs(ctx: SynthContext, allocation: Allocation): Record<string, unknown> {
     const w = this.work;
     return {
       allocation,
       run: w.run,
       env: w.env,
+      targetEnv: ctx.target.spec.env,
       caches: w.caches,
       workdir: w.workdir ?? null,
       checkpoint: w.checkpoint ?? null,
@@ -267,7 +270,7 @@ export class Job extends BatchWork<typeof JobPropsSchema> {
       resources: [
         {
           kind: this.kind,
-          inputs: this.runInputs(allocation),
+          inputs: this.runInputs(ctx, allocation),
           dependsOn: this.dependencyConstructs(),
           spec: this.runSpec(variant, `${this.address}/job.sbatch`),
         },

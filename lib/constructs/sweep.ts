@@ -125,7 +125,7 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
     const allocation = this.allocationFor(ctx);
     const variant = this.variant();
     const script = this.renderScript(ctx, allocation, variant);
-    const template = this.runInputs(allocation);
+    const template = this.runInputs(ctx, allocation);
     const spec = { ...this.runSpec(variant, `${this.address}/sweep.sbatch`), sweep: this.address, throttle: this.props.throttle ?? null };
     const resources: ResourceDeclaration[] = this.points.map((p) => ({
       address: `${this.address}/${p.key}`,

@@ -34,6 +34,21 @@ export const PartitionSchema = z
   })
   .strict();
 
+/** The allocation fields a profile may default, as in a job's allocation. */
+const JobDefaultsSchema = z
+  .object({
+    account: z.string().optional(),
+    partition: z.string().optional(),
+    time: z.string().optional(),
+    nodes: z.number().int().positive().optional(),
+    cpusPerTask: z.number().int().positive().optional(),
+    mem: z.string().regex(/^\d+[KMGT]?$/, 'must be a SLURM memory size such as 64G').optional(),
+    gpus: z.object({ type: z.string().optional(), count: z.number().int().positive().default(1) }).strict().optional(),
+    qos: z.string().optional(),
+    constraint: z.string().optional(),
+  })
+  .strict();
+
 export const ClusterProfileSchema = z
   .object({
     /** `slurm` (over SSH) or `local` (processes on this machine). */
@@ -61,6 +76,13 @@ export const ClusterProfileSchema = z
     scratchVar: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').default('TMPDIR'),
     /** Container runtime available to jobs on this target. */
     containerRuntime: z.enum(['apptainer', 'singularity', 'podman', 'docker', 'none']).default('none'),
+    /**
+     * Allocation defaults for every job on this target (the cluster layer):
+     * a job's own allocation is layered on top, and wins.
+     */
+    jobDefaults: z.lazy(() => JobDefaultsSchema).default({}),
+    /** Environment variables every job on this target gets, e.g. `{ TRAIN_CONFIG: 'configs/mini.yaml' }`. A job's own env wins. */
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
     description: z.string().optional(),
   })
   .strict()
@@ -112,7 +134,9 @@ export class ClusterProfile {
   /** A new profile: this one with `overrides` layered on top (later layers win; partitions merge by name). */
   public extend(name: string, overrides: Partial<ClusterProfileProps>): ClusterProfile {
     const partitions = { ...(this.input.partitions ?? {}), ...(overrides.partitions ?? {}) };
-    return new ClusterProfile(name, { ...this.input, ...overrides, partitions });
+    const jobDefaults = { ...(this.input.jobDefaults ?? {}), ...(overrides.jobDefaults ?? {}) };
+    const env = { ...(this.input.env ?? {}), ...(overrides.env ?? {}) };
+    return new ClusterProfile(name, { ...this.input, ...overrides, partitions, jobDefaults, env });
   }
 
   public get isLocal(): boolean {

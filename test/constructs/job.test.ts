@@ -134,4 +134,35 @@ describe('Job', () => {
     expect(changed.resource('a').identity).not.toBe(base.resource('a').identity);
     expect(changed.resource('b').identity).not.toBe(base.resource('b').identity);
   });
+
+  it("layers the target's job defaults under the job's own allocation and env, later layers winning", () => {
+    const base = new ClusterProfile('small', {
+      scheduler: 'slurm',
+      ssh: { host: 'tier1' },
+      partitions: { l4: { maxTime: '02:00:00', gpus: { l4: 1 }, gpuMemoryGb: { l4: 22 } } },
+      jobDefaults: { partition: 'l4', time: '00:30:00', gpus: { type: 'l4', count: 1 } },
+      env: { TRAIN_CONFIG: 'configs/mini.yaml', SHARED: 'cluster' },
+    });
+    const project = base.extend('small-project', { env: { SHARED: 'project' } });
+    const stack = Testing.stack({ targets: [project] }, 'exp');
+    new Job(stack, 'train', { allocation: { time: '01:00:00', cpusPerTask: 4 }, env: { SHARED: 'experiment' }, run: ['true'] });
+    const script = Testing.synth(stack).file('train/job.sbatch');
+    expect(script).toContain('#SBATCH --partition=l4');
+    expect(script).toContain('#SBATCH --gres=gpu:l4:1');
+    expect(script).toContain('#SBATCH --time=01:00:00');
+    expect(script).toContain('#SBATCH --cpus-per-task=4');
+    expect(script).toContain('export TRAIN_CONFIG=configs/mini.yaml');
+    expect(script).toContain('export SHARED=experiment');
+    expect(script).not.toContain('SHARED=project');
+  });
+
+  it('keeps a job that needs more GPU memory than the small tier has off that tier (seed 004)', () => {
+    const tier1 = new ClusterProfile('tier1', { scheduler: 'slurm', ssh: { host: 'tier1' }, partitions: { l4: { gpus: { l4: 1 }, gpuMemoryGb: { l4: 22 } } }, jobDefaults: { partition: 'l4', gpus: { type: 'l4', count: 1 } } });
+    const tier2 = new ClusterProfile('tier2', { scheduler: 'slurm', ssh: { host: 'tier2' }, partitions: { a100: { gpus: { a100: 4 }, gpuMemoryGb: { a100: 80 } } }, jobDefaults: { partition: 'a100', gpus: { type: 'a100', count: 1 } } });
+    const stack = Testing.stack({ targets: [tier1, tier2] }, 'rsm');
+    new Job(stack, 'full', { requires: { gpuMemoryGb: 40 }, run: ['python train.py'] });
+    expect(() => Testing.synth(stack, { target: 'tier2' })).not.toThrow();
+    expect(() => Testing.synth(stack, { target: 'tier1' })).toThrow('[rsm/full] requires.gpuMemoryGb: needs 40 GB of GPU memory; l4 on partition l4 on tier1 has 22 GB (got 40)');
+  });
 });
+

@@ -5,14 +5,14 @@
 // adds what does not depend on the tier (the experiment layer).
 // `hpcdk synth` renders snapshots/rsm/tier1-l4/ and snapshots/rsm/tier2-a100/:
 // diff the two folders to see exactly what differs between the tiers.
-import { App, ClusterProfile, Dataset, Job, RuntimeRef, Stack } from 'hpcdk';
+import { App, ClusterProfile, CodeBundle, Dataset, Job, RuntimeRef, Stack } from 'hpcdk';
 
 const tier1 = new ClusterProfile('tier1-l4', {
   scheduler: 'slurm',
   ssh: { host: 'tier1' }, // a Host alias in ~/.ssh/config; its IP changes when the VM restarts
   partitions: { l4: { maxTime: '02:00:00', cpusPerNode: 8, memPerNode: '32G', gpus: { l4: 1 }, gpuMemoryGb: { l4: 22 } } },
   jobDefaults: { partition: 'l4', time: '00:30:00', gpus: { type: 'l4', count: 1 } },
-  env: { TRAIN_CONFIG: 'configs/mini.yaml' },
+  env: { TRAIN_CONFIG: 'examples/rsm/configs/mini.yaml' },
   scratchVar: 'TMPDIR',
   description: 'Tier 1: code authoring, mini-audits under 5 minutes, toy training runs',
 });
@@ -22,13 +22,17 @@ const tier2 = new ClusterProfile('tier2-a100', {
   ssh: { host: 'tier2' },
   partitions: { a100: { maxTime: '3-00:00:00', cpusPerNode: 64, memPerNode: '512G', gpus: { a100: 4 }, gpuMemoryGb: { a100: 80 } } },
   jobDefaults: { partition: 'a100', time: '2-00:00:00', gpus: { type: 'a100', count: 1 } },
-  env: { TRAIN_CONFIG: 'configs/full.yaml' },
+  env: { TRAIN_CONFIG: 'examples/rsm/configs/full.yaml' },
   scratchVar: 'TMPDIR',
   description: 'Tier 2: full-scale training and long-context runs',
 });
 
 const app = new App();
 const stack = new Stack(app, 'rsm', { targets: [tier1, tier2], description: 'seed 004: mini-train on L4, full training on A100' });
+
+// The airlock: the job runs the committed experiment, never a working copy that drifted.
+// `hpcdk apply` refuses uncommitted changes here (unless --allow-dirty) and records the commit.
+const code = new CodeBundle(stack, 'code', { paths: ['examples/rsm'] });
 
 // Never train off a network mount: prefetch the tokenized corpus to local SSD first.
 const corpus = new Dataset(stack, 'pg19', {
@@ -37,16 +41,17 @@ const corpus = new Dataset(stack, 'pg19', {
 });
 
 new Job(stack, 'train', {
+  code,
   stage: [corpus],
   // "If your model + batch requires > 20 GB of vRAM, do not run it on tier 1."
   requires: { gpuMemoryGb: 20 },
   allocation: { cpusPerTask: 8, mem: '30G' },
-  caches: { HF_HOME: '.cache/huggingface' },
-  workdir: RuntimeRef.env('HOME').join('rsm_project'),
+  caches: { HF_HOME: '.cache/huggingface', CHECKPOINT_DIR: 'checkpoints' },
+  workdir: code.dir,
   // Exact library versions next to the logs: proof of what ran.
   freeze: true,
   // Checkpoints every 10-20 minutes are the script's own; on the time-limit warning,
   // ask it to save now, then requeue. On restart, train.py resumes from the newest.
   checkpoint: { hook: 'kill -USR1 "$HPCDK_STEP_PID"\nsleep 60', secondsBefore: 300 },
-  run: [['python', 'experiments/v68/train.py', '--config', RuntimeRef.env('TRAIN_CONFIG'), '--data', corpus.path, '--resume', 'latest']],
+  run: [['python3', 'examples/rsm/train.py', '--config', RuntimeRef.env('TRAIN_CONFIG'), '--data', corpus.path, '--resume', 'latest']],
 });

@@ -17,11 +17,18 @@ export interface Upload {
   readonly executable: boolean;
 }
 
-/** Everything apply needs besides the plan: the rendered files and the resources' specs. */
+/** Bytes made at apply time, not at synth (a code archive), placed relative to the stack folder. */
+export interface Payload {
+  readonly path: string;
+  readonly base64: string;
+}
+
+/** Everything apply needs besides the plan: the rendered files, payloads and the resources' specs. */
 export interface ApplyInputs {
   readonly plan: Plan;
   readonly uploads: readonly Upload[];
   readonly resources: readonly ManifestResource[];
+  readonly payloads?: readonly Payload[];
 }
 
 /** How long a lock whose holder cannot be checked (another login node) is honoured. */
@@ -142,6 +149,13 @@ hpcdk_journal rmfile ${quote(f.path)}
 echo "@@step delete "${quote(f.path)}`);
       }
     }
+  }
+  for (const p of inputs.payloads ?? []) {
+    parts.push(`mkdir -p "$(dirname -- "$D/"${quote(p.path)})"
+base64 -d > "$D/"${quote(p.path)}.partial <<'HPCDK_PAYLOAD'
+${p.base64.replace(/(.{76})/g, '$1\n')}
+HPCDK_PAYLOAD
+mv -f "$D/"${quote(p.path)}.partial "$D/"${quote(p.path)}`);
   }
   for (const r of buildOrder(plan, inputs.resources)) {
     const build = r.spec.build as BuildSpec;

@@ -79,7 +79,8 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none, 1 on error')
       .option('--out <file>', 'save the plan, to carry it out exactly with hpcdk apply FILE')
       .option('--replace <address>', 'plan to cancel and submit this job again, whatever its state (repeatable)', collect, [])
-      .option('--destroy', 'plan the removal of everything the stacks deployed and submitted'),
+      .option('--destroy', 'plan the removal of everything the stacks deployed and submitted')
+      .option('--allow-dirty', 'with --out: bundle the last commit even where bundled paths have uncommitted changes'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
     run(planCommand(stacks, { ...opts, dir: globals().dir }, io()));
   });
@@ -90,7 +91,8 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .description('make the target match the stack: upload, submit, record; shows the plan and asks first')
       .argument('[stacks-or-planfile...]', 'stacks to apply (default: all), or one plan file saved by plan --out')
       .option('-y, --yes', 'apply without asking for confirmation')
-      .option('--replace <address>', 'cancel and submit this job again, whatever its state (repeatable)', collect, []),
+      .option('--replace <address>', 'cancel and submit this job again, whatever its state (repeatable)', collect, [])
+      .option('--allow-dirty', 'bundle the last commit even where bundled paths have uncommitted changes'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
     run(applyCommand(stacks, { ...opts, dir: globals().dir }, io()));
   });

@@ -38,7 +38,7 @@ export function resolveTarget(project: LoadedProject, stack: Stack, name: string
 
 /** Renders the (stack, target) pair in memory, warning when its committed snapshot is stale. */
 export function synthesizeFor(project: LoadedProject, stack: Stack, target: ClusterProfile, io: Output): StackSynthesis {
-  const synthesis = synthesizeStack(stack, target);
+  const synthesis = synthesizeStack(stack, target, project.dir);
   const committed = join(project.dir, SNAPSHOTS_DIR, stack.stackName, target.name, MANIFEST_FILE);
   if (stack.targets.some((t) => t.name === target.name) && existsSync(committed)) {
     if (readFileSync(committed, 'utf8') !== serializeManifest(synthesis.manifest)) {

@@ -4,3 +4,4 @@ export * from './job.js';
 export * from './schemas.js';
 export * from './sweep.js';
 export * from './dataset.js';
+export * from './code-bundle.js';

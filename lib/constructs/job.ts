@@ -6,6 +6,7 @@ import type { ValidationIssue } from '../core/validation.js';
 import { renderSbatch, type CheckpointSpec, type JobStep } from '../render/sbatch.js';
 import { RuntimeRef, isEnvName } from '../shell/index.js';
 import { AllocationSchema, memToMiB, timeToMinutes, type Allocation } from './allocation.js';
+import { CodeBundle } from './code-bundle.js';
 import { Dataset } from './dataset.js';
 import { ShellValueSchema as shellValue } from './schemas.js';
 
@@ -63,6 +64,8 @@ export const BatchWorkFields = {
     })
     .strict()
     .optional(),
+  /** The code the job runs: a bundle of committed files (seed 004's airlock). Jobs see HPCDK_CODE_DIR and HPCDK_CODE_COMMIT. */
+  code: z.custom<CodeBundle>((x) => x instanceof CodeBundle, { message: 'must be a CodeBundle' }).optional(),
   /** Datasets to stage to node-local disk before the steps run (once per node). */
   stage: z.array(z.custom<Dataset>((x) => x instanceof Dataset, { message: 'must be a Dataset' })).default([]),
   /** Write `pip freeze` next to each run's logs, as provenance (seed 004). @default false */
@@ -173,7 +176,7 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
 
   /** What prepares the job's node: datasets staged first, then the environment and image. */
   protected runtimes(): JobRuntime[] {
-    return [...this.work.stage, this.work.environment, this.work.image].filter((r): r is JobRuntime => r !== undefined);
+    return [this.work.code, ...this.work.stage, this.work.environment, this.work.image].filter((r): r is JobRuntime => r !== undefined);
   }
 
   /** What the resource depends on: jobs it waits for, and the runtimes it runs in. */

@@ -47,6 +47,8 @@ export interface SynthesizedConstruct {
 export interface SynthContext {
   readonly stack: Stack;
   readonly target: ClusterProfile;
+  /** The project folder: where relative local paths (code to bundle, files to copy) are resolved. */
+  readonly projectDir: string;
   /** Synthesizes `construct` (once) and returns its result; used for identities and deployed paths. */
   resolve(construct: HpcConstruct): SynthesizedConstruct;
 }

@@ -73,7 +73,7 @@ function checkArtifactPath(owner: HpcConstruct, path: string): ValidationIssue |
  * Renders `stack` for `target`. Pure: the same construct tree and target
  * always give the same bytes. Throws a ValidationError listing every problem.
  */
-export function synthesizeStack(stack: Stack, target: ClusterProfile): StackSynthesis {
+export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir: string = process.cwd()): StackSynthesis {
   const propIssues = collectIssues(stack);
   if (propIssues.length > 0) throw new ValidationError(propIssues);
 
@@ -86,6 +86,7 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile): StackSynt
   const ctx: SynthContext = {
     stack,
     target,
+    projectDir,
     resolve(construct: HpcConstruct): SynthesizedConstruct {
       const done = results.get(construct);
       if (done) return done;
@@ -192,7 +193,7 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile): StackSynt
 }
 
 /** Renders every declared target of every given stack. Validates all stacks before rendering any. */
-export function synthesizeStacks(stacks: readonly Stack[], onlyTarget?: string): StackSynthesis[] {
+export function synthesizeStacks(stacks: readonly Stack[], onlyTarget?: string, projectDir: string = process.cwd()): StackSynthesis[] {
   const issues = stacks.flatMap((s) => collectIssues(s));
   if (issues.length > 0) throw new ValidationError(issues);
   const out: StackSynthesis[] = [];
@@ -201,7 +202,7 @@ export function synthesizeStacks(stacks: readonly Stack[], onlyTarget?: string):
     const targets = onlyTarget === undefined ? stack.targets : [stack.target(onlyTarget)].filter((t) => t !== undefined);
     for (const target of targets) {
       try {
-        out.push(synthesizeStack(stack, target));
+        out.push(synthesizeStack(stack, target, projectDir));
       } catch (e) {
         if (e instanceof ValidationError) errors.push(...e.issues);
         else throw e;

@@ -35,7 +35,7 @@ export class Testing {
    * Renders `stack` for a target (its default, or the one named) and returns
    * the artifacts. Throws a ValidationError listing every problem in the stack.
    */
-  public static synth(stack: Stack, options: { target?: string | ClusterProfile } = {}): SynthResult {
+  public static synth(stack: Stack, options: { target?: string | ClusterProfile; projectDir?: string } = {}): SynthResult {
     const target =
       options.target instanceof ClusterProfile
         ? options.target
@@ -43,7 +43,7 @@ export class Testing {
           ? stack.defaultTarget
           : stack.target(options.target);
     if (!target) throw new Error(`stack ${stack.stackName} does not declare target ${String(options.target)}`);
-    const result = synthesizeStack(stack, target);
+    const result = synthesizeStack(stack, target, options.projectDir ?? process.cwd());
     const files: Record<string, string> = {};
     for (const [path, f] of result.files) files[path] = f.content;
     return {

@@ -2,6 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { execa } from 'execa';
 
 /** The root of this repository. */
@@ -31,11 +32,16 @@ export function makeProject(files: Record<string, string>, prefix = 'hpcdk-proje
 export function copyRepo(prefix = 'hpcdk-copy-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   made.push(dir);
-  for (const entry of ['package.json', 'stacks', 'snapshots']) {
+  for (const entry of ['package.json', 'stacks', 'snapshots', 'examples']) {
     cpSync(join(REPO, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
   symlinkSync(join(REPO, 'dist'), join(dir, 'dist'), 'dir');
+  // Code bundles are identified by git blob hashes: a new repository holding the same files gives the same ones.
+  const env = { ...process.env, GIT_AUTHOR_NAME: 'copy', GIT_AUTHOR_EMAIL: 'copy@example.invalid', GIT_COMMITTER_NAME: 'copy', GIT_COMMITTER_EMAIL: 'copy@example.invalid' };
+  execFileSync('git', ['init', '-q'], { cwd: dir, env });
+  execFileSync('git', ['add', 'examples', 'stacks', 'package.json'], { cwd: dir, env });
+  execFileSync('git', ['commit', '-qm', 'copy'], { cwd: dir, env });
   return dir;
 }
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { applyInputs, applyPlan, forceUnlock, LockedError, StalePlanError, type ApplyEvent } from '../../apply/apply.js';
 import type { ApplyInputs } from '../../apply/execute.js';
+import { DirtyBundleError, bundlePayloads } from '../../apply/payloads.js';
 import { canonicalJson } from '../../core/digest.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../../plan/plan.js';
 import { planStack } from '../../plan/plan-stack.js';
@@ -17,6 +18,8 @@ export interface PlanCommandOptions extends TargetOptions {
   readonly out?: string;
   readonly replace?: string[];
   readonly destroy?: boolean;
+  /** Bundle the last commit even where bundled paths have uncommitted changes. */
+  readonly allowDirty?: boolean;
 }
 
 /** A saved plan: the plans and everything apply needs to carry them out exactly. */
@@ -49,6 +52,19 @@ async function planAll(names: string[], options: PlanCommandOptions, io: Output)
   return { planned, project };
 }
 
+/** Adds what apply makes at apply time (code archives) to each planned stack. */
+function withPayloads(planned: PlannedStack[], projectDir: string, allowDirty: boolean): PlannedStack[] {
+  return planned.map((p) => {
+    try {
+      const payloads = bundlePayloads(p.plan, p.inputs.resources, projectDir, allowDirty);
+      return payloads.length === 0 ? p : { ...p, inputs: { ...p.inputs, payloads } };
+    } catch (e) {
+      if (e instanceof DirtyBundleError) throw new CliError(`${p.plan.stack}: ${e.message}`);
+      throw e;
+    }
+  });
+}
+
 /** The versioned JSON document `plan --json` prints. */
 export function planDocument(plans: readonly Plan[]): string {
   return `${canonicalJson({ format_version: PLAN_FORMAT_VERSION, plans }, 2)}\n`;
@@ -56,7 +72,9 @@ export function planDocument(plans: readonly Plan[]): string {
 
 /** `hpcdk plan [STACK…]` */
 export async function planCommand(names: string[], options: PlanCommandOptions, io: Output): Promise<number> {
-  const { planned } = await planAll(names, options, io);
+  const { planned: bare, project } = await planAll(names, options, io);
+  // Archives are made only when the plan is saved for apply.
+  const planned = options.out ? withPayloads(bare, project.dir, options.allowDirty ?? false) : bare;
   if (options.json) io.out(planDocument(planned.map((p) => p.plan)).trimEnd());
   else io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
   if (options.out) {
@@ -130,6 +148,7 @@ export async function applyCommand(args: string[], options: ApplyCommandOptions,
     planned = saved.entries.map((e) => ({ plan: e.inputs.plan, inputs: e.inputs, targetName: e.target }));
   } else {
     ({ planned, project } = await planAll(args, { ...options, destroy: operation === 'destroy' }, io));
+    planned = withPayloads(planned, project.dir, options.allowDirty ?? false);
   }
   io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
   const withChanges = planned.filter((p) => p.plan.changes);

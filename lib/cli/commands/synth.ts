@@ -26,7 +26,7 @@ export async function synthCommand(names: string[], options: SynthOptions, io: O
     }
   }
   // Everything is rendered and validated in memory before a byte is written.
-  const syntheses = synthesizeStacks(selected, options.target);
+  const syntheses = synthesizeStacks(selected, options.target, project.dir);
   const snapshots = join(project.dir, SNAPSHOTS_DIR);
   const wholeTree = names.length === 0 && options.target === undefined;
 

@@ -1,0 +1,42 @@
+import type { ManifestResource } from '../core/output.js';
+import type { Plan } from '../plan/plan.js';
+import { archiveAtHead, headCommit, treeAtHead, uncommittedChanges } from '../vcs/git.js';
+import { digestOf } from '../core/digest.js';
+import type { Payload } from './execute.js';
+
+interface BundleSpec {
+  readonly paths: readonly string[];
+  readonly contentId: string;
+  readonly archive: string;
+  readonly commitFile: string;
+}
+
+/** Bundled paths with uncommitted changes: apply refuses them unless told otherwise. */
+export class DirtyBundleError extends Error {
+  constructor(public readonly address: string, public readonly files: readonly string[]) {
+    super(`code bundle ${address}: uncommitted changes in ${files.join(', ')}. Commit them (the job runs what is committed) or pass --allow-dirty to bundle the last commit anyway`);
+    this.name = 'DirtyBundleError';
+  }
+}
+
+/**
+ * The archives of the code bundles this plan builds, made from HEAD in the
+ * project folder. Checks that HEAD still holds what the plan was made from.
+ */
+export function bundlePayloads(plan: Plan, resources: readonly ManifestResource[], projectDir: string, allowDirty: boolean): Payload[] {
+  const out: Payload[] = [];
+  for (const change of plan.resources) {
+    if (!change.build) continue;
+    const resource = resources.find((r) => r.address === change.address);
+    const bundle = resource?.spec.bundle as BundleSpec | undefined;
+    if (!resource || !bundle) continue;
+    const dirty = uncommittedChanges(projectDir, bundle.paths);
+    if (dirty.length > 0 && !allowDirty) throw new DirtyBundleError(resource.address, dirty);
+    if (digestOf(treeAtHead(projectDir, bundle.paths)).slice(0, 16) !== bundle.contentId) {
+      throw new Error(`code bundle ${resource.address}: HEAD changed since the plan was made; run plan again`);
+    }
+    out.push({ path: bundle.archive, base64: archiveAtHead(projectDir, bundle.paths).toString('base64') });
+    out.push({ path: bundle.commitFile, base64: Buffer.from(`${headCommit(projectDir)}\n`).toString('base64') });
+  }
+  return out;
+}

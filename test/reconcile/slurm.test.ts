@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -153,5 +154,44 @@ describe('SSH host keys', () => {
     const r = await hpcdk(dir, ['plan', '--accept-new-host-key'], { HPCDK_SSH_CONFIG: configWith(env, dir, knownHosts) });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('has CHANGED');
+  });
+});
+
+describe('SSH connections', () => {
+  it('go through a ProxyJump host', async (ctx) => {
+    const env = clusterEnv(ctx);
+    const dir = project(`new TextFile(s, 'f', { content: 'via a jump host' });`);
+    // The loopback sshd plays both the jump host and the target.
+    const base = readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8');
+    const config = join(dir, 'ssh_config');
+    writeFileSync(config, `${base.replace('Host hpcdk-test', 'Host jump')}\nHost hpcdk-test\n  HostName 127.0.0.1\n  Port ${env.HPCDK_SSH_PORT}\n  User root\n  IdentityFile ${env.HPCDK_SSH_KEY}\n  UserKnownHostsFile ${env.HPCDK_SSH_KNOWN_HOSTS}\n  ProxyJump jump\n`);
+    const logins = () => (readFileSync(env.HPCDK_SSH_LOG!, 'utf8').match(/Accepted publickey for root/g) ?? []).length;
+    const [sessionsBefore, loginsBefore] = [await sshSessions(env), logins()];
+    const r = await hpcdk(dir, ['plan'], { HPCDK_SSH_CONFIG: config });
+    expect(r.exitCode, r.stderr).toBe(0);
+    // Two logins (the jump host, then the target through it) but one exec: the jump only forwards.
+    expect(await sshSessions(env)).toBe(sessionsBefore + 1);
+    expect(logins()).toBe(loginsBefore + 2);
+  });
+
+  it('authenticate with the ssh-agent when no identity file is configured', async (ctx) => {
+    const env = clusterEnv(ctx);
+    const dir = project(`new TextFile(s, 'f', { content: 'via the agent' });`);
+    const agent = execFileSync('ssh-agent', ['-s'], { encoding: 'utf8' });
+    const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent)![1]!;
+    const pid = /SSH_AGENT_PID=(\d+);/.exec(agent)![1]!;
+    try {
+      execFileSync('ssh-add', [env.HPCDK_SSH_KEY!], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      const config = join(dir, 'ssh_config');
+      writeFileSync(config, readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/\s*IdentityFile .*/, '').replace(/\s*IdentitiesOnly .*/, ''));
+      // HOME points nowhere, so no default key file can be found: only the agent can log in.
+      const r = await hpcdk(dir, ['plan'], { HPCDK_SSH_CONFIG: config, SSH_AUTH_SOCK: sock, HOME: dir });
+      expect(r.exitCode, r.stderr).toBe(0);
+      const without = await hpcdk(dir, ['plan'], { HPCDK_SSH_CONFIG: config, SSH_AUTH_SOCK: '', HOME: dir });
+      expect(without.exitCode).toBe(1);
+      expect(without.stderr).toMatch(/authentication/i);
+    } finally {
+      process.kill(Number(pid));
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { inject, type TestContext } from 'vitest';
 
@@ -43,4 +44,39 @@ export function testClusterProfile(name = 'testcluster'): string {
   modules: 'lmod',
   shellInit: ['/etc/profile.d/lmod.sh'],
 })`;
+}
+
+/**
+ * A key of the test's own, authorized on the test cluster, and an ssh config
+ * that uses it. sshd logs each login's key fingerprint, so sessions can be
+ * counted for this test alone while other test files use the cluster too.
+ */
+export async function ownKey(env: Record<string, string>, dir: string): Promise<{ config: string; fingerprint: string }> {
+  const { appendFileSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const key = join(dir, 'id_counting');
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+  appendFileSync(join(env.HPCDK_CLUSTER_DIR!, 'keys', 'authorized_keys'), readFileSync(`${key}.pub`, 'utf8'));
+  const fingerprint = (await execa('ssh-keygen', ['-l', '-f', `${key}.pub`])).stdout.split(' ')[1]!;
+  const config = join(dir, 'ssh_config_own_key');
+  writeFileSync(config, readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/IdentityFile .*/, `IdentityFile ${key}`));
+  return { config, fingerprint };
+}
+
+/** Exec sessions started on connections that logged in with the key of `fingerprint`. */
+export function sessionsWithKey(env: Record<string, string>, fingerprint: string): { sessions: number; logins: number } {
+  const log = readFileSync(env.HPCDK_SSH_LOG!, 'utf8').split('\n');
+  const ports = new Set<string>();
+  let logins = 0;
+  let sessions = 0;
+  for (const line of log) {
+    const accepted = /^Accepted publickey for \S+ from \S+ port (\d+) .*(SHA256:\S+)/.exec(line);
+    if (accepted && accepted[2] === fingerprint) {
+      ports.add(accepted[1]!);
+      logins += 1;
+    }
+    const started = /^Starting session: command for \S+ from \S+ port (\d+)/.exec(line);
+    if (started && ports.has(started[1]!)) sessions += 1;
+  }
+  return { sessions, logins };
 }

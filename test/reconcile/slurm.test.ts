@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { clusterEnv, onCluster, sshSessions, testClusterProfile } from '../helpers/cluster.js';
+import { clusterEnv, onCluster, ownKey, sessionsWithKey, testClusterProfile } from '../helpers/cluster.js';
 import { cleanupProjects, hpcdk, makeProject } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -47,17 +47,19 @@ new Job(s, 'train', {
   run: ['cat files/config/config.yaml', 'echo "gpus=$CUDA_VISIBLE_DEVICES data=$DATA"'],
 }).dependsOn(prep);
 `);
-    const before = await sshSessions(env);
-    const plan = await run(dir, ['plan', '--detailed-exitcode']);
+    // Round trips are counted by sshd itself, for this test's own key.
+    const { config, fingerprint } = await ownKey(env, dir);
+    const counted = (args: string[]) => hpcdk(dir, args, { HPCDK_SSH_CONFIG: config });
+    const plan = await counted(['plan', '--detailed-exitcode']);
     expect(plan.exitCode, plan.stderr).toBe(2);
     expect(plan.stdout).toContain('Plan: 1 to add, 0 to change, 0 to destroy; 2 jobs to submit, 0 to cancel.');
-    // One SSH exec for the whole plan, counted by sshd itself.
-    expect(await sshSessions(env)).toBe(before + 1);
+    // One SSH connection, one exec for the whole plan.
+    expect(sessionsWithKey(env, fingerprint)).toEqual({ logins: 1, sessions: 1 });
 
-    const apply = await run(dir, ['apply', '--yes']);
+    const apply = await counted(['apply', '--yes']);
     expect(apply.exitCode, apply.stderr).toBe(0);
-    // The plan's read and one script that does everything.
-    expect(await sshSessions(env)).toBe(before + 3);
+    // The plan's read and one script that does everything, over one connection.
+    expect(sessionsWithKey(env, fingerprint)).toEqual({ logins: 2, sessions: 3 });
 
     const rows = await waitFor('jobs to complete', async () => {
       const r = await status(dir);
@@ -165,13 +167,12 @@ describe('SSH connections', () => {
     const base = readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8');
     const config = join(dir, 'ssh_config');
     writeFileSync(config, `${base.replace('Host hpcdk-test', 'Host jump')}\nHost hpcdk-test\n  HostName 127.0.0.1\n  Port ${env.HPCDK_SSH_PORT}\n  User root\n  IdentityFile ${env.HPCDK_SSH_KEY}\n  UserKnownHostsFile ${env.HPCDK_SSH_KNOWN_HOSTS}\n  ProxyJump jump\n`);
-    const logins = () => (readFileSync(env.HPCDK_SSH_LOG!, 'utf8').match(/Accepted publickey for root/g) ?? []).length;
-    const [sessionsBefore, loginsBefore] = [await sshSessions(env), logins()];
+    const { fingerprint } = await ownKey(env, dir);
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/IdentityFile .*/g, `IdentityFile ${join(dir, 'id_counting')}`));
     const r = await hpcdk(dir, ['plan'], { HPCDK_SSH_CONFIG: config });
     expect(r.exitCode, r.stderr).toBe(0);
     // Two logins (the jump host, then the target through it) but one exec: the jump only forwards.
-    expect(await sshSessions(env)).toBe(sessionsBefore + 1);
-    expect(logins()).toBe(loginsBefore + 2);
+    expect(sessionsWithKey(env, fingerprint)).toEqual({ logins: 2, sessions: 1 });
   });
 
   it('authenticate with the ssh-agent when no identity file is configured', async (ctx) => {

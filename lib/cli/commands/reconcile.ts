@@ -10,6 +10,7 @@ import { renderPlan } from '../../plan/view.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { openTarget, resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
+import type { TargetConnection } from '../../targets/connection.js';
 
 export interface PlanCommandOptions extends TargetOptions {
   readonly dir?: string;
@@ -33,23 +34,39 @@ interface PlannedStack {
   readonly plan: Plan;
   readonly inputs: ApplyInputs;
   readonly targetName: string;
+  /** The connection the plan was read over, kept open so apply uses the same one. */
+  readonly conn?: TargetConnection;
 }
 
-async function planAll(names: string[], options: PlanCommandOptions, io: Output): Promise<{ planned: PlannedStack[]; project: Awaited<ReturnType<typeof openProject>> }> {
+/**
+ * Plans each stack over its own connection. With `keepOpen` the connections
+ * stay open for apply, so a command makes one SSH connection per target; the
+ * caller closes them.
+ */
+async function planAll(names: string[], options: PlanCommandOptions, io: Output, keepOpen = false): Promise<{ planned: PlannedStack[]; project: Awaited<ReturnType<typeof openProject>> }> {
   const project = await openProject(options.dir);
   const planned: PlannedStack[] = [];
-  for (const { stack } of pickStacks(project, names)) {
-    const profile = resolveTarget(project, stack, options.target);
-    const synthesis = synthesizeFor(project, stack, profile, io);
-    const conn = await openTarget(project, profile, options);
-    try {
-      const { plan } = await planStack(conn, synthesis, { replace: options.replace ?? [], destroy: options.destroy ?? false });
-      planned.push({ plan, inputs: applyInputs(plan, synthesis), targetName: profile.name });
-    } finally {
-      await conn.close();
+  try {
+    for (const { stack } of pickStacks(project, names)) {
+      const profile = resolveTarget(project, stack, options.target);
+      const synthesis = synthesizeFor(project, stack, profile, io);
+      const conn = await openTarget(project, profile, options);
+      try {
+        const { plan } = await planStack(conn, synthesis, { replace: options.replace ?? [], destroy: options.destroy ?? false });
+        planned.push({ plan, inputs: applyInputs(plan, synthesis), targetName: profile.name, ...(keepOpen ? { conn } : {}) });
+      } finally {
+        if (!keepOpen) await conn.close();
+      }
     }
+  } catch (e) {
+    await closeAll(planned);
+    throw e;
   }
   return { planned, project };
+}
+
+async function closeAll(planned: readonly PlannedStack[]): Promise<void> {
+  await Promise.all(planned.map((p) => p.conn?.close()));
 }
 
 /** Adds what apply makes at apply time (code archives) to each planned stack. */
@@ -147,13 +164,33 @@ export async function applyCommand(args: string[], options: ApplyCommandOptions,
     if (saved.format_version !== PLAN_FORMAT_VERSION) throw new CliError(`${savedFile} is a plan of format ${saved.format_version}; this hpcdk reads ${PLAN_FORMAT_VERSION}`);
     planned = saved.entries.map((e) => ({ plan: e.inputs.plan, inputs: e.inputs, targetName: e.target }));
   } else {
-    ({ planned, project } = await planAll(args, { ...options, destroy: operation === 'destroy' }, io));
-    planned = withPayloads(planned, project.dir, options.allowDirty ?? false);
+    ({ planned, project } = await planAll(args, { ...options, destroy: operation === 'destroy' }, io, true));
+    try {
+      planned = withPayloads(planned, project.dir, options.allowDirty ?? false);
+    } catch (e) {
+      await closeAll(planned);
+      throw e;
+    }
   }
+  try {
+    return await carryOut(planned, project, options, io, operation, savedFile !== undefined);
+  } finally {
+    await closeAll(planned);
+  }
+}
+
+async function carryOut(
+  planned: PlannedStack[],
+  project: Awaited<ReturnType<typeof openProject>>,
+  options: ApplyCommandOptions,
+  io: Output,
+  operation: 'apply' | 'destroy',
+  fromSavedPlan: boolean,
+): Promise<number> {
   io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
   const withChanges = planned.filter((p) => p.plan.changes);
   if (withChanges.length === 0) return EXIT.ok;
-  if (!options.yes && !savedFile) {
+  if (!options.yes && !fromSavedPlan) {
     const ok = await confirm(`\nDo you want to ${operation === 'destroy' ? 'destroy these resources' : 'perform these actions'}?`);
     if (!ok) {
       io.err(`${operation === 'destroy' ? 'Destroy' : 'Apply'} cancelled.`);
@@ -164,7 +201,7 @@ export async function applyCommand(args: string[], options: ApplyCommandOptions,
     const stack = project.stacks.find((s) => s.stack.stackName === p.plan.stack)?.stack;
     if (!stack) throw new CliError(`the plan is for stack ${p.plan.stack}, which the project no longer has`);
     const profile = resolveTarget(project, stack, p.targetName);
-    const conn = await openTarget(project, profile, options);
+    const conn = p.conn ?? (await openTarget(project, profile, options));
     const bar = progress(io);
     try {
       const result = await applyPlan(conn, p.inputs, operation, bar.onEvent);
@@ -180,7 +217,7 @@ export async function applyCommand(args: string[], options: ApplyCommandOptions,
       if (e instanceof LockedError || e instanceof StalePlanError) throw new CliError(`${p.plan.stack} on ${p.targetName}: ${e.message}`);
       throw e;
     } finally {
-      await conn.close();
+      if (!p.conn) await conn.close();
     }
   }
   return EXIT.ok;

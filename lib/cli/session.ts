@@ -32,7 +32,10 @@ export function resolveTarget(project: LoadedProject, stack: Stack, name: string
     const found = other.stack.targets.find((t) => t.name === name);
     if (found) return found;
   }
-  const known = new Set(['local', ...project.stacks.flatMap((s) => s.stack.targets.map((t) => t.name))]);
+  // A shared profile made in a stack file without a stack of its own (stacks/profiles.ts).
+  const shared = [...project.profiles].reverse().find((p) => p.name === name);
+  if (shared) return shared;
+  const known = new Set(['local', ...project.stacks.flatMap((s) => s.stack.targets.map((t) => t.name)), ...project.profiles.map((p) => p.name)]);
   throw new CliError(`no target named ${name} (targets: ${[...known].sort().join(', ')})`);
 }
 

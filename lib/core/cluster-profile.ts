@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { announceProfile } from './registry.js';
 import { ValidationError, issuesFromZod } from './validation.js';
 
 /** The built-in target that needs no cluster: local processes instead of SSH and SLURM. */
@@ -119,6 +120,7 @@ export class ClusterProfile {
     this.name = name;
     this.spec = parsed.data;
     this.input = props;
+    announceProfile(this);
   }
 
   /** The embedded default: this machine, no cluster. Permissive, and GPUs are emulated. */

@@ -3,6 +3,8 @@ import { readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App } from '../core/app.js';
+import { collectDuring } from '../core/registry.js';
+import type { ClusterProfile } from '../core/cluster-profile.js';
 import { Stack } from '../core/stack.js';
 import { ValidationError } from '../core/validation.js';
 
@@ -19,6 +21,8 @@ export interface LoadedStack {
 export interface LoadedProject {
   readonly dir: string;
   readonly stacks: readonly LoadedStack[];
+  /** Every ClusterProfile the stack files made, declared by a stack or not: what `--target` may name. */
+  readonly profiles: readonly ClusterProfile[];
 }
 
 /** A stack file that could not be loaded, with where it went wrong. */
@@ -90,13 +94,16 @@ export async function loadProject(projectDir: string): Promise<LoadedProject> {
   const dir = resolve(projectDir);
   await registerTypeScript();
   const stacks: LoadedStack[] = [];
+  const profiles: ClusterProfile[] = [];
   for (const file of await findStackFiles(dir)) {
     const rel = relative(dir, file);
     let apps: App[];
     try {
-      apps = await App.collect(async () => {
+      const found = await collectDuring(async () => {
         await import(pathToFileURL(file).href);
       });
+      apps = found.apps.filter(App.isApp);
+      profiles.push(...(found.profiles as ClusterProfile[]));
     } catch (error) {
       const where = locate(error, dir, file);
       throw new StackLoadError(`${where}: ${describe(error)}`, rel, where);
@@ -117,7 +124,7 @@ export async function loadProject(projectDir: string): Promise<LoadedProject> {
     }
     byName.set(loaded.stack.stackName, loaded);
   }
-  return { dir, stacks: [...stacks].sort((a, b) => (a.stack.stackName < b.stack.stackName ? -1 : 1)) };
+  return { dir, stacks: [...stacks].sort((a, b) => (a.stack.stackName < b.stack.stackName ? -1 : 1)), profiles };
 }
 
 /** The stacks named in `names` (all when empty); an unknown name is an error listing the known ones. */

@@ -259,3 +259,18 @@ describe('hpcdk init', () => {
     expect(again.stderr).toContain('exists already; nothing was written');
   });
 });
+
+describe('shared profiles', () => {
+  it('can be named with --target although no stack declares them', async () => {
+    const dir = makeProject({
+      'stacks/profiles.ts': `import { ClusterProfile } from 'hpcdk';\nexport const elsewhere = ClusterProfile.local({ basePath: '.hpcdk/elsewhere' }).extend('elsewhere', {});\n`,
+      'stacks/demo.ts': twoFiles,
+    });
+    const r = await hpcdk(dir, ['apply', '--yes', '--target', 'elsewhere']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Apply complete! demo on elsewhere');
+    expect(existsSync(join(dir, '.hpcdk/elsewhere/demo/files/a/a'))).toBe(true);
+    const unknown = await hpcdk(dir, ['plan', '--target', 'nowhere']);
+    expect(unknown.stderr).toContain('no target named nowhere (targets: elsewhere, local)');
+  });
+});

@@ -1,5 +1,6 @@
 import type { ManifestResource } from '../core/output.js';
 import type { DriftItem } from './plan.js';
+import { PYTHON_LOCK_CHECKERS } from './python-drift.js';
 
 /**
  * Compares what a built resource recorded as its actual state (its lock: a
@@ -8,7 +9,7 @@ import type { DriftItem } from './plan.js';
  */
 export type DriftChecker = (resource: ManifestResource, lock: string) => DriftItem[];
 
-const CHECKERS: ReadonlyMap<string, DriftChecker> = new Map<string, DriftChecker>([]);
+const CHECKERS: ReadonlyMap<string, DriftChecker> = new Map<string, DriftChecker>([...PYTHON_LOCK_CHECKERS]);
 
 export function checkLockDrift(resource: ManifestResource, lock: string | undefined): DriftItem[] {
   if (lock === undefined) return [];

@@ -1,7 +1,8 @@
 import type { StackSynthesis } from '../synth/synthesize.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { computePlan, type Plan, type PlanOptions } from './plan.js';
-import { readTarget, type ActualState, type ScriptToTest } from './read-target.js';
+import { readTarget, type ActualState, type LockToRead, type ScriptToTest } from './read-target.js';
+import type { BuildSpec } from '../core/runtime.js';
 
 /** The files a synthesis deploys (everything but the manifest), path → sha256. */
 export function expectedFiles(synthesis: StackSynthesis): Map<string, string> {
@@ -11,6 +12,14 @@ export function expectedFiles(synthesis: StackSynthesis): Map<string, string> {
 /** The batch scripts of a synthesis, for the scheduler's dry run. */
 export function batchScripts(synthesis: StackSynthesis): ScriptToTest[] {
   return synthesis.artifacts.filter((a) => a.kind === 'sbatch').map((a) => ({ path: a.path, sha256: a.sha256, content: a.content }));
+}
+
+/** The lock commands of the synthesis's buildable resources, to re-run during the read. */
+export function lockCommands(synthesis: StackSynthesis): LockToRead[] {
+  return synthesis.manifest.resources.flatMap((r) => {
+    const command = (r.spec.build as BuildSpec | undefined)?.lock;
+    return command ? [{ address: r.address, command }] : [];
+  });
 }
 
 /** A script the scheduler refused, reported against the construct that rendered it. */
@@ -23,7 +32,7 @@ export class ScriptRefusedError extends Error {
 
 /** Reads the target once and compares: the whole of `hpcdk plan` for one stack. */
 export async function planStack(conn: TargetConnection, synthesis: StackSynthesis, options: PlanOptions = {}): Promise<{ plan: Plan; actual: ActualState }> {
-  const actual = await readTarget(conn, synthesis.stack, expectedFiles(synthesis), options.destroy ? [] : batchScripts(synthesis));
+  const actual = await readTarget(conn, synthesis.stack, expectedFiles(synthesis), options.destroy ? [] : batchScripts(synthesis), lockCommands(synthesis));
   if (actual.refused.size > 0) {
     const byPath = new Map(synthesis.artifacts.map((a) => [a.path, a.construct]));
     throw new ScriptRefusedError([...actual.refused].map(([path, message]) => ({ construct: byPath.get(path) ?? path, path, message })));

@@ -39,7 +39,26 @@ const MAX_DIFF_BYTES = 256 * 1024;
  * each file the stack wants to its sha256; files that differ are printed in
  * full (base64) so plan can show a diff.
  */
-export function readScript(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = []): string {
+/** A built resource's lock command, re-run by the read so drift shows the target as it is now. */
+export interface LockToRead {
+  readonly address: string;
+  readonly command: string;
+}
+
+/**
+ * For each resource built before (it has a recorded lock), the lock as it is
+ * now: the command run again, or the recorded one if the command fails.
+ */
+function lockLines(locks: readonly LockToRead[]): string {
+  return locks
+    .map((l) => {
+      const recorded = `"$D/.hpcdk/locks/"${quote(l.address)}/lock.txt`;
+      return `if [ -f ${recorded} ]; then printf '%s ' ${quote(l.address)}; { ( cd "$D" && HPCDK_STACK_DIR="$D" bash -c ${quote(l.command)} ) 2>/dev/null || cat ${recorded}; } | base64 -w0; echo; fi`;
+    })
+    .join('\n');
+}
+
+export function readScript(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = [], locks: readonly LockToRead[] = []): string {
   const want = [...expected].map(([p, sha]) => `${sha}  ./${p}`).join('\n');
   const testOnly = conn.scheduler.testOnlyCommand;
   const dryRuns =
@@ -82,7 +101,7 @@ cat "$D/.hpcdk/lock/owner" 2>/dev/null || true
 echo '@@exits'
 if [ -d "$D/.hpcdk/exits" ]; then (cd "$D/.hpcdk/exits" && for f in *; do [ -f "$f" ] && printf '%s %s\\n' "$f" "$(head -c 16 "$f")"; done); fi
 echo '@@locks'
-if [ -d "$D/.hpcdk/locks" ]; then (cd "$D/.hpcdk/locks" && find . -name lock.txt -type f | sort | while read -r f; do printf '%s ' "$(dirname "$f")"; base64 -w0 < "$f"; echo; done); fi
+${lockLines(locks)}
 echo '@@refused'
 ${dryRuns}
 echo '@@queue'
@@ -153,8 +172,8 @@ export function parseRead(text: string, deployment: string): ActualState {
 }
 
 /** Reads the target's actual state for `stack`: one round trip, however many resources there are. */
-export async function readTarget(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = []): Promise<ActualState> {
-  const r = await conn.transport.run(readScript(conn, stack, expected, scripts));
+export async function readTarget(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = [], locks: readonly LockToRead[] = []): Promise<ActualState> {
+  const r = await conn.transport.run(readScript(conn, stack, expected, scripts, locks));
   if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
     throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
   }

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../../core/digest.js';
 import { computePlan } from '../../plan/plan.js';
-import { expectedFiles } from '../../plan/plan-stack.js';
+import { expectedFiles, lockCommands } from '../../plan/plan-stack.js';
 import { readTarget } from '../../plan/read-target.js';
 import { quote, word } from '../../shell/index.js';
 import { CliError, EXIT, type Output } from '../output.js';
@@ -28,7 +28,7 @@ export async function statusCommand(names: string[], options: TargetOptions & { 
     const synthesis = synthesizeFor(project, stack, profile, io);
     const conn = await openTarget(project, profile, options);
     try {
-      const actual = await readTarget(conn, stack.stackName, expectedFiles(synthesis));
+      const actual = await readTarget(conn, stack.stackName, expectedFiles(synthesis), [], lockCommands(synthesis));
       const plan = computePlan(synthesis, actual);
       for (const r of plan.resources) {
         const job = r.job;

@@ -5,7 +5,7 @@
 //
 // Extending: add experiments as more Jobs (or sweeps) that take
 // `environment: env`; they all share the one declaration below.
-import { App, ClusterProfile, Job, PythonEnv, RuntimeRef, Stack, Wheelhouse } from 'hpcdk';
+import { App, ClusterProfile, Dataset, PythonEnv, RuntimeRef, Stack, Sweep, Wheelhouse } from 'hpcdk';
 
 const graham = new ClusterProfile('graham', {
   scheduler: 'slurm',
@@ -47,18 +47,26 @@ const env = new PythonEnv(stack, 'env', {
   smoke: { imports: ['flat_bug'] },
 });
 
-// One experiment of the seed; the $SLURM_TMPDIR paths expand on the node.
-new Job(stack, 'compare-models', {
+// The zipped dataset, unzipped onto each node's local disk before the steps run.
+const data = new Dataset(stack, 'fb-yolo', { source: home.join('scratch/fb_data/fb_yolo.zip'), destination: 'fb_yolo' });
+
+// compare_models as the seed runs it with submitit: one array job, one task per
+// model, each on its node's own virtualenv and copy of the data. The
+// $SLURM_TMPDIR paths expand on the node; the parameters reach each task
+// through its params file, never spliced into the script.
+new Sweep(stack, 'compare-models', {
+  points: [{ MODEL: 'fb_large' }, { MODEL: 'fb_medium' }, { MODEL: 'fb_small' }],
   environment: env,
+  stage: [data],
   allocation: { partition: 'gpu', time: '01:00:00', gpus: { type: 't4', count: 1 }, cpusPerTask: 12, mem: '32G' },
   workdir: home.join('flat-bug'),
   run: [
     ['mkdir', '-p', nodeLocal.join('job_output')],
-    ['unzip', '-q', home.join('scratch/fb_data/fb_yolo.zip'), '-d', nodeLocal],
     [
       'python', 'scripts/experiments/compare_models.py',
-      '-i', nodeLocal.join('fb_yolo/insects/images/val'),
-      '-g', nodeLocal.join('fb_yolo/insects/labels/val/instances_default.json'),
+      '-i', data.path.join('insects/images/val'),
+      '-g', data.path.join('insects/labels/val/instances_default.json'),
+      '--model', Sweep.param('MODEL'),
       '--tmp', nodeLocal.join('job_output'),
       '-o', home.join('scratch/my_output_folder'),
     ],

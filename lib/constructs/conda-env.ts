@@ -1,13 +1,13 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
-import { HpcConstruct, type ConstructOutput, type SynthContext } from '../core/hpc-construct.js';
+import type { ConstructOutput, SynthContext } from '../core/hpc-construct.js';
+import { Environment } from './environment.js';
 import type { ArtifactSpec } from '../core/output.js';
-import { deployedFile, markJobRuntime, STACK_DIR, type BuildSpec, type JobRuntime, type JobShape } from '../core/runtime.js';
+import { deployedFile, type BuildSpec } from '../core/runtime.js';
 import {
   condaActivateLines,
   renderCondaBootstrap,
   renderEnvironmentYml,
-  renderJobEnvPrologue,
   renderRequirementsFile,
   renderSmoke,
   shellSetupLines,
@@ -15,7 +15,6 @@ import {
 import { word, type ShellValue } from '../shell/index.js';
 import {
   BuildPlaceSchema,
-  defaultLocation,
   ModuleNameSchema,
   PythonVersionSchema,
   requirementListSchema,
@@ -69,47 +68,24 @@ export type CondaEnvProps = z.input<typeof CondaEnvPropsSchema>;
  * --no-deps. Built with `conda env create -p` / `conda env update -p`;
  * recorded with `conda list --export` and checked for drift by plan.
  */
-export class CondaEnv extends HpcConstruct<typeof CondaEnvPropsSchema> implements JobRuntime {
+export class CondaEnv extends Environment<typeof CondaEnvPropsSchema> {
   public readonly kind = 'conda-env';
 
   constructor(scope: Construct, id: string, props: CondaEnvProps) {
     super(scope, id, CondaEnvPropsSchema, props);
-    markJobRuntime(this);
   }
 
-  /** The prefix on `ctx`'s target, as scripts see it. */
-  public location(ctx: SynthContext): ShellValue {
-    return this.props.location ?? defaultLocation(ctx.target, this.props.build, this.kind, this.address);
+  public readonly freezeCommand = 'conda list --export';
+
+  protected activationLines(location: ShellValue): string[] {
+    return condaActivateLines(location);
   }
+
 
   /** Conda dependencies in environment.yml order: python first, then sorted. */
   private condaDependencies(): string[] {
     const sorted = [...this.props.dependencies].map((d) => d.replace(/\s+/g, '')).sort();
     return this.props.python !== undefined ? [`python=${this.props.python}`, ...sorted] : sorted;
-  }
-
-  /**
-   * A job step that runs the smoke check: put it first in `run` to check a
-   * login-built environment on the compute node (job and per-node builds
-   * already run it after building).
-   */
-  public smokeStep(): ShellValue[] {
-    if (!this.props.smoke) this.addIssue('smoke', 'smokeStep() is used, but no smoke check is declared');
-    return ['bash', deployedFile(this.address, 'smoke.sh')];
-  }
-
-  public jobPrologue(ctx: SynthContext, job: JobShape): string[] {
-    return renderJobEnvPrologue({
-      address: this.address,
-      build: this.props.build,
-      setup: shellSetupFor(ctx.target, this.props.modules),
-      activate: condaActivateLines(this.location(ctx)),
-      bootstrap: deployedFile(this.address, 'bootstrap.sh'),
-      ...(this.props.smoke ? { smoke: deployedFile(this.address, 'smoke.sh') } : {}),
-      hasSrun: !ctx.target.isLocal,
-      freezeDir: STACK_DIR.join('logs', job.address, 'frozen'),
-      freezeCommand: 'conda list --export',
-    });
   }
 
   public synthesize(ctx: SynthContext): ConstructOutput {

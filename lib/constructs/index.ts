@@ -5,6 +5,7 @@ export * from './schemas.js';
 export * from './sweep.js';
 export * from './dataset.js';
 export * from './code-bundle.js';
+export * from './environment.js';
 export * from './python-requirement.js';
 export * from './python-env.js';
 export * from './conda-env.js';

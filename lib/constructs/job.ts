@@ -68,8 +68,12 @@ export const BatchWorkFields = {
   code: z.custom<CodeBundle>((x) => x instanceof CodeBundle, { message: 'must be a CodeBundle' }).optional(),
   /** Datasets to stage to node-local disk before the steps run (once per node). */
   stage: z.array(z.custom<Dataset>((x) => x instanceof Dataset, { message: 'must be a Dataset' })).default([]),
-  /** Write `pip freeze` next to each run's logs, as provenance (seed 004). @default false */
-  freeze: z.boolean().default(false),
+  /**
+   * Write the packages each run uses next to its logs (`logs/<address>/frozen/<job id>.txt`), as
+   * provenance (seed 004): the environment's own freeze command, else `python3 -m pip freeze`.
+   * @default true when the job has an environment, else false
+   */
+  freeze: z.boolean().optional(),
   /** Run one at a time among jobs of the same name and user (`--dependency=singleton`). @default false */
   singleton: z.boolean().default(false),
   /** What the work needs of the hardware, checked against the target's partition (seed 004's "> 20 GB VRAM: not on the small tier"). */
@@ -210,7 +214,9 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       steps: work.run as JobStep[],
       ...(image?.wrapStep ? { wrapStep: (step: string) => image.wrapStep!(ctx, step, shape) } : {}),
       ...(checkpoint ? { checkpoint } : {}),
-      freeze: work.freeze ? variant.stdout.replace(/\.out$/, '') + '.freeze.txt' : undefined,
+      freeze: (work.freeze ?? work.environment !== undefined)
+        ? { dir: `logs/${this.address}/frozen`, command: work.environment?.freezeCommand ?? 'python3 -m pip freeze' }
+        : undefined,
       singleton: work.singleton,
       scratchVar: ctx.target.spec.scratchVar,
       header: [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'],

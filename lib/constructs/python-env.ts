@@ -1,11 +1,11 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
-import { HpcConstruct, type ConstructOutput, type SynthContext } from '../core/hpc-construct.js';
+import type { ConstructOutput, SynthContext } from '../core/hpc-construct.js';
+import { Environment } from './environment.js';
 import type { ArtifactSpec } from '../core/output.js';
-import { deployedFile, markJobRuntime, STACK_DIR, type BuildSpec, type JobRuntime, type JobShape } from '../core/runtime.js';
+import { deployedFile, type BuildSpec } from '../core/runtime.js';
 import {
   pipSourceWords,
-  renderJobEnvPrologue,
   renderRequirementsFile,
   renderSmoke,
   renderVenvBootstrap,
@@ -16,7 +16,6 @@ import {
 import { isRuntimeRef, word, type ShellValue } from '../shell/index.js';
 import {
   BuildPlaceSchema,
-  defaultLocation,
   IndexUrlSchema,
   ModuleNameSchema,
   PythonVersionSchema,
@@ -88,18 +87,19 @@ export type PythonEnvProps = z.input<typeof PythonEnvPropsSchema>;
  * `pip freeze` and checked for drift by plan. Give it to a Job as
  * `environment`.
  */
-export class PythonEnv extends HpcConstruct<typeof PythonEnvPropsSchema> implements JobRuntime {
+export class PythonEnv extends Environment<typeof PythonEnvPropsSchema> {
   public readonly kind = 'python-env';
 
   constructor(scope: Construct, id: string, props: PythonEnvProps) {
     super(scope, id, PythonEnvPropsSchema, props);
-    markJobRuntime(this);
   }
 
-  /** Where the environment is on `ctx`'s target, as scripts see it. */
-  public location(ctx: SynthContext): ShellValue {
-    return this.props.location ?? defaultLocation(ctx.target, this.props.build, this.kind, this.address);
+  public readonly freezeCommand = 'python -m pip freeze';
+
+  protected activationLines(location: ShellValue): string[] {
+    return venvActivateLines(location);
   }
+
 
   /** The interpreter that creates the environment. */
   public get interpreter(): string {
@@ -112,30 +112,6 @@ export class PythonEnv extends HpcConstruct<typeof PythonEnvPropsSchema> impleme
 
   private findLinkValues(): ShellValue[] {
     return this.props.findLinks.map((f) => (f instanceof Wheelhouse ? f.location : f));
-  }
-
-  /**
-   * A job step that runs the smoke check: put it first in `run` to check a
-   * login-built environment on the compute node (job and per-node builds
-   * already run it after building).
-   */
-  public smokeStep(): ShellValue[] {
-    if (!this.props.smoke) this.addIssue('smoke', 'smokeStep() is used, but no smoke check is declared');
-    return ['bash', deployedFile(this.address, 'smoke.sh')];
-  }
-
-  public jobPrologue(ctx: SynthContext, job: JobShape): string[] {
-    return renderJobEnvPrologue({
-      address: this.address,
-      build: this.props.build,
-      setup: shellSetupFor(ctx.target, this.props.modules),
-      activate: venvActivateLines(this.location(ctx)),
-      bootstrap: deployedFile(this.address, 'bootstrap.sh'),
-      ...(this.props.smoke ? { smoke: deployedFile(this.address, 'smoke.sh') } : {}),
-      hasSrun: !ctx.target.isLocal,
-      freezeDir: STACK_DIR.join('logs', job.address, 'frozen'),
-      freezeCommand: 'python -m pip freeze',
-    });
   }
 
   public synthesize(ctx: SynthContext): ConstructOutput {

@@ -22,6 +22,8 @@ export interface JobRuntime extends IConstruct {
   jobPrologue(ctx: SynthContext, job: JobShape): string[];
   /** The step as it must run; the default is the step unchanged. */
   wrapStep?(ctx: SynthContext, step: string, job: JobShape): string;
+  /** Prints the packages the job runs with (`python -m pip freeze`, `conda list --export`), for the freeze next to its logs. */
+  readonly freezeCommand?: string;
 }
 
 /** Marks a construct class's instances as JobRuntimes (call in the constructor). */

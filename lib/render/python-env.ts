@@ -244,10 +244,6 @@ export interface JobEnvSpec {
   readonly smoke?: ShellValue;
   /** Where srun exists; the local target has one node and runs the bootstrap directly. */
   readonly hasSrun: boolean;
-  /** Where each run records the packages it ran with (seed 004: a freeze next to the logs). */
-  readonly freezeDir: ShellValue;
-  /** Prints the active environment's packages: `python -m pip freeze`, `conda list --export`. */
-  readonly freezeCommand: string;
 }
 
 /** Lines that make a venv the job's Python. */
@@ -277,12 +273,6 @@ export function renderJobEnvPrologue(spec: JobEnvSpec): string[] {
   }
   lines.push(...shellSetupLines(spec.setup), ...spec.activate);
   if (spec.build !== 'login' && spec.smoke !== undefined) lines.push(`bash ${word(spec.smoke)}`);
-  lines.push(
-    comment('hpcdk: record the packages this run uses, next to its logs'),
-    `hpcdk_freeze_dir=${word(spec.freezeDir)}`,
-    'mkdir -p "$hpcdk_freeze_dir"',
-    `${spec.freezeCommand} > "$hpcdk_freeze_dir/\${SLURM_JOB_ID:-unknown}.txt"`,
-  );
   return lines;
 }
 

@@ -28,8 +28,8 @@ export interface SbatchSpec {
   /** Wraps each rendered step (a container image runs it inside). */
   readonly wrapStep?: (step: string) => string;
   readonly checkpoint?: CheckpointSpec;
-  /** Write `pip freeze` here (a path pattern like stdout's, without extension). */
-  readonly freeze?: string;
+  /** Record the packages the run uses: into `freeze.dir` (relative to the stack folder), with `freeze.command`. */
+  readonly freeze?: { readonly dir: string; readonly command: string };
   /** Handled by apply on the sbatch command line, where --dependency is set. */
   readonly singleton?: boolean;
   /** The target's node-local scratch variable, exported as HPCDK_SCRATCH. */
@@ -133,8 +133,13 @@ export function renderSbatch(spec: SbatchSpec): string {
   if (spec.prologue.length > 0) lines.push(...spec.prologue, '');
   if (spec.freeze) {
     // Exact library versions next to the logs, as provenance (seed 004).
-    const path = spec.freeze.replace(/%x/g, '${SLURM_JOB_NAME:-job}').replace(/%A_%a|%j/g, '${hpcdk_job_key:-${SLURM_JOB_ID:-0}}');
-    lines.push(`mkdir -p "$(dirname "\${HPCDK_STACK_DIR}/${path}")"`, `{ python3 -m pip freeze 2>/dev/null || python -m pip freeze 2>/dev/null || true; } > "\${HPCDK_STACK_DIR}/${path}"`, '');
+    lines.push(
+      comment('hpcdk: record the packages this run uses, next to its logs'),
+      `hpcdk_freeze_dir="\${HPCDK_STACK_DIR}/${spec.freeze.dir}"`,
+      'mkdir -p "$hpcdk_freeze_dir"',
+      `{ ${spec.freeze.command}; } > "$hpcdk_freeze_dir/\${hpcdk_job_key:-\${SLURM_JOB_ID:-unknown}}.txt" 2>/dev/null || true`,
+      '',
+    );
   }
   if (spec.workdir !== undefined) lines.push(`cd -- ${word(spec.workdir)}`);
   const steps = spec.steps.map(renderStep).map((s) => (spec.wrapStep ? spec.wrapStep(s) : s));

@@ -199,10 +199,15 @@ describe('every rendered script', () => {
         'source "${SLURM_TMPDIR}/envs/py-per-node/bin/activate"',
         'set -u',
         'bash "${HPCDK_STACK_DIR}/files/py-per-node/smoke.sh"',
+      ].join('\n'),
+    );
+    // The job records what it ran with, using the environment's freeze command.
+    expect(script).toContain(
+      [
         '# hpcdk: record the packages this run uses, next to its logs',
         'hpcdk_freeze_dir="${HPCDK_STACK_DIR}/logs/job-per-node/frozen"',
         'mkdir -p "$hpcdk_freeze_dir"',
-        'python -m pip freeze > "$hpcdk_freeze_dir/${SLURM_JOB_ID:-unknown}.txt"',
+        '{ python -m pip freeze; } > "$hpcdk_freeze_dir/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}.txt" 2>/dev/null || true',
       ].join('\n'),
     );
   });

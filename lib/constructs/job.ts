@@ -196,19 +196,20 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
   /** Renders the batch script. */
   protected renderScript(ctx: SynthContext, allocation: Allocation, variant: ScriptVariant): string {
     const work = this.work;
-    const shape = { nodes: allocation.nodes ?? 1, address: this.address };
-    const image = work.image;
     const scratch = RuntimeRef.env(ctx.target.spec.scratchVar);
     const caches = Object.entries(work.caches)
       .sort(([x], [y]) => (x < y ? -1 : 1))
       .map(([name, path]) => [name, scratch.join(path)] as const);
+    const env = [...Object.entries({ ...ctx.target.spec.env, ...work.env }).sort(([x], [y]) => (x < y ? -1 : 1)), ...caches];
+    const shape = { nodes: allocation.nodes ?? 1, address: this.address, gpus: allocation.gpus?.count ?? 0, envNames: env.map(([name]) => name).sort() };
+    const image = work.image;
     const checkpoint: CheckpointSpec | undefined = work.checkpoint;
     return renderSbatch({
       jobName: this.jobName,
       allocation,
       stdout: variant.stdout,
       stderr: variant.stderr,
-      env: [...Object.entries({ ...ctx.target.spec.env, ...work.env }).sort(([x], [y]) => (x < y ? -1 : 1)), ...caches],
+      env,
       workdir: work.workdir,
       prologue: [...variant.preamble, ...this.runtimes().flatMap((r) => r.jobPrologue(ctx, shape))],
       steps: work.run as JobStep[],

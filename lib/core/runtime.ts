@@ -10,6 +10,10 @@ export interface JobShape {
   readonly nodes: number;
   /** The job's address, for messages and per-job paths. */
   readonly address: string;
+  /** GPUs per node the job asks for (an image runtime passes them through: `--nv`). */
+  readonly gpus: number;
+  /** The variables the job sets (an image runtime passes them into the container), sorted. */
+  readonly envNames: readonly string[];
 }
 
 /**

@@ -10,7 +10,7 @@ import {
 } from '../core/hpc-construct.js';
 import type { Artifact, ManifestResource } from '../core/output.js';
 import { Stack } from '../core/stack.js';
-import { ValidationError, type ValidationIssue } from '../core/validation.js';
+import { ValidationError, formatIssue, type ValidationIssue } from '../core/validation.js';
 import { MANIFEST_FILE, MANIFEST_VERSION, serializeManifest, type Manifest } from './manifest.js';
 
 /** One stack rendered for one target, in memory. */
@@ -75,7 +75,6 @@ function checkArtifactPath(owner: HpcConstruct, path: string): ValidationIssue |
  */
 export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir: string = process.cwd()): StackSynthesis {
   const propIssues = collectIssues(stack);
-  if (propIssues.length > 0) throw new ValidationError(propIssues);
 
   const constructs = hpcConstructsOf(stack);
   const results = new Map<HpcConstruct, SynthesizedConstruct>();
@@ -159,7 +158,12 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
     return { construct, artifactPaths, resources };
   }
 
-  for (const construct of constructs) issues.push(...construct.validateForTarget(ctx));
+  // Target checks run for every construct whose own props are valid, so one
+  // synth lists every problem: bad props and what the target cannot do.
+  issues.push(...propIssues);
+  for (const construct of constructs) {
+    if (construct.validationIssues().length === 0) issues.push(...construct.validateForTarget(ctx));
+  }
   if (issues.length > 0) throw new ValidationError(issues);
 
   for (const construct of constructs) ctx.resolve(construct);
@@ -194,8 +198,6 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
 
 /** Renders every declared target of every given stack. Validates all stacks before rendering any. */
 export function synthesizeStacks(stacks: readonly Stack[], onlyTarget?: string, projectDir: string = process.cwd()): StackSynthesis[] {
-  const issues = stacks.flatMap((s) => collectIssues(s));
-  if (issues.length > 0) throw new ValidationError(issues);
   const out: StackSynthesis[] = [];
   const errors: ValidationIssue[] = [];
   for (const stack of stacks) {
@@ -209,6 +211,10 @@ export function synthesizeStacks(stacks: readonly Stack[], onlyTarget?: string, 
       }
     }
   }
-  if (errors.length > 0) throw new ValidationError(errors);
+  if (errors.length > 0) {
+    // A bad prop is found once per target: report it once.
+    const unique = new Map(errors.map((e) => [formatIssue(e), e]));
+    throw new ValidationError([...unique.values()]);
+  }
   return out;
 }

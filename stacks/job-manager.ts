@@ -1,11 +1,14 @@
 // Seed 002, the remote job manager, as a stack: a container image made from
 // a project template (with its created-by label and a smoke test), built and
 // converted to a .sif where the cluster runs Apptainer, and a GPU job that
-// runs inside it. Experiments (sweeps) are added below the image.
-import { App, ClusterProfile, ContainerImage, ImageBlock, Job, RuntimeRef, Stack, type Construct } from 'hpcdk';
+// runs inside it; then the seed's experiment ppo over the grid lr_up, as one
+// job array. Configuration layers as in the seed's Hydra setup, later winning:
+// cluster (global) → project → experiment (the sweep's own) → grid (its points).
+import { App, ClusterProfile, ContainerImage, ImageBlock, Job, RuntimeRef, Stack, Sweep, type Construct } from 'hpcdk';
 
-// The cluster: a Host alias from ~/.ssh/config; jobs run in images with Apptainer.
-const cluster = new ClusterProfile('gpu-cluster', {
+// The global cluster config (~/.config/remote-job-manager/clusters/ in the seed):
+// a Host alias from ~/.ssh/config; jobs run in images with Apptainer.
+const globalCluster = new ClusterProfile('gpu-cluster-global', {
   scheduler: 'slurm',
   ssh: { host: 'gpu-cluster' },
   basePath: '~/remote-job-manager-workspace',
@@ -16,6 +19,14 @@ const cluster = new ClusterProfile('gpu-cluster', {
   },
   scratchVar: 'SLURM_TMPDIR',
   containerRuntime: 'apptainer',
+});
+
+// The project layer (conf/project.yaml and conf/cluster/ in the seed): this
+// project's account and the defaults of its jobs.
+const cluster = globalCluster.extend('gpu-cluster', {
+  account: 'my_project_account',
+  jobDefaults: { partition: 'gpu', time: '00:10:00', gpus: { type: 'a100', count: 1 }, cpusPerTask: 1, mem: '32G' },
+  env: { WANDB_MODE: 'offline' },
 });
 
 /** What the seed's Dockerfile.template asks of a project. */
@@ -57,14 +68,17 @@ const image = projectImage(stack, 'image', {
 // The seed's "test inside the container with a GPU": a short GPU job in the image.
 const gpuTest = new Job(stack, 'gpu-test', {
   image,
-  allocation: { partition: 'gpu', time: '00:10:00', gpus: { type: 'a100', count: 1 }, cpusPerTask: 1, mem: '32G' },
   run: [['python', '-c', 'import torch; assert torch.cuda.is_available(); print(torch.cuda.get_device_name(0))']],
 });
 
-// A training run in the image, after the GPU test passed.
-new Job(stack, 'train', {
+// The experiment ppo (conf/experiment/ppo.yaml) over the grid lr_up
+// (conf/grid/lr_up.yaml): six points, one array, at most three at once,
+// only after the GPU test passed. Each task gets its point as $lr and $seed.
+new Sweep(stack, 'ppo-lr-up', {
   image,
-  allocation: { partition: 'gpu', time: '12:00:00', gpus: { type: 'a100', count: 1 }, cpusPerTask: 8, mem: '64G' },
+  grid: { lr: [0.0003, 0.001, 0.003], seed: [1, 2] },
+  throttle: 3,
+  allocation: { time: '12:00:00', cpusPerTask: 8, mem: '64G' },
   env: { DATA_DIR: RuntimeRef.env('SLURM_TMPDIR').join('data') },
-  run: [['python', '/my-project/main.py', '--data_dir', RuntimeRef.env('DATA_DIR')]],
+  run: ['python /my-project/main.py experiment=ppo lr="$lr" seed="$seed" data_dir="$DATA_DIR"'],
 }).dependsOn(gpuTest);

@@ -172,6 +172,8 @@ ${run(build.script, 'build')}
 ${build.check ? run(build.check, 'check') : ':'}
 ${build.lock ? `( cd "$D" && HPCDK_STACK_DIR="$D" bash -c ${quote(build.lock)} ) > "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt.tmp 2>> "${log}" && mv -f "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt.tmp "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt` : ':'}
 hpcdk_journal built ${quote(r.address)} ${r.identity}
+# What the build said of itself (which path it took), for the person applying.
+grep '^hpcdk: ' "${log}" | sed 's/^hpcdk: /@@note /' || true
 echo "@@step build "${quote(r.address)}`);
   }
   const cancels = plan.resources.flatMap((r) => r.job?.cancel ?? []);

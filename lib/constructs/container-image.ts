@@ -347,6 +347,7 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
       script: `${this.address}/build.sh`,
       ...(spec.test.length > 0 ? { check: `${this.address}/check.sh` } : {}),
       lock: words(['bash', `files/${this.address}/lock.sh`]),
+      describe: true,
     };
     return {
       artifacts: files,

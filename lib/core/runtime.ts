@@ -74,4 +74,10 @@ export interface BuildSpec {
   readonly check?: string;
   /** A shell command whose output is recorded as the built thing's actual state (pip freeze…), read back by plan. */
   readonly lock?: string;
+  /**
+   * The build script understands HPCDK_DESCRIBE=1: it prints how it would
+   * build on this target (or why it cannot, exiting non-zero) and builds
+   * nothing. Plan runs it in its read and shows the answer.
+   */
+  readonly describe?: boolean;
 }

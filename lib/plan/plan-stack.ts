@@ -1,7 +1,7 @@
 import type { StackSynthesis } from '../synth/synthesize.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { computePlan, type Plan, type PlanOptions } from './plan.js';
-import { readTarget, type ActualState, type LockToRead, type ScriptToTest } from './read-target.js';
+import { readTarget, type ActualState, type BuildToDescribe, type LockToRead, type ScriptToTest } from './read-target.js';
 import type { BuildSpec } from '../core/runtime.js';
 
 /** The files a synthesis deploys (everything but the manifest), path → sha256. */
@@ -22,20 +22,42 @@ export function lockCommands(synthesis: StackSynthesis): LockToRead[] {
   });
 }
 
+/** Build scripts that can describe how they would build on the target. */
+export function buildsToDescribe(synthesis: StackSynthesis): BuildToDescribe[] {
+  return synthesis.manifest.resources.flatMap((r) => {
+    const build = r.spec.build as BuildSpec | undefined;
+    if (!build?.describe) return [];
+    const script = synthesis.files.get(build.script);
+    return script ? [{ address: r.address, content: script.content }] : [];
+  });
+}
+
 /** A script the scheduler refused, reported against the construct that rendered it. */
 export class ScriptRefusedError extends Error {
   constructor(public readonly refusals: ReadonlyArray<{ construct: string; path: string; message: string }>) {
-    super(refusals.map((r) => `[${r.construct}] the scheduler refused ${r.path} (sbatch --test-only): ${r.message}`).join('\n'));
+    super(refusals.map((r) => `[${r.construct}] ${r.message}`).join('\n'));
     this.name = 'ScriptRefusedError';
   }
 }
 
 /** Reads the target once and compares: the whole of `hpcdk plan` for one stack. */
 export async function planStack(conn: TargetConnection, synthesis: StackSynthesis, options: PlanOptions = {}): Promise<{ plan: Plan; actual: ActualState }> {
-  const actual = await readTarget(conn, synthesis.stack, expectedFiles(synthesis), options.destroy ? [] : batchScripts(synthesis), lockCommands(synthesis));
-  if (actual.refused.size > 0) {
-    const byPath = new Map(synthesis.artifacts.map((a) => [a.path, a.construct]));
-    throw new ScriptRefusedError([...actual.refused].map(([path, message]) => ({ construct: byPath.get(path) ?? path, path, message })));
+  const actual = await readTarget(
+    conn,
+    synthesis.stack,
+    expectedFiles(synthesis),
+    options.destroy ? [] : batchScripts(synthesis),
+    lockCommands(synthesis),
+    options.destroy ? [] : buildsToDescribe(synthesis),
+  );
+  const byPath = new Map(synthesis.artifacts.map((a) => [a.path, a.construct]));
+  const refusals = [...actual.refused].map(([path, message]) => ({ construct: byPath.get(path) ?? path, path, message: `the scheduler refused ${path} (sbatch --test-only): ${message}` }));
+  for (const [address, path] of actual.buildPaths) {
+    const resource = synthesis.manifest.resources.find((r) => r.address === address);
+    if (!path.ok && resource && actual.recorded.built.get(address) !== resource.identity) {
+      refusals.push({ construct: resource.construct, path: address, message: `cannot be built on ${conn.profile.name}: ${path.text}` });
+    }
   }
+  if (refusals.length > 0) throw new ScriptRefusedError(refusals);
   return { plan: computePlan(synthesis, actual, options), actual };
 }

@@ -182,6 +182,12 @@ function planJob(r: ManifestResource, files: FileChange[], actual: ActualState, 
   return { change: { ...base, action: 'submit', reason: 'new', job: { attempts: 0, maxAttempts, cancel: [] } } };
 }
 
+/** `: podman build from Dockerfile, then apptainer build from docker-archive`, where the target told. */
+function howBuilt(actual: ActualState, address: string): string {
+  const path = actual.buildPaths.get(address);
+  return path?.ok && path.text !== '' ? ` with ${path.text}` : '';
+}
+
 /** Compares what the stack wants with what the target has. Pure: the same inputs give the same plan. */
 export function computePlan(desired: StackSynthesis, actual: ActualState, options: PlanOptions = {}): Plan {
   const replace = new Set(options.replace ?? []);
@@ -209,7 +215,7 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
           files,
           build: true,
           action: builtAt === undefined ? 'create' : 'update',
-          reason: builtAt === undefined ? 'new: will be built' : 'changed: will be rebuilt',
+          reason: `${builtAt === undefined ? 'new: will be built' : 'changed: will be rebuilt'}${howBuilt(actual, r.address)}`,
         });
       }
       continue;

@@ -22,6 +22,14 @@ export interface ActualState {
   readonly locks: ReadonlyMap<string, string>;
   /** Batch scripts the scheduler refused in a dry run (`sbatch --test-only`), by snapshot path, with its message. */
   readonly refused: ReadonlyMap<string, string>;
+  /** How each buildable resource would be built here, by address: `ok` with the path, or not with the reason. */
+  readonly buildPaths: ReadonlyMap<string, { readonly ok: boolean; readonly text: string }>;
+}
+
+/** A build script to run with HPCDK_DESCRIBE=1 during the read: how would it build here? */
+export interface BuildToDescribe {
+  readonly address: string;
+  readonly content: string;
 }
 
 /** A new or changed batch script to dry-run during the read. */
@@ -58,7 +66,21 @@ function lockLines(locks: readonly LockToRead[]): string {
     .join('\n');
 }
 
-export function readScript(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = [], locks: readonly LockToRead[] = []): string {
+function describeLines(builds: readonly BuildToDescribe[]): string {
+  return builds
+    .map(
+      (b) => `hpcdk_d=$(mktemp)
+base64 -d > "$hpcdk_d" <<'HPCDK_SCRIPT'
+${Buffer.from(b.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+HPCDK_SCRIPT
+if hpcdk_out=$(cd "$D" 2>/dev/null || cd; HPCDK_STACK_DIR="$D" HPCDK_DESCRIBE=1 bash "$hpcdk_d" 2>&1); then hpcdk_ok=ok; else hpcdk_ok=fail; fi
+printf '%s %s ' ${quote(b.address)} "$hpcdk_ok"; printf '%s' "$hpcdk_out" | base64 -w0; echo
+rm -f "$hpcdk_d"`,
+    )
+    .join('\n');
+}
+
+export function readScript(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = [], locks: readonly LockToRead[] = [], builds: readonly BuildToDescribe[] = []): string {
   const want = [...expected].map(([p, sha]) => `${sha}  ./${p}`).join('\n');
   const testOnly = conn.scheduler.testOnlyCommand;
   const dryRuns =
@@ -104,6 +126,8 @@ echo '@@locks'
 ${lockLines(locks)}
 echo '@@refused'
 ${dryRuns}
+echo '@@builds'
+${describeLines(builds)}
 echo '@@queue'
 ${conn.scheduler.queryLines(commentPrefix(conn.deployment(stack)))}
 echo '@@end'
@@ -167,13 +191,25 @@ export function parseRead(text: string, deployment: string): ActualState {
     const sp = line.indexOf(' ');
     if (sp > 0) refused.set(line.slice(0, sp), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8').trim());
   }
+  const buildPaths = new Map<string, { ok: boolean; text: string }>();
+  for (const line of (s.get('builds') ?? '').split('\n')) {
+    const [address, verdict, b64 = ''] = line.split(' ');
+    if (address && verdict) buildPaths.set(address, { ok: verdict === 'ok', text: Buffer.from(b64, 'base64').toString('utf8').trim().replace(/^hpcdk: /, '') });
+  }
   const lock = (s.get('lock') ?? '').trim();
-  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment, locks, refused };
+  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment, locks, refused, buildPaths };
 }
 
 /** Reads the target's actual state for `stack`: one round trip, however many resources there are. */
-export async function readTarget(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = [], locks: readonly LockToRead[] = []): Promise<ActualState> {
-  const r = await conn.transport.run(readScript(conn, stack, expected, scripts, locks));
+export async function readTarget(
+  conn: TargetConnection,
+  stack: string,
+  expected: ReadonlyMap<string, string>,
+  scripts: readonly ScriptToTest[] = [],
+  locks: readonly LockToRead[] = [],
+  builds: readonly BuildToDescribe[] = [],
+): Promise<ActualState> {
+  const r = await conn.transport.run(readScript(conn, stack, expected, scripts, locks, builds));
   if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
     throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
   }

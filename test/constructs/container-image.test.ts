@@ -81,7 +81,7 @@ describe('ContainerImage synth', () => {
     expect(r.kind).toBe('container-image');
     expect(Object.keys(r.inputs).sort()).toEqual(['apptainer', 'copiedFiles', 'description', 'podman', 'runtime']);
     expect(r.artifacts).toEqual(['image/Dockerfile', 'image/build.sh', 'image/context/requirements.txt', 'image/context/src/main.py', 'image/image.def', 'image/lock.sh']);
-    expect(r.spec.build).toEqual({ script: 'image/build.sh', lock: 'bash files/image/lock.sh' });
+    expect(r.spec.build).toEqual({ script: 'image/build.sh', lock: 'bash files/image/lock.sh', describe: true });
 
     // The same description with a changed file is another image, under another tag.
     writeFileSync(join(work, 'src/main.py'), 'print("changed")\n');

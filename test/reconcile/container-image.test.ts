@@ -115,7 +115,7 @@ describe('container images built with podman', () => {
       { 'config.yaml': 'lr: 0.1\n' },
     );
     const plan = await hpcdk(dir, ['plan']);
-    expect(plan.stdout).toContain('# image will be created (new: will be built)');
+    expect(plan.stdout).toContain('# image will be created (new: will be built with podman build from Dockerfile)');
     const apply = await hpcdk(dir, ['apply', '--yes']);
     expect(apply.exitCode, apply.stderr).toBe(0);
     const log = readFileSync(join(dir, '.hpcdk/local/demo/logs/image/build.log'), 'utf8');
@@ -152,7 +152,7 @@ describe('container images built with podman', () => {
     expect(failed.stderr).toContain('the build of image failed on local');
     expect(failed.stderr).toContain('RUN test -f /etc/no-such-file');
     expect(existsSync(join(dir, '.hpcdk/local/demo/.hpcdk/locks/image/lock.txt'))).toBe(false);
-    expect((await hpcdk(dir, ['plan'])).stdout).toContain('# image will be created (new: will be built)');
+    expect((await hpcdk(dir, ['plan'])).stdout).toContain('# image will be created (new: will be built with podman build from Dockerfile)');
 
     writeFileSync(join(dir, 'stacks/demo.ts'), readFileSync(join(dir, 'stacks/demo.ts'), 'utf8').replace('/etc/no-such-file', '/etc/debian_version'));
     const passed = await hpcdk(dir, ['apply', '--yes']);

@@ -6,12 +6,19 @@ export HPCDK_STACK_DIR="${HPCDK_STACK_DIR:-${SLURM_SUBMIT_DIR:-$PWD}}"
 hpcdk_image=localhost/hpcdk-job-manager-image:ha2101aa566a396a7
 hpcdk_sif="${HPCDK_STACK_DIR}/images/image/ha2101aa566a396a7.sif"
 hpcdk_record="${HPCDK_STACK_DIR}/images/image/ha2101aa566a396a7.built-with"
-cd -- "${HPCDK_STACK_DIR}/files/image"
-mkdir -p -- "$(dirname -- "$hpcdk_sif")" "$(dirname -- "$hpcdk_record")"
+# HPCDK_DESCRIBE=1: say which build path this target allows, build nothing (plan runs this).
+if [ -z "${HPCDK_DESCRIBE:-}" ]; then
+  cd -- "${HPCDK_STACK_DIR}/files/image"
+  mkdir -p -- "$(dirname -- "$hpcdk_sif")" "$(dirname -- "$hpcdk_record")"
+fi
 hpcdk_have() { command -v "$1" >/dev/null 2>&1; }
 # docker may be only a client: it counts when its daemon answers.
 hpcdk_have_docker() { hpcdk_have docker && docker info >/dev/null 2>&1; }
-hpcdk_built_with() { printf '%s\n%s\n' "$1" "$2" > "$hpcdk_record.tmp"; echo "hpcdk: building $hpcdk_image: $2"; }
+hpcdk_built_with() {
+  if [ -n "${HPCDK_DESCRIBE:-}" ]; then echo "$2"; exit 0; fi
+  printf '%s\n%s\n' "$1" "$2" > "$hpcdk_record.tmp"
+  echo "hpcdk: building $hpcdk_image: $2"
+}
 hpcdk_apptainer=$(command -v apptainer || true)
 hpcdk_apptainer_name=$(basename -- "${hpcdk_apptainer:-none}")
 if [ -z "$hpcdk_apptainer" ]; then

@@ -140,7 +140,7 @@ describe('container images built with podman', () => {
     // A changed copied file is a new image: plan says it will be rebuilt.
     writeFileSync(join(dir, 'config.yaml'), 'lr: 0.2\n');
     const changed = await hpcdk(dir, ['plan']);
-    expect(changed.stdout).toContain('# image will be updated in place (changed: will be rebuilt)');
+    expect(changed.stdout).toContain('# image will be updated in place (changed: will be rebuilt with podman build from Dockerfile)');
   }, 120_000);
 
   it('GIVEN a smoke test that fails WHEN applied THEN the build fails with the test in its log and nothing is recorded; once it passes the image is built', async (ctx) => {

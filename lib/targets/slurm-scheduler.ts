@@ -37,7 +37,8 @@ hpcdk_active_job() {
       // Jobs that left squeue: ask sacct, where accounting is on (one call for all recorded ids).
       `hpcdk_ids_csv=$(awk '$1 == "job" { print $4 }' "$D/.hpcdk/journal" 2>/dev/null | tail -n 500 | paste -sd, -)`,
       `if [ -n "$hpcdk_ids_csv" ] && command -v sacct >/dev/null 2>&1; then`,
-      `  sacct -n -P -X -j "$hpcdk_ids_csv" -o 'JobID,State,Comment' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $3 }' | sed 's/^/sacct:/' || true`,
+      // Bounded: a slow or stopped slurmdbd must not hold the whole plan.
+      `  timeout 15 sacct -n -P -X -j "$hpcdk_ids_csv" -o 'JobID,State,Comment' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $3 }' | sed 's/^/sacct:/' || true`,
       `fi`,
     ].join('\n');
   }

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Tear down the test cluster started by up.sh: stop its sshd, slurmctld,
-# slurmd and munged (found through their pid files in the cluster dir, never
-# by name alone), then remove the cluster dir unless --keep is given.
-# Idempotent: nothing running and no dir is fine.
+# slurmd, slurmdbd, mariadbd and munged (found through their pid files in the
+# cluster dir, never by name alone), then remove the cluster dir unless --keep
+# is given. HPCDK_CLUSTER_ACCOUNTING=slurmdbd: the accounting variant's
+# default dir. Idempotent: nothing running and no dir is fine.
 set -euo pipefail
 
+if [ "${HPCDK_CLUSTER_ACCOUNTING:-none}" = slurmdbd ]; then
+  DEFAULT_DIR=/tmp/hpcdk-cluster-acct
+else
+  DEFAULT_DIR=/tmp/hpcdk-cluster
+fi
+
 usage() {
-  echo "usage: $0 [--keep]   (--keep: stop the daemons but keep ${HPCDK_CLUSTER_DIR:-/tmp/hpcdk-cluster})"
+  echo "usage: $0 [--keep]   (--keep: stop the daemons but keep ${HPCDK_CLUSTER_DIR:-$DEFAULT_DIR})"
 }
 
 KEEP=0
@@ -20,7 +27,7 @@ done
 
 log() { echo "down.sh: $*" >&2; }
 
-RAW_DIR="${HPCDK_CLUSTER_DIR:-/tmp/hpcdk-cluster}"
+RAW_DIR="${HPCDK_CLUSTER_DIR:-$DEFAULT_DIR}"
 if [ ! -d "$RAW_DIR" ]; then
   log "nothing to do ($RAW_DIR does not exist)"
   exit 0
@@ -46,12 +53,21 @@ pid_from_file() {
 
 # Fallback when a pid file is gone: processes named $1 whose command line
 # names a file inside this cluster dir (so the system sshd never matches).
+# slurmdbd has no config option; it is found by the SLURM_CONF it was
+# started with.
 pids_by_cmdline() {
-  local p pid
+  local p pid comm
   for p in /proc/[0-9]*; do
     pid="${p#/proc/}"
-    [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] || continue
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$DIR/" || continue
+    # read, not $(cat): no fork per process, the scan takes a few ms.
+    comm=""
+    { read -r comm <"$p/comm"; } 2>/dev/null || true
+    [ "$comm" = "$1" ] || continue
+    if [ "$1" = slurmdbd ]; then
+      tr '\0' '\n' 2>/dev/null <"$p/environ" | grep -qxF "SLURM_CONF=$DIR/etc/slurm.conf" || continue
+    else
+      tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$DIR/" || continue
+    fi
     echo "$pid"
   done
 }
@@ -134,6 +150,12 @@ if [ "$KEEP" -eq 0 ]; then
   fi
 fi
 stop_daemon slurmd
+# Accounting variant: slurmdbd after slurmctld (which hands it its last
+# records), mariadb after slurmdbd; munged last, everything uses it.
+if [ -e "$DIR/etc/slurmdbd.conf" ] || [ -e "$DIR/mariadb" ] || [ -e "$RUN/slurmdbd.pid" ] || [ -e "$RUN/mariadbd.pid" ]; then
+  stop_daemon slurmdbd
+  stop_daemon mariadbd
+fi
 stop_daemon munged
 
 if [ "$KEEP" -eq 1 ]; then

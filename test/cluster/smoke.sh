@@ -2,9 +2,15 @@
 # End-to-end check of the test cluster started by up.sh. Uses only the files
 # up.sh wrote (env, ssh_config) and talks to SLURM exclusively over ssh, the
 # way hpcdk does. Prints PASS/FAIL lines; exits non-zero on any failure.
+# HPCDK_CLUSTER_ACCOUNTING=slurmdbd: checks the accounting variant (its
+# default dir), sacct included.
 set -euo pipefail
 
-DIR="${HPCDK_CLUSTER_DIR:-/tmp/hpcdk-cluster}"
+if [ "${HPCDK_CLUSTER_ACCOUNTING:-none}" = slurmdbd ]; then
+  DIR="${HPCDK_CLUSTER_DIR:-/tmp/hpcdk-cluster-acct}"
+else
+  DIR="${HPCDK_CLUSTER_DIR:-/tmp/hpcdk-cluster}"
+fi
 if [ ! -f "$DIR/env" ]; then
   echo "FAIL: $DIR/env not found; run test/cluster/up.sh first"
   exit 1
@@ -13,14 +19,17 @@ fi
 source "$DIR/env"
 
 WAIT_SECONDS="${HPCDK_SMOKE_WAIT:-60}"
+ALIAS="${HPCDK_SSH_ALIAS:-hpcdk-test}"
+# What the cluster was started with (env files of older up.sh lack it).
+ACCOUNTING="${HPCDK_ACCOUNTING:-none}"
 FAILS=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
 # One remote command string per call, run by the remote login shell.
-remote() { ssh -F "$HPCDK_SSH_CONFIG" hpcdk-test "$1" </dev/null; }
+remote() { ssh -F "$HPCDK_SSH_CONFIG" "$ALIAS" "$1" </dev/null; }
 # Same, feeding stdin (used to upload job scripts).
-remote_in() { ssh -F "$HPCDK_SSH_CONFIG" hpcdk-test "$1"; }
+remote_in() { ssh -F "$HPCDK_SSH_CONFIG" "$ALIAS" "$1"; }
 
 # --- connectivity and versions ----------------------------------------------
 
@@ -115,6 +124,13 @@ if [ -n "$HELLO" ]; then
   DEP="$(submit "dependency afterok:$HELLO" "--job-name=smoke-dep --dependency=afterok:$HELLO --time=00:05:00 --output='$WORK/dep-%j.out' dep.sh")"
 fi
 
+# Accounting: a job cancelled while pending (held for an hour by --begin).
+HELD=""
+if [ "$ACCOUNTING" = slurmdbd ]; then
+  HELD="$(submit "held (--begin=now+3600)" "--job-name=smoke-held --begin=now+3600 --time=00:05:00 --output='$WORK/held-%j.out' dep.sh")"
+  if [ -n "$HELD" ] && remote "scancel '$HELD'"; then pass "scancel of pending job $HELD"; else fail "scancel of pending job '$HELD'"; fi
+fi
+
 if out="$(remote "cd '$WORK' && sbatch --test-only --time=00:05:00 hello.sh" 2>&1)" && grep -q 'to start at' <<<"$out"; then
   pass "sbatch --test-only: $out"
 else
@@ -204,7 +220,17 @@ if [ -n "$HELLO" ]; then
 fi
 
 if [ -n "$ARRAY" ]; then
-  TASKS="$(remote "squeue -h -t all -j '$ARRAY' -o '%i'" 2>/dev/null | sort | tr '\n' ' ' || true)"
+  if [ "$ACCOUNTING" = slurmdbd ]; then
+    # MinJobAge=2: the finished tasks have left squeue, sacct lists them
+    # (once slurmctld has handed slurmdbd every task's record).
+    for ((i = 0; i < 40; i++)); do
+      TASKS="$(remote "sacct -n -P -X -j '$ARRAY' -o JobID" 2>/dev/null | sort | tr '\n' ' ' || true)"
+      [ "$TASKS" != "${ARRAY}_0 ${ARRAY}_1 ${ARRAY}_2 ${ARRAY}_3 " ] || break
+      sleep 0.5
+    done
+  else
+    TASKS="$(remote "squeue -h -t all -j '$ARRAY' -o '%i'" 2>/dev/null | sort | tr '\n' ' ' || true)"
+  fi
   if [ "$TASKS" = "${ARRAY}_0 ${ARRAY}_1 ${ARRAY}_2 ${ARRAY}_3 " ]; then
     pass "array has 4 tasks: $TASKS"
   else
@@ -248,6 +274,56 @@ if [ -n "$DEP" ]; then
   check_completed "dependency job $DEP" "^JobId=$DEP "
   out="$(output_of "$WORK/dep-$DEP.out")"
   if grep -q '^DEP_OK$' <<<"$out"; then pass "dependency output file"; else fail "dependency output: $out"; fi
+fi
+
+# --- accounting (slurmdbd variant) -------------------------------------------
+
+# Poll sacct (slurmctld hands records to slurmdbd asynchronously): prints the
+# last output, succeeds once it matches the regex.
+sacct_until() { # regex remote-command
+  local out="" i
+  for ((i = 0; i < 40; i++)); do
+    out="$(remote "$2" 2>&1 || true)"
+    if grep -Eq "$1" <<<"$out"; then
+      echo "$out"
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "$out"
+  return 1
+}
+
+if [ "$ACCOUNTING" = slurmdbd ]; then
+  if [ -n "$HELLO" ]; then
+    if out="$(sacct_until "^$HELLO\|COMPLETED\|0:0\$" "sacct -n -P -X -j '$HELLO' -o JobID,State,ExitCode")"; then
+      pass "sacct -X -j $HELLO: $out"
+    else
+      fail "sacct -X -j $HELLO: $out"
+    fi
+    out="$(remote "sacct --json -j '$HELLO'" 2>&1 || true)"
+    flat="$(tr -d ' \n\t' <<<"$out")"
+    if [[ "$flat" == \{* ]] && [[ "$flat" == *"\"job_id\":$HELLO,"* ]] && [[ "$flat" == *'"state":{"current":"COMPLETED"'* ]]; then
+      pass "sacct --json -j $HELLO: job_id $HELLO, state COMPLETED"
+    else
+      fail "sacct --json -j $HELLO: $(head -c 300 <<<"$out")"
+    fi
+  fi
+  if [ -n "$ARRAY" ]; then
+    if out="$(sacct_until "^${ARRAY}_3\|COMPLETED" "sacct -n -P -X -j '$ARRAY' -o JobID,State")" \
+       && [ "$(grep -c '|COMPLETED$' <<<"$out")" -eq 4 ]; then
+      pass "sacct: array $ARRAY has 4 COMPLETED tasks"
+    else
+      fail "sacct array $ARRAY: $(tr '\n' ' ' <<<"$out")"
+    fi
+  fi
+  if [ -n "$HELD" ]; then
+    if out="$(sacct_until "^$HELD\|CANCELLED" "sacct -n -P -X -j '$HELD' -o JobID,State,ExitCode")"; then
+      pass "sacct: job $HELD cancelled while pending: $out"
+    else
+      fail "sacct: job $HELD cancelled while pending: $out"
+    fi
+  fi
 fi
 
 if [ "$FAILS" -eq 0 ]; then

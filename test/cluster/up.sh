@@ -2,16 +2,40 @@
 # Bring up a single-node SLURM test cluster plus an OpenSSH server, both on
 # loopback, with all state under ${HPCDK_CLUSTER_DIR:-/tmp/hpcdk-cluster}.
 #
+# HPCDK_CLUSTER_ACCOUNTING=slurmdbd selects the accounting variant: a private
+# mariadb and slurmdbd as well, so sacct works (own defaults for the dir and
+# the ports, so both variants can run side by side). The default, "none", has
+# no accounting database (jobcomp/filetxt only).
+#
 # Idempotent: if the cluster from a previous run is healthy this exits 0 at
 # once; otherwise it stops whatever is left of it and starts it again.
 # System configuration (/etc/slurm, the sshd on port 22) is never touched.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-SSH_PORT="${HPCDK_SSH_PORT:-2222}"
-CTLD_PORT="${HPCDK_SLURMCTLD_PORT:-16817}"
-SLURMD_PORT="${HPCDK_SLURMD_PORT:-16818}"
-ALIAS="hpcdk-test"
+ACCOUNTING="${HPCDK_CLUSTER_ACCOUNTING:-none}"
+case "$ACCOUNTING" in
+  none)
+    DEFAULT_DIR=/tmp/hpcdk-cluster
+    SSH_PORT="${HPCDK_SSH_PORT:-2222}"
+    CTLD_PORT="${HPCDK_SLURMCTLD_PORT:-16817}"
+    SLURMD_PORT="${HPCDK_SLURMD_PORT:-16818}"
+    ALIAS="hpcdk-test"
+    ;;
+  slurmdbd)
+    DEFAULT_DIR=/tmp/hpcdk-cluster-acct
+    SSH_PORT="${HPCDK_SSH_PORT:-2223}"
+    CTLD_PORT="${HPCDK_SLURMCTLD_PORT:-16827}"
+    SLURMD_PORT="${HPCDK_SLURMD_PORT:-16828}"
+    DBD_PORT="${HPCDK_SLURMDBD_PORT:-16829}"
+    DB_PORT="${HPCDK_MARIADB_PORT:-16830}"
+    ALIAS="hpcdk-test-acct"
+    ;;
+  *)
+    echo "up.sh: error: HPCDK_CLUSTER_ACCOUNTING must be none or slurmdbd, not '$ACCOUNTING'" >&2
+    exit 1
+    ;;
+esac
 PARTITIONS="debug,gpu,long"
 WAIT_SECONDS="${HPCDK_CLUSTER_WAIT:-60}"
 
@@ -26,7 +50,7 @@ log() { echo "up.sh: $*" >&2; }
 # slurmd/slurmctld run as SlurmUser=root and sshd must switch users: root only.
 [ "$(id -u)" -eq 0 ] || die "must run as root (SlurmUser=root, sshd needs root); current uid $(id -u)"
 
-for p in "$SSH_PORT" "$CTLD_PORT" "$SLURMD_PORT"; do
+for p in "$SSH_PORT" "$CTLD_PORT" "$SLURMD_PORT" ${DBD_PORT:+"$DBD_PORT"} ${DB_PORT:+"$DB_PORT"}; do
   if ! [[ "$p" =~ ^[0-9]+$ ]] || [ "$p" -eq 0 ] || [ "$p" -gt 65535 ]; then die "invalid port: $p"; fi
 done
 # Port 22 belongs to the system sshd, which we must not disturb.
@@ -47,6 +71,13 @@ missing_packages() {
   command -v ssh-keygen >/dev/null 2>&1 || out+=(openssh-client)
   [ -f /etc/profile.d/lmod.sh ] || out+=(lmod)
   command -v rsync >/dev/null 2>&1 || out+=(rsync)
+  if [ "$ACCOUNTING" = slurmdbd ]; then
+    command -v slurmdbd >/dev/null 2>&1 || out+=(slurmdbd)
+    command -v sacctmgr >/dev/null 2>&1 || out+=(slurm-client)
+    command -v mariadbd >/dev/null 2>&1 || out+=(mariadb-server)
+    command -v mariadb-install-db >/dev/null 2>&1 || out+=(mariadb-server)
+    command -v mariadb >/dev/null 2>&1 || out+=(mariadb-client)
+  fi
   if [ "${#out[@]}" -gt 0 ]; then printf '%s\n' "${out[@]}" | sort -u; fi
 }
 
@@ -56,6 +87,14 @@ if [ "${#MISSING[@]}" -gt 0 ]; then
     || die "packages missing (${MISSING[*]}) and apt-get is not available"
   log "installing ${MISSING[*]} (apt-get)"
   apt_log="$(mktemp)"
+  # mariadb-server's (and slurmdbd's) postinst would start the system service;
+  # this cluster runs its own. Without a policy-rc.d that says no, add one for
+  # the duration of the install (a machine that has one keeps it untouched).
+  if [ "$ACCOUNTING" = slurmdbd ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# hpcdk test/cluster/up.sh: no service starts during apt-get install\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   # Quiet apt unless it fails; its full output is noise in test logs.
   if ! { apt-get update -q \
          && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${MISSING[@]}"; } \
@@ -65,14 +104,18 @@ if [ "${#MISSING[@]}" -gt 0 ]; then
     die "apt-get could not install: ${MISSING[*]}"
   fi
   rm -f "$apt_log"
+  if [ "$ACCOUNTING" = slurmdbd ] && grep -q '^# hpcdk test/cluster/up.sh' /usr/sbin/policy-rc.d 2>/dev/null; then
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
   mapfile -t MISSING < <(missing_packages)
   [ "${#MISSING[@]}" -eq 0 ] || die "still missing after apt-get install: ${MISSING[*]}"
 fi
 
 # --- layout -----------------------------------------------------------------
 
-mkdir -p "${HPCDK_CLUSTER_DIR:-/tmp/hpcdk-cluster}"
-DIR="$(cd "${HPCDK_CLUSTER_DIR:-/tmp/hpcdk-cluster}" && pwd -P)"
+mkdir -p "${HPCDK_CLUSTER_DIR:-$DEFAULT_DIR}"
+DIR="$(cd "${HPCDK_CLUSTER_DIR:-$DEFAULT_DIR}" && pwd -P)"
 # Unix socket paths are limited to 108 bytes; the munge socket lives in here.
 [ "${#DIR}" -le 80 ] || die "HPCDK_CLUSTER_DIR path too long for unix sockets: $DIR"
 # slurm.conf and sshd_config values cannot hold whitespace or quotes.
@@ -100,6 +143,12 @@ KNOWN_HOSTS="$DIR/known_hosts"
 CLIENT_KEY="$KEYS/id_ed25519"
 HOST_KEY="$KEYS/ssh_host_ed25519_key"
 MUNGE_SOCKET="$RUN/munge/munge.socket"
+# Accounting variant: slurmdbd's config (it reads slurmdbd.conf next to
+# SLURM_CONF), the private mariadb's data, socket and pid file.
+DBD_CONF="$ETC/slurmdbd.conf"
+DB_DATA="$DIR/mariadb"
+DB_SOCKET="$RUN/mariadb.sock"
+DB_NAME=slurm_acct_db
 # A running cluster set up by another version of this script is restarted.
 SCRIPT_SUM="$(sha256sum "$SCRIPT_DIR/up.sh" | cut -d' ' -f1)"
 
@@ -124,6 +173,21 @@ ssh_ok() {
   ssh -F "$SSH_CONFIG" -o ConnectTimeout=3 "$ALIAS" true </dev/null >/dev/null 2>&1
 }
 
+# Accounting variant: the private mariadb as root over its socket.
+db_sql() {
+  mariadb --no-defaults --protocol=socket -S "$DB_SOCKET" -u root "$@"
+}
+
+# sacct answers (slurmdbd and mariadb are up and hold this cluster).
+sacct_ok() {
+  timeout 5 sacct -n -P -X -o JobID -S now >/dev/null 2>&1
+}
+
+# The stamp says this very script started the cluster.
+stamp_ok() {
+  [ "$(cat "$DIR/.up-sha256" 2>/dev/null || true)" = "$SCRIPT_SUM" ]
+}
+
 # --- fast path: already up? --------------------------------------------------
 
 healthy() {
@@ -133,17 +197,31 @@ healthy() {
   grep -qx "SlurmctldPort=$CTLD_PORT" "$SLURM_CONF_FILE" || return 1
   grep -qx "SlurmdPort=$SLURMD_PORT" "$SLURM_CONF_FILE" || return 1
   grep -q "^NodeName=$NODE " "$SLURM_CONF_FILE" || return 1
-  [ "$(cat "$DIR/.up-sha256" 2>/dev/null)" = "$SCRIPT_SUM" ] || return 1
+  stamp_ok || return 1
+  # The other variant in this dir => restart.
+  grep -qx "export HPCDK_ACCOUNTING=$ACCOUNTING" "$ENV_FILE" || return 1
   pid_alive "$RUN/munged.pid" munged || return 1
+  if [ "$ACCOUNTING" = slurmdbd ]; then
+    [ -f "$DBD_CONF" ] || return 1
+    grep -qx "DbdPort=$DBD_PORT" "$DBD_CONF" || return 1
+    grep -qx "StoragePort=$DB_PORT" "$DBD_CONF" || return 1
+    pid_alive "$RUN/mariadbd.pid" mariadbd || return 1
+    pid_alive "$RUN/slurmdbd.pid" slurmdbd || return 1
+  fi
   pid_alive "$RUN/slurmctld.pid" slurmctld || return 1
   pid_alive "$RUN/slurmd.pid" slurmd || return 1
   pid_alive "$RUN/sshd.pid" sshd || return 1
   case "$(node_state)" in idle|mixed|allocated|completing) ;; *) return 1 ;; esac
+  if [ "$ACCOUNTING" = slurmdbd ]; then sacct_ok || return 1; fi
   ssh_ok
 }
 
 final_line() {
-  echo "hpcdk test cluster up: ssh $ALIAS (127.0.0.1:$SSH_PORT), slurm partitions $PARTITIONS"
+  if [ "$ACCOUNTING" = slurmdbd ]; then
+    echo "hpcdk test cluster up: ssh $ALIAS (127.0.0.1:$SSH_PORT), slurm partitions $PARTITIONS, accounting slurmdbd (127.0.0.1:$DBD_PORT, mariadb 127.0.0.1:$DB_PORT)"
+  else
+    echo "hpcdk test cluster up: ssh $ALIAS (127.0.0.1:$SSH_PORT), slurm partitions $PARTITIONS"
+  fi
 }
 
 if healthy; then
@@ -258,6 +336,26 @@ if [ -n "$NODE_ADDRS" ] && ! grep -qv '^127\.' <<<"$NODE_ADDRS"; then
   COMM_PARAMS="$COMM_PARAMS,NoCtldInAddrAny"
 fi
 
+if [ "$ACCOUNTING" = slurmdbd ]; then
+  ACCT_LINES="AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$DBD_PORT
+# Clients authenticate to slurmdbd through this munged too (not /run/munge).
+AccountingStoragePass=$MUNGE_SOCKET
+# sacct also shows each job's --comment (hpcdk tags its jobs with one).
+AccountingStoreFlags=job_comment
+# Completed-job records in a file too, as in the variant without slurmdbd."
+  # Finished jobs leave squeue after 2 s, so tests see what sacct reports
+  # about jobs slurmctld has forgotten (the recommended non-zero minimum).
+  MIN_JOB_AGE=2
+else
+  # A dir that ran the accounting variant before: its slurmdbd is stopped.
+  rm -f "$DBD_CONF"
+  ACCT_LINES="AccountingStorageType=accounting_storage/none
+# Completed-job records (there is no slurmdbd / sacct)."
+  MIN_JOB_AGE=300
+fi
+
 cat >"$SLURM_CONF_FILE" <<EOF
 # hpcdk test cluster (generated by test/cluster/up.sh; do not edit)
 ClusterName=hpcdk
@@ -282,8 +380,7 @@ SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-# Completed-job records (there is no slurmdbd / sacct).
+$ACCT_LINES
 JobCompType=jobcomp/filetxt
 JobCompLoc=$LOGD/jobcomp.log
 MpiDefault=none
@@ -297,7 +394,7 @@ SelectTypeParameters=CR_Core_Memory
 GresTypes=gpu
 MaxArraySize=1001
 DefMemPerCPU=1000
-MinJobAge=300
+MinJobAge=$MIN_JOB_AGE
 ReturnToService=2
 # Let the one small node claim a big configured size (CPUs, memory, GPUs).
 SlurmdParameters=config_overrides
@@ -321,6 +418,40 @@ EOF
 
 # Empty SPANK stack so the system /etc/slurm/plugstack.conf.d is not read.
 : >"$ETC/plugstack.conf"
+
+# --- slurmdbd configuration (accounting variant) ---------------------------
+
+if [ "$ACCOUNTING" = slurmdbd ]; then
+  # The slurm DB user's password, made once (the database keeps it).
+  if [ ! -s "$KEYS/mariadb.pass" ]; then
+    head -c 64 /dev/urandom | sha256sum | cut -c1-32 >"$KEYS/mariadb.pass"
+  fi
+  chmod 0600 "$KEYS/mariadb.pass"
+  DB_PASS="$(cat "$KEYS/mariadb.pass")"
+  # slurmdbd refuses a config readable by others or not owned by SlurmUser.
+  rm -f "$DBD_CONF"
+  (umask 077 && cat >"$DBD_CONF" <<EOF
+# hpcdk test cluster slurmdbd (generated by test/cluster/up.sh; do not edit)
+AuthType=auth/munge
+AuthInfo=socket=$MUNGE_SOCKET
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=$DBD_PORT
+SlurmUser=root
+PidFile=$RUN/slurmdbd.pid
+LogFile=$LOGD/slurmdbd.log
+DebugLevel=info
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$DB_PORT
+StorageUser=slurm
+StoragePass=$DB_PASS
+StorageLoc=$DB_NAME
+EOF
+  )
+  chown root:root "$DBD_CONF"
+  chmod 0600 "$DBD_CONF"
+fi
 
 # --- sshd configuration -----------------------------------------------------
 
@@ -391,6 +522,13 @@ EOF
   printf 'export HPCDK_SLURM_NODE=%q\n' "$NODE"
   printf 'export HPCDK_JOBCOMP_LOG=%q\n' "$LOGD/jobcomp.log"
   printf 'export HPCDK_SCRATCH_DIR=%q\n' "$DIR/scratch"
+  if [ "$ACCOUNTING" = slurmdbd ]; then
+    echo "export HPCDK_SLURMDBD_PORT=$DBD_PORT"
+    echo "export HPCDK_MARIADB_PORT=$DB_PORT"
+    printf 'export HPCDK_MARIADB_SOCKET=%q\n' "$DB_SOCKET"
+    printf 'export HPCDK_SLURMDBD_LOG=%q\n' "$LOGD/slurmdbd.log"
+  fi
+  echo "export HPCDK_ACCOUNTING=$ACCOUNTING"
 } >"$ENV_FILE"
 
 # --- start daemons ----------------------------------------------------------
@@ -406,9 +544,10 @@ show_logs() {
 
 # Poll a predicate: status 0 = ready, 2 = give up now, anything else = wait.
 wait_for() { # description seconds command...
-  local what="$1" secs="$2" i rc
+  local what="$1" secs="$2" i rc start=$SECONDS
   shift 2
-  for ((i = 0; i < secs * 4; i++)); do
+  # At most secs*4 polls, and no longer than secs seconds with slow predicates.
+  for ((i = 0; i < secs * 4 && SECONDS - start <= secs; i++)); do
     rc=0
     "$@" || rc=$?
     [ "$rc" -ne 0 ] || return 0
@@ -433,6 +572,79 @@ munged --force \
   || { show_logs "$LOGD/munged.log"; die "munged failed to start"; }
 wait_for "munged socket" 10 test -S "$MUNGE_SOCKET" \
   || { show_logs "$LOGD/munged.log"; die "munged did not create $MUNGE_SOCKET"; }
+
+# Accounting variant: mariadb, then slurmdbd, then the cluster's records in
+# it, all before slurmctld (which registers with slurmdbd when it starts).
+start_accounting() {
+  local db_pid
+  # A datadir without the marker was interrupted while being created.
+  if [ ! -f "$DB_DATA/.hpcdk-initialised" ]; then
+    rm -rf "$DB_DATA"
+    mkdir -p "$DB_DATA"
+    mariadb-install-db --no-defaults --user=root --datadir="$DB_DATA" \
+      --auth-root-authentication-method=socket --skip-test-db --skip-name-resolve \
+      >"$LOGD/mariadb-install.log" 2>&1 9<&- \
+      || { show_logs "$LOGD/mariadb-install.log"; die "mariadb-install-db failed ($DB_DATA)"; }
+    touch "$DB_DATA/.hpcdk-initialised"
+  fi
+  # Private server: no my.cnf (--no-defaults), loopback TCP and its own socket.
+  rm -f "$DB_SOCKET" "$RUN/mariadbd.pid"
+  setsid mariadbd --no-defaults --user=root --datadir="$DB_DATA" \
+    --socket="$DB_SOCKET" --port="$DB_PORT" --bind-address=127.0.0.1 \
+    --pid-file="$RUN/mariadbd.pid" --log-error="$LOGD/mariadb.log" \
+    --skip-name-resolve --innodb-buffer-pool-size=128M --innodb-log-file-size=64M \
+    --innodb-lock-wait-timeout=900 </dev/null >/dev/null 2>&1 9<&- &
+  db_pid=$!
+  db_up() {
+    db_sql -e 'SELECT 1' >/dev/null 2>&1 && return 0
+    [ "$(cat "/proc/$db_pid/comm" 2>/dev/null)" = mariadbd ] || return 2
+    return 1
+  }
+  wait_for "mariadb on 127.0.0.1:$DB_PORT" 60 db_up \
+    || { show_logs "$LOGD/mariadb.log"; die "mariadb did not start (is port $DB_PORT free? set HPCDK_MARIADB_PORT)"; }
+  db_sql <<EOF || die "could not create the slurm database user"
+CREATE DATABASE IF NOT EXISTS $DB_NAME;
+CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+ALTER USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+GRANT ALL PRIVILEGES ON $DB_NAME.* TO 'slurm'@'127.0.0.1';
+EOF
+
+  # slurmdbd reads slurmdbd.conf from the folder of $SLURM_CONF.
+  slurmdbd 9<&- || { show_logs "$LOGD/slurmdbd.log"; die "slurmdbd failed to start"; }
+  dbd_up() {
+    timeout 5 sacctmgr -n -P show cluster format=Cluster >/dev/null 2>&1 && return 0
+    if [ -s "$RUN/slurmdbd.pid" ] && ! pid_alive "$RUN/slurmdbd.pid" slurmdbd; then return 2; fi
+    return 1
+  }
+  # The first start creates the tables.
+  wait_for "slurmdbd on 127.0.0.1:$DBD_PORT" 60 dbd_up \
+    || { show_logs "$LOGD/slurmdbd.log" "$LOGD/mariadb.log"; die "slurmdbd does not answer (sacctmgr show cluster)"; }
+
+  # Cluster, account and user (root, who runs the jobs) with it as default
+  # account, each added once; the missing ones in one sacctmgr run.
+  local assocs users cmds=""
+  assocs="$(sacctmgr -n -P show assoc format=Cluster,Account,User)" || die "sacctmgr show assoc failed"
+  users="$(sacctmgr -n -P show user format=User,DefaultAccount)" || die "sacctmgr show user failed"
+  grep -q '^hpcdk|' <<<"$assocs" || cmds+="add cluster hpcdk"$'\n'
+  grep -qx 'hpcdk|hpcdk|' <<<"$assocs" \
+    || cmds+="add account hpcdk Cluster=hpcdk Description=hpcdk-tests Organization=hpcdk"$'\n'
+  if ! grep -qx 'hpcdk|hpcdk|root' <<<"$assocs"; then
+    cmds+="add user root Account=hpcdk Cluster=hpcdk DefaultAccount=hpcdk"$'\n'
+  elif ! grep -qx 'root|hpcdk' <<<"$users"; then
+    cmds+="modify user where name=root set DefaultAccount=hpcdk"$'\n'
+  fi
+  [ -n "$cmds" ] || return 0
+  # sacctmgr reads one command per line from stdin; -i commits each at once.
+  # Its exit status then says little (it is 1 after a clean run): the result
+  # is checked instead.
+  sacctmgr -i <<<"${cmds%$'\n'}" >"$LOGD/sacctmgr.log" 2>&1 || true
+  if ! sacctmgr -n -P show assoc format=Cluster,Account,User | grep -qx 'hpcdk|hpcdk|root' \
+     || ! sacctmgr -n -P show user format=User,DefaultAccount | grep -qx 'root|hpcdk'; then
+    cat "$LOGD/sacctmgr.log" >&2
+    die "sacctmgr did not register cluster/account/user hpcdk/hpcdk/root"
+  fi
+}
+if [ "$ACCOUNTING" = slurmdbd ]; then start_accounting; fi
 
 slurmctld -f "$SLURM_CONF_FILE" 9<&- \
   || { show_logs "$LOGD/slurmctld.log"; die "slurmctld failed to start"; }
@@ -481,6 +693,12 @@ if ! wait_for "sshd on 127.0.0.1:$SSH_PORT" 20 sshd_up; then
   show_logs "$LOGD/sshd.log"
   log "is port $SSH_PORT free? (set HPCDK_SSH_PORT to use another)"
   die "sshd does not accept connections on 127.0.0.1:$SSH_PORT"
+fi
+
+if [ "$ACCOUNTING" = slurmdbd ] && ! wait_for "sacct" 30 sacct_ok; then
+  sacct -n -X -S now >&2 2>&1 || true
+  show_logs "$LOGD/slurmdbd.log" "$LOGD/slurmctld.log"
+  die "sacct does not work"
 fi
 
 echo "$SCRIPT_SUM" >"$DIR/.up-sha256"

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { inject, type TestContext } from 'vitest';
 
@@ -79,4 +81,62 @@ export function sessionsWithKey(env: Record<string, string>, fingerprint: string
     if (started && ports.has(started[1]!)) sessions += 1;
   }
   return { sessions, logins };
+}
+
+/** A test cluster variant started by a suite itself (see startClusterVariant). */
+export interface ClusterVariant {
+  readonly available: boolean;
+  /** Why not, when it is not. */
+  readonly reason?: string;
+  readonly env?: Record<string, string>;
+  /** What test/cluster/up.sh and down.sh were run with (HPCDK_CLUSTER_DIR included). */
+  readonly vars: Record<string, string>;
+}
+
+const CLUSTER_SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'cluster');
+
+/** Only these variables and `vars` reach the scripts, so the default cluster's knobs (ports, dir) never leak in. */
+function scriptEnv(vars: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR']) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+  return { ...env, ...vars };
+}
+
+/**
+ * Starts a variant of the test cluster with `bash test/cluster/up.sh` and the
+ * given knobs (e.g. HPCDK_CLUSTER_ACCOUNTING=slurmdbd and its own
+ * HPCDK_CLUSTER_DIR), next to the default one. Never throws: a cluster that
+ * cannot start is reported with the reason (see clusterVariantEnv).
+ */
+export async function startClusterVariant(vars: Record<string, string>): Promise<ClusterVariant> {
+  if (process.env.HPCDK_NO_CLUSTER) return { available: false, reason: 'HPCDK_NO_CLUSTER is set', vars };
+  const dir = vars.HPCDK_CLUSTER_DIR;
+  if (!dir) throw new Error('startClusterVariant needs HPCDK_CLUSTER_DIR');
+  const up = await execa('bash', [join(CLUSTER_SCRIPTS, 'up.sh')], { reject: false, extendEnv: false, env: scriptEnv(vars), all: true, stdin: 'ignore' });
+  const envFile = join(dir, 'env');
+  if (up.exitCode !== 0 || !existsSync(envFile)) {
+    const tail = String(up.all ?? '').trim().split('\n').slice(-3).join(' / ');
+    return { available: false, reason: `the test cluster (${Object.entries(vars).map(([k, v]) => `${k}=${v}`).join(' ')}) could not start: ${tail}`, vars };
+  }
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
+    if (m) env[m[1]!] = m[2]!;
+  }
+  return { available: true, env, vars };
+}
+
+/** Stops (and deletes) a variant started by startClusterVariant, unless HPCDK_KEEP_CLUSTER is set. */
+export async function stopClusterVariant(cluster: ClusterVariant | undefined): Promise<void> {
+  if (!cluster || process.env.HPCDK_KEEP_CLUSTER || process.env.HPCDK_NO_CLUSTER) return;
+  await execa('bash', [join(CLUSTER_SCRIPTS, 'down.sh')], { reject: false, extendEnv: false, env: scriptEnv(cluster.vars), stdin: 'ignore' });
+}
+
+/** Like clusterEnv, for a variant: its env file, or a skip with the reason (a failure under CI=true). */
+export function clusterVariantEnv(ctx: TestContext, cluster: ClusterVariant | undefined): Record<string, string> {
+  if (cluster?.available && cluster.env) return cluster.env;
+  const reason = cluster?.reason ?? 'the test cluster variant was not started';
+  if (process.env.CI) throw new Error(`CI requires the test cluster: ${reason}`);
+  ctx.skip(reason);
+  throw new Error('unreachable');
 }

@@ -108,6 +108,9 @@ hpcdk_take_lock() {
 hpcdk_take_lock
 printf '%s host=%s pid=%s since=%s\\n' ${quote(lockOwner(operation))} "$(hostname)" "$$" "$(date +%s)" > "$hpcdk_lock/owner"
 trap 'rm -rf "$hpcdk_lock"' EXIT
+# A client that went away (killed, network lost) closes our stdout: the next
+# progress line raises SIGPIPE. Exit through the EXIT trap, releasing the lock.
+trap 'exit 141' PIPE
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM

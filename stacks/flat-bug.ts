@@ -32,6 +32,8 @@ const wheels = new Wheelhouse(stack, 'wheels', {
   location: home.join('flat-bug/dist'),
   interpreter: 'python3.11',
   modules,
+  // Build with the python module's own setuptools rather than one pip would fetch.
+  noBuildIsolation: true,
 });
 
 const env = new PythonEnv(stack, 'env', {

@@ -310,7 +310,7 @@ write_module() { # name version
   upper="$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')"
   mkdir -p "$DIR/modules/$1"
   cat >"$DIR/modules/$1/$2.lua" <<EOF
--- hpcdk test cluster: fake module, only sets harmless variables.
+-- hpcdk test cluster: fake module; sets harmless variables (python also its PATH).
 whatis("Name: $1")
 whatis("Version: $2")
 help([[Fake $1/$2 module of the hpcdk test cluster.]])
@@ -318,8 +318,14 @@ setenv("HPCDK_MODULE_${upper}", "$2")
 setenv("EBVERSION${upper}", "$2")
 EOF
 }
-rm -rf "$DIR/modules"
+rm -rf "$DIR/modules" "$DIR/module-bin"
 write_module python 3.11.5
+# Like a real python module, this one puts its interpreter first on PATH: the
+# system's Python 3.11 (with Debian's pip, setuptools and wheel), whatever
+# else a login shell would find first.
+mkdir -p "$DIR/module-bin/python-3.11.5"
+for name in python3.11 python3 python; do ln -sf /usr/bin/python3.11 "$DIR/module-bin/python-3.11.5/$name"; done
+printf 'prepend_path("PATH", "%s")\n' "$DIR/module-bin/python-3.11.5" >>"$DIR/modules/python/3.11.5.lua"
 write_module opencv 4.10.0
 write_module gcc 12.2.0          # sole version, so "module load gcc" works too
 write_module scipy-stack 2024a

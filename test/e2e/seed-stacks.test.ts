@@ -85,3 +85,49 @@ describe('the seed-modelled stacks on the SLURM test cluster', () => {
     expect((await hpcdk(dir, ['plan', 'hello', '--target', 'testcluster', '--detailed-exitcode'], sshEnv)).exitCode).toBe(0);
   });
 });
+
+describe('the seed 001 stack on the SLURM test cluster', () => {
+  it('flat-bug: gathers the wheelhouse, builds a virtualenv per node from it offline, stages the dataset, runs the compare-models array to COMPLETED', async (ctx) => {
+    const env = clusterEnv(ctx);
+    const sshEnv = { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! };
+    const dir = copyRepo('hpcdk-e2e-');
+    addTestClusterProfile(dir);
+    // The checkout and the zipped dataset, where the seed keeps them: $HOME/flat-bug and $HOME/scratch/fb_data.
+    const setup = String.raw`set -e
+test ! -e "$HOME/flat-bug" && test ! -e "$HOME/scratch/fb_data"
+mkdir -p "$HOME/flat-bug/flat_bug" "$HOME/flat-bug/scripts/experiments" "$HOME/scratch/fb_data/fb_yolo/insects/images/val" "$HOME/scratch/fb_data/fb_yolo/insects/labels/val"
+printf '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "flat-bug"\nversion = "0.3.0"\n' > "$HOME/flat-bug/pyproject.toml"
+printf '__version__ = "0.3.0"\n' > "$HOME/flat-bug/flat_bug/__init__.py"
+cat > "$HOME/flat-bug/scripts/experiments/compare_models.py" <<'PY'
+import argparse, os, flat_bug
+p = argparse.ArgumentParser()
+for a in ("-i", "-g", "--model", "--tmp", "-o"): p.add_argument(a)
+a = p.parse_args()
+n = len(os.listdir(a.i))
+os.makedirs(a.tmp, exist_ok=True)
+print(f"compared {a.model} on {n} images with flat_bug {flat_bug.__version__}; labels {os.path.exists(a.g)}")
+PY
+touch "$HOME/scratch/fb_data/fb_yolo/insects/images/val/bug1.jpg" "$HOME/scratch/fb_data/fb_yolo/insects/images/val/bug2.jpg"
+echo '{}' > "$HOME/scratch/fb_data/fb_yolo/insects/labels/val/instances_default.json"
+(cd "$HOME/scratch/fb_data/fb_yolo" && zip -q -r ../fb_yolo.zip .)`;
+    await onCluster(env, setup);
+    try {
+      const apply = await hpcdk(dir, ['apply', 'flat-bug', '--target', 'testcluster', '--yes'], sshEnv);
+      expect(apply.exitCode, apply.stderr).toBe(0);
+      expect(apply.stdout).toContain('# compare-models: 3 of 3 points will be submitted');
+      const rows = await waitFor('the array to complete', async () => {
+        const r = await hpcdk(dir, ['status', 'flat-bug', '--target', 'testcluster', '--json'], sshEnv);
+        const points = (JSON.parse(r.stdout) as { resources: Array<{ address: string; status: string }> }).resources.filter((x) => x.address.startsWith('compare-models/'));
+        if (points.some((p) => p.status === 'FAILED')) throw new Error(`a point failed: ${JSON.stringify(points)}`);
+        return points.length === 3 && points.every((p) => p.status === 'COMPLETED') ? points : undefined;
+      }, 180_000);
+      expect(rows.map((r) => r.address).sort()).toEqual(['compare-models/MODEL=fb_large', 'compare-models/MODEL=fb_medium', 'compare-models/MODEL=fb_small']);
+      const logs = await onCluster(env, 'cat /tmp/hpcdk-remote-e2e-*/flat-bug/logs/compare-models/*.out');
+      for (const model of ['fb_large', 'fb_medium', 'fb_small']) expect(logs).toContain(`compared ${model} on 2 images with flat_bug 0.3.0; labels True`);
+      const again = await hpcdk(dir, ['plan', 'flat-bug', '--target', 'testcluster', '--detailed-exitcode'], sshEnv);
+      expect(again.exitCode, again.stdout).toBe(0);
+    } finally {
+      await onCluster(env, 'rm -rf "$HOME/flat-bug" "$HOME/scratch/fb_data"');
+    }
+  });
+});

@@ -92,10 +92,10 @@ function describeState(state: string, exitCode: number | undefined): string {
   return exitCode !== undefined && state !== 'COMPLETED' ? `${state} (exit ${exitCode})` : state;
 }
 
-function fileChanges(resource: ManifestResource, desired: StackSynthesis, actual: ActualState): FileChange[] {
+function fileChanges(resource: ManifestResource, desired: StackSynthesis, actual: ActualState, shaByPath: ReadonlyMap<string, string>): FileChange[] {
   return resource.artifacts.map((path) => {
     const want = desired.files.get(path)!;
-    const wantSha = desired.manifest.artifacts.find((a) => a.path === path)!.sha256;
+    const wantSha = shaByPath.get(path)!;
     const have = actual.files.get(path);
     if (have === undefined) return { path, action: 'create' as const };
     if (have === wantSha) return { path, action: 'no-op' as const };
@@ -108,23 +108,31 @@ function fileChanges(resource: ManifestResource, desired: StackSynthesis, actual
   });
 }
 
-/** Every job the target knows for `address`: journal records plus jobs found by their comment. */
-function jobHistory(address: string, actual: ActualState): JobRecord[] {
-  const history = [...(actual.recorded.jobs.get(address) ?? [])];
+/**
+ * Jobs in the queue that carry this deployment's comment but that the journal
+ * does not know: submitted by an apply killed before it wrote the journal.
+ * Found once for all addresses (a sweep has thousands).
+ */
+function adoptedJobs(actual: ActualState): Map<string, JobRecord[]> {
+  const journaled = new Set([...actual.recorded.jobs.values()].flat().map((j) => j.id));
+  const adopted = new Map<string, JobRecord[]>();
   for (const job of actual.jobs.values()) {
+    if (journaled.has(job.id) || actual.recorded.cancelled.has(job.id) || actual.recorded.retired.has(job.id)) continue;
     const tag = parseComment(actual.deployment, job.comment);
-    const known = history.some((h) => h.id === job.id) || actual.recorded.cancelled.has(job.id) || actual.recorded.retired.has(job.id);
-    if (tag?.address === address && !known) {
-      // Submitted by an apply killed before it wrote the journal: found, not lost.
-      history.push({ address, identity: tag.identity, id: job.id, epoch: Number.MAX_SAFE_INTEGER });
-    }
+    if (!tag) continue;
+    adopted.set(tag.address, [...(adopted.get(tag.address) ?? []), { address: tag.address, identity: tag.identity, id: job.id, epoch: Number.MAX_SAFE_INTEGER }]);
   }
-  return history;
+  return adopted;
 }
 
-function planJob(r: ManifestResource, files: FileChange[], actual: ActualState, replace: boolean): { change: ResourceChange; drift?: DriftItem } {
+/** Every job the target knows for `address`: journal records, then jobs found by their comment. */
+function jobHistory(address: string, actual: ActualState, adopted: ReadonlyMap<string, readonly JobRecord[]>): JobRecord[] {
+  return [...(actual.recorded.jobs.get(address) ?? []), ...(adopted.get(address) ?? [])];
+}
+
+function planJob(r: ManifestResource, files: FileChange[], actual: ActualState, adopted: ReadonlyMap<string, readonly JobRecord[]>, replace: boolean): { change: ResourceChange; drift?: DriftItem } {
   const maxAttempts = Number(r.spec.maxAttempts ?? 3);
-  const history = jobHistory(r.address, actual);
+  const history = jobHistory(r.address, actual, adopted);
   const same = history.filter((h) => h.identity === r.identity);
   const latest = same.at(-1);
   const base = { address: r.address, kind: r.kind, identity: r.identity, files };
@@ -197,8 +205,10 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
   const unknown = [...replace].filter((a) => !wanted.some((r) => r.address === a || r.spec.sweep === a));
   if (unknown.length > 0) throw new Error(`--replace: no resource ${unknown.join(', ')} in stack ${desired.stack}`);
 
+  const adopted = adoptedJobs(actual);
+  const shaByPath = new Map(desired.manifest.artifacts.map((a) => [a.path, a.sha256]));
   for (const r of wanted) {
-    const files = fileChanges(r, desired, actual);
+    const files = fileChanges(r, desired, actual, shaByPath);
     const anyFile = files.some((f) => f.action !== 'no-op');
     const allNew = files.length > 0 && files.every((f) => f.action === 'create');
     const build = r.spec.build as BuildSpec | undefined;
@@ -222,7 +232,7 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     }
     if (r.kind === 'job' || r.kind === 'sweep-point') {
       const group = r.kind === 'sweep-point' ? String(r.spec.sweep) : undefined;
-      const { change, drift: d } = planJob(r, files, actual, replace.has(r.address) || (group !== undefined && replace.has(group)));
+      const { change, drift: d } = planJob(r, files, actual, adopted, replace.has(r.address) || (group !== undefined && replace.has(group)));
       resources.push(group ? { ...change, group } : change);
       if (d) drift.push(d);
     } else {

@@ -121,7 +121,8 @@ cat "$D/.hpcdk/journal" 2>/dev/null || true
 echo '@@lock'
 cat "$D/.hpcdk/lock/owner" 2>/dev/null || true
 echo '@@exits'
-if [ -d "$D/.hpcdk/exits" ]; then (cd "$D/.hpcdk/exits" && for f in *; do [ -f "$f" ] && printf '%s %s\\n' "$f" "$(head -c 16 "$f")"; done); fi
+# One awk for all exit records: a process per file would cost seconds on large sweeps.
+if [ -d "$D/.hpcdk/exits" ]; then find "$D/.hpcdk/exits" -maxdepth 1 -type f -exec awk 'FNR == 1 { f = FILENAME; sub(/^.*\\//, "", f); print f, $0 }' {} +; fi
 echo '@@locks'
 ${lockLines(locks)}
 echo '@@refused'

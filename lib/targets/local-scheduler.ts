@@ -100,33 +100,39 @@ ${RUNNER}HPCDK_RUNNER
 }`;
 
   public queryLines(commentPrefix: string): string {
+    // Bash builtins only (no process per task): a local sweep has thousands.
     return `
-hpcdk_local_state() { # dir key index
-  local dir=$1 key=$2 index=$3
-  if [ -f "$dir/cancelled" ]; then echo CANCELLED
+hpcdk_local_state() { # dir key index: sets hpcdk_state
+  local dir=$1 key=$2 index=$3 code="" runner="" pid=0
+  [ -f "$dir/state" ] && read -r runner < "$dir/state"
+  [ -f "$dir/pid" ] && read -r pid < "$dir/pid"
+  if [ -f "$dir/cancelled" ]; then hpcdk_state=CANCELLED
   elif [ -f "$D/.hpcdk/exits/$key" ]; then
-    if [ "$(cat "$D/.hpcdk/exits/$key")" = 0 ]; then echo COMPLETED; else echo FAILED; fi
-  elif [ "$(cat "$dir/state" 2>/dev/null)" = DEPENDENCY_NEVER_SATISFIED ]; then echo DEPENDENCY_NEVER_SATISFIED
-  elif kill -0 "$(cat "$dir/pid" 2>/dev/null || echo 0)" 2>/dev/null; then
-    if [ -n "$index" ] && [ ! -f "$dir/started.$index" ]; then echo PENDING
-    elif [ "$(cat "$dir/state" 2>/dev/null)" = RUNNING ]; then echo RUNNING
-    else echo PENDING
+    read -r code < "$D/.hpcdk/exits/$key"
+    if [ "$code" = 0 ]; then hpcdk_state=COMPLETED; else hpcdk_state=FAILED; fi
+  elif [ "$runner" = DEPENDENCY_NEVER_SATISFIED ]; then hpcdk_state=DEPENDENCY_NEVER_SATISFIED
+  elif kill -0 "\${pid:-0}" 2>/dev/null; then
+    if [ -n "$index" ] && [ ! -f "$dir/started.$index" ]; then hpcdk_state=PENDING
+    elif [ "$runner" = RUNNING ]; then hpcdk_state=RUNNING
+    else hpcdk_state=PENDING
     fi
-  else echo CANCELLED
+  else hpcdk_state=CANCELLED
   fi
 }
 for hpcdk_dir in "$D/.hpcdk/local-jobs"/*/; do
   [ -f "$hpcdk_dir/comment" ] || continue
-  hpcdk_id=$(basename "$hpcdk_dir")
-  hpcdk_comment=$(cat "$hpcdk_dir/comment")
+  hpcdk_id=\${hpcdk_dir%/}; hpcdk_id=\${hpcdk_id##*/}
+  read -r hpcdk_comment < "$hpcdk_dir/comment" || true
   case "$hpcdk_comment" in ${quote(commentPrefix)}*) ;; *) continue ;; esac
   if [ -f "$hpcdk_dir/array" ]; then
-    hpcdk_size=$(cat "$hpcdk_dir/array")
+    read -r hpcdk_size < "$hpcdk_dir/array"
     for ((hpcdk_i = 0; hpcdk_i < hpcdk_size; hpcdk_i++)); do
-      printf '%s|%s|%s\\n' "\${hpcdk_id}_\${hpcdk_i}" "$(hpcdk_local_state "$hpcdk_dir" "\${hpcdk_id}_\${hpcdk_i}" "$hpcdk_i")" "$hpcdk_comment"
+      hpcdk_local_state "$hpcdk_dir" "\${hpcdk_id}_\${hpcdk_i}" "$hpcdk_i"
+      printf '%s|%s|%s\\n' "\${hpcdk_id}_\${hpcdk_i}" "$hpcdk_state" "$hpcdk_comment"
     done
   else
-    printf '%s|%s|%s\\n' "$hpcdk_id" "$(hpcdk_local_state "$hpcdk_dir" "$hpcdk_id" "")" "$hpcdk_comment"
+    hpcdk_local_state "$hpcdk_dir" "$hpcdk_id" ""
+    printf '%s|%s|%s\\n' "$hpcdk_id" "$hpcdk_state" "$hpcdk_comment"
   fi
 done`;
   }

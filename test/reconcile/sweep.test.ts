@@ -49,6 +49,7 @@ describe('sweeps on the local target', () => {
     expect(done.filter((r) => r.kind === 'sweep-point').map((r) => r.jobId)).toEqual(['1_0', '1_1', '1_2', '1_3']);
     const logs = readFileSync(join(dir, '.hpcdk/local/demo/logs/ppo/demo.ppo-1_2.out'), 'utf8');
     expect(logs).toBe('lr 0.01 seed 1\npoint=lr=0.01,seed=1 task=2\n');
+    expect((await hpcdk(dir, ['logs', 'ppo/lr=0.01,seed=1'])).stdout).toBe(logs);
 
     writeFileSync(join(dir, 'stacks/demo.ts'), source('', '1, 2, 3'));
     const more = await hpcdk(dir, ['plan', '--json']);

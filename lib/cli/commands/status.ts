@@ -84,8 +84,9 @@ export async function logsCommand(ref: string, options: TargetOptions & { dir?: 
   const stack = stackEntry.stack;
   const profile = resolveTarget(project, stack, options.target);
   const synthesis = synthesizeFor(project, stack, profile, io);
-  const resource = synthesis.manifest.resources.find((r) => r.address === address && r.kind === 'job');
-  if (!resource) throw new CliError(`stack ${stack.stackName} has no job ${address} (jobs: ${synthesis.manifest.resources.filter((r) => r.kind === 'job').map((r) => r.address).join(', ') || 'none'})`);
+  const runnable = synthesis.manifest.resources.filter((r) => r.kind === 'job' || r.kind === 'sweep-point');
+  const resource = runnable.find((r) => r.address === address);
+  if (!resource) throw new CliError(`stack ${stack.stackName} has no job or sweep point ${address} (have: ${runnable.map((r) => r.address).slice(0, 12).join(', ') || 'none'}${runnable.length > 12 ? ', …' : ''})`);
   const spec = resource.spec as { stdout: string; stderr: string; jobName: string };
   const pattern = options.err ? spec.stderr : spec.stdout;
   const conn = await openTarget(project, profile, options);
@@ -96,6 +97,9 @@ if [ -z "$id" ]; then echo "hpcdk: ${address} has not been submitted" >&2; exit 
 p=${quote(pattern)}
 p=\${p//%x/${quote(spec.jobName)}}
 p=\${p//%j/$id}
+# Array tasks: <array job id>_<task index>.
+p=\${p//%A/\${id%_*}}
+p=\${p//%a/\${id##*_}}
 if [ ! -f "$D/$p" ]; then echo "hpcdk: no output yet at $p (job $id)" >&2; exit 4; fi
 cat -- "$D/$p"`);
     if (r.exitCode !== 0) throw new CliError(r.stderr.trim().replace(/^hpcdk: /, '') || `reading the log failed (exit ${r.exitCode})`);

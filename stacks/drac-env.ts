@@ -41,7 +41,7 @@ const env = new PythonEnv(stack, 'env', {
     'flake8~=7.1.0',
   ],
   findLinks: dracWheels,
-  extraIndexUrls: ['https://pypi.example.invalid/simple'],
+  extraIndexUrls: ['https://index.example.invalid/simple'],
   smoke: { imports: ['numpy', 'torch', 'requests'], versions: ['numpy', 'torch', 'requests'] },
 });
 

@@ -64,7 +64,7 @@ describe('renderVenvBootstrap', () => {
     setup: lmod,
     envDir: RuntimeRef.env('SLURM_TMPDIR').join('env'),
     create: { tool: 'virtualenv', interpreter: 'python3.11', noDownload: true },
-    sources: { indexUrls: [], extraIndexUrls: ["https://pypi.example.invalid/simple?a=1&b='x'"], findLinks: [RuntimeRef.env('HOME').join('flat-bug/dist')], noIndex: true },
+    sources: { indexUrls: [], extraIndexUrls: ["https://index.example.invalid/simple?a=1&b='x'"], findLinks: [RuntimeRef.env('HOME').join('flat-bug/dist')], noIndex: true },
     requirementsFile: RuntimeRef.env('HPCDK_STACK_DIR').join('files/env/requirements.txt'),
     requirementCount: 2,
     pipOnlyFile: RuntimeRef.env('HPCDK_STACK_DIR').join('files/env/requirements-pip.txt'),
@@ -75,7 +75,7 @@ describe('renderVenvBootstrap', () => {
   it('GIVEN a DRAC virtualenv WHEN rendered THEN it creates or updates, installs offline, and says what it did', () => {
     expect(script).toContain('set -euo pipefail\n');
     expect(script).toContain('env_dir="${SLURM_TMPDIR}/env"\n');
-    expect(script).toContain(`pip_options=(--disable-pip-version-check --no-input --no-index --extra-index-url 'https://pypi.example.invalid/simple?a=1&b='\\''x'\\''' --find-links "\${HOME}/flat-bug/dist")\n`);
+    expect(script).toContain(`pip_options=(--disable-pip-version-check --no-input --no-index --extra-index-url 'https://index.example.invalid/simple?a=1&b='\\''x'\\''' --find-links "\${HOME}/flat-bug/dist")\n`);
     expect(script).toContain(
       [
         'if [ -x "$env_dir/bin/python" ]; then',

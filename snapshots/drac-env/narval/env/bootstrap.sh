@@ -10,7 +10,7 @@ source /cvmfs/soft.computecanada.ca/config/profile/bash.sh
 set -u
 module load python/3.11.5
 env_dir="${HPCDK_STACK_DIR}/envs/env"
-pip_options=(--disable-pip-version-check --no-input --extra-index-url https://pypi.example.invalid/simple --find-links /cvmfs/soft.computecanada.ca/custom/python/wheelhouse/gentoo2023/x86-64-v3 --find-links /cvmfs/soft.computecanada.ca/custom/python/wheelhouse/gentoo2023/generic --find-links /cvmfs/soft.computecanada.ca/custom/python/wheelhouse/generic)
+pip_options=(--disable-pip-version-check --no-input --extra-index-url https://index.example.invalid/simple --find-links /cvmfs/soft.computecanada.ca/custom/python/wheelhouse/gentoo2023/x86-64-v3 --find-links /cvmfs/soft.computecanada.ca/custom/python/wheelhouse/gentoo2023/generic --find-links /cvmfs/soft.computecanada.ca/custom/python/wheelhouse/generic)
 
 if [ -x "$env_dir/bin/python" ]; then
   echo "hpcdk: updating the Python environment at $env_dir"

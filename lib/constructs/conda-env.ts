@@ -81,7 +81,6 @@ export class CondaEnv extends Environment<typeof CondaEnvPropsSchema> {
     return condaActivateLines(location);
   }
 
-
   /** Conda dependencies in environment.yml order: python first, then sorted. */
   private condaDependencies(): string[] {
     const sorted = [...this.props.dependencies].map((d) => d.replace(/\s+/g, '')).sort();

@@ -100,7 +100,6 @@ export class PythonEnv extends Environment<typeof PythonEnvPropsSchema> {
     return venvActivateLines(location);
   }
 
-
   /** The interpreter that creates the environment. */
   public get interpreter(): string {
     return this.props.interpreter ?? (this.props.python !== undefined ? `python${this.props.python.split('.').slice(0, 2).join('.')}` : 'python3');

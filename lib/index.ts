@@ -17,3 +17,4 @@ export * from './core/runtime.js';
 export { z } from 'zod';
 export { Construct } from 'constructs';
 export * from './render/params.js';
+export * from './core/secret.js';

@@ -8,6 +8,7 @@ import { digestOf } from '../core/digest.js';
 import { renderParamsFile, type ChunkPoint } from '../render/params.js';
 import type { ManifestResource } from '../core/output.js';
 import type { BuildSpec } from '../core/runtime.js';
+import type { SecretValue } from './secrets.js';
 
 /** A file to upload: where it goes (relative to files/) and its bytes. */
 export interface Upload {
@@ -29,6 +30,8 @@ export interface ApplyInputs {
   readonly uploads: readonly Upload[];
   readonly resources: readonly ManifestResource[];
   readonly payloads?: readonly Payload[];
+  /** Secret values for this apply only: never saved with a plan. */
+  readonly secrets?: readonly SecretValue[];
 }
 
 /** How long a lock whose holder cannot be checked (another login node) is honoured. */
@@ -178,6 +181,13 @@ hpcdk_journal built ${quote(r.address)} ${r.identity}
 # What the build said of itself (which path it took), for the person applying.
 grep '^hpcdk: ' "${log}" | sed 's/^hpcdk: /@@note /' || true
 echo "@@step build "${quote(r.address)}`);
+  }
+  for (const secret of inputs.secrets ?? []) {
+    // Readable by the owner only, and put in place whole.
+    parts.push(`( umask 077 && mkdir -p "$D/.hpcdk/secrets" && base64 -d > "$D/.hpcdk/secrets/"${quote(secret.name)}.partial <<'HPCDK_SECRET'
+${Buffer.from(secret.value, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+HPCDK_SECRET
+chmod 600 "$D/.hpcdk/secrets/"${quote(secret.name)}.partial && mv -f "$D/.hpcdk/secrets/"${quote(secret.name)}.partial "$D/.hpcdk/secrets/"${quote(secret.name)} )`);
   }
   const cancels = plan.resources.flatMap((r) => r.job?.cancel ?? []);
   if (cancels.length > 0) {

@@ -6,6 +6,7 @@ import type { ValidationIssue } from '../core/validation.js';
 import { renderSbatch, type CheckpointSpec, type JobStep } from '../render/sbatch.js';
 import { RuntimeRef, isEnvName } from '../shell/index.js';
 import { AllocationSchema, memToMiB, timeToMinutes, type Allocation } from './allocation.js';
+import { Secret } from '../core/secret.js';
 import { CodeBundle } from './code-bundle.js';
 import { Dataset } from './dataset.js';
 import { ShellValueSchema as shellValue } from './schemas.js';
@@ -28,7 +29,9 @@ export const BatchWorkFields = {
   /** What to ask the scheduler for. */
   allocation: AllocationSchema.default({ extra: {} }),
   /** Environment variables set before the steps run. Values are quoted; RuntimeRefs expand on the node. */
-  env: z.record(z.string().refine(isEnvName, 'must be an environment variable name'), shellValue).default({}),
+  env: z
+    .record(z.string().refine(isEnvName, 'must be an environment variable name'), z.union([shellValue, z.custom<Secret>(Secret.isSecret, { message: 'must be a string, a RuntimeRef or a Secret' })]))
+    .default({}),
   /**
    * Caches to keep on node-local disk, e.g. `{ HF_HOME: '.cache/huggingface' }`:
    * each variable is set to that path under the target's scratch variable (seed 000).
@@ -234,6 +237,8 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       dependencies: this.schedulerDependencies(),
       maxAttempts: this.work.maxAttempts,
       singleton: this.work.singleton,
+      // Names only: apply reads the values from its own environment and uploads them.
+      secrets: Object.values(this.work.env).filter(Secret.isSecret).filter((x) => x.source === 'env').map((x) => x.name).sort(),
     };
   }
 

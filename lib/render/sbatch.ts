@@ -1,5 +1,6 @@
 import type { Allocation } from '../constructs/allocation.js';
 import { STACK_DIR_LINE, Scratch } from '../core/runtime.js';
+import { Secret } from '../core/secret.js';
 import { LITERALS_DIRECTIVE, comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';
 
 /** One step of a job: a shell line written as the user wrote it, or an argv whose every word is quoted. */
@@ -20,7 +21,7 @@ export interface SbatchSpec {
   /** `#SBATCH --output` / `--error`, relative to the stack folder on the target. */
   readonly stdout: string;
   readonly stderr: string;
-  readonly env: ReadonlyArray<readonly [string, ShellValue]>;
+  readonly env: ReadonlyArray<readonly [string, ShellValue | Secret]>;
   readonly workdir?: ShellValue;
   /** Lines run before the steps (module loads, activation), already rendered. */
   readonly prologue: readonly string[];
@@ -121,13 +122,22 @@ function backgrounded(step: string): string {
   return `${step} &\nHPCDK_STEP_PID=$!\nwait "$HPCDK_STEP_PID"`;
 }
 
+/**
+ * A secret's value, read from its file when the job starts: never in the
+ * script. The assignment stands alone so a missing file fails the job
+ * (`export X="$(…)"` would hide cat's failure).
+ */
+function secretLines(name: string, secret: Secret): string[] {
+  return [`${name}="$(cat -- ${word(secret.file())})"`, `export ${name}`];
+}
+
 /** Renders a batch script. Pure: the same spec always gives the same text. */
 export function renderSbatch(spec: SbatchSpec): string {
   const lines: string[] = ['#!/usr/bin/env bash'];
   lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr, spec.checkpoint));
   lines.push(comment(spec.header.join('\n')), LITERALS_DIRECTIVE);
   lines.push('set -euo pipefail', STACK_DIR_LINE, Scratch.exportLine(spec.scratchVar), '', ...EXIT_RECORD, '');
-  for (const [name, value] of spec.env) lines.push(exportLine(name, value));
+  for (const [name, value] of spec.env) lines.push(...(Secret.isSecret(value) ? secretLines(name, value) : [exportLine(name, value)]));
   if (spec.env.length > 0) lines.push('');
   if (spec.checkpoint) lines.push(...checkpointLines(spec.checkpoint), '');
   if (spec.prologue.length > 0) lines.push(...spec.prologue, '');

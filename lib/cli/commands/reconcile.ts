@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { applyInputs, applyPlan, forceUnlock, LockedError, StalePlanError, type ApplyEvent } from '../../apply/apply.js';
 import type { ApplyInputs } from '../../apply/execute.js';
 import { DirtyBundleError, bundlePayloads } from '../../apply/payloads.js';
+import { MissingSecretError, secretsToUpload } from '../../apply/secrets.js';
 import { canonicalJson } from '../../core/digest.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../../plan/plan.js';
 import { planStack } from '../../plan/plan-stack.js';
@@ -197,14 +198,26 @@ async function carryOut(
       return EXIT.error;
     }
   }
+  // Secret values are read now, from this process's environment, and go to the
+  // target only. All are checked before any stack is touched.
+  const secretsByStack = new Map<PlannedStack, ReturnType<typeof secretsToUpload>>();
+  for (const p of withChanges) {
+    try {
+      secretsByStack.set(p, secretsToUpload(p.plan, p.inputs.resources));
+    } catch (e) {
+      if (e instanceof MissingSecretError) throw new CliError(`${p.plan.stack}: ${e.message}`);
+      throw e;
+    }
+  }
   for (const p of withChanges) {
     const stack = project.stacks.find((s) => s.stack.stackName === p.plan.stack)?.stack;
     if (!stack) throw new CliError(`the plan is for stack ${p.plan.stack}, which the project no longer has`);
     const profile = resolveTarget(project, stack, p.targetName);
+    const secrets = secretsByStack.get(p)!;
     const conn = p.conn ?? (await openTarget(project, profile, options));
     const bar = progress(io);
     try {
-      const result = await applyPlan(conn, p.inputs, operation, bar.onEvent);
+      const result = await applyPlan(conn, { ...p.inputs, secrets }, operation, bar.onEvent);
       bar.end();
       const s = p.plan.summary;
       io.out(

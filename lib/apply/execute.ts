@@ -3,7 +3,7 @@ import { quote, word } from '../shell/index.js';
 import type { Plan } from '../plan/plan.js';
 import { JOURNAL_FUNCTION } from '../state/journal.js';
 import type { TargetConnection } from '../targets/connection.js';
-import { jobComment, type SubmitRequest } from '../targets/scheduler.js';
+import { isActive, jobComment, type SubmitRequest } from '../targets/scheduler.js';
 import { digestOf } from '../core/digest.js';
 import { renderParamsFile, type ChunkPoint } from '../render/params.js';
 import type { ManifestResource } from '../core/output.js';
@@ -240,8 +240,6 @@ interface RunSpec {
   readonly params?: Record<string, string | number | boolean>;
 }
 
-const ACTIVE_FOR_DEPENDENCY = (state: string | undefined) => state !== undefined && !['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL'].includes(state);
-
 /**
  * A job's dependencies as the scheduler needs them: jobs submitted in this
  * apply (by address; a sweep stands for all of its chunks) or ids of jobs
@@ -257,7 +255,7 @@ function resolveDependencies(plan: Plan, dependencies: RunSpec['dependencies']):
         const address = m.group ?? m.address;
         if (!seen.has(`${d.type}@${address}`)) out.push({ type: d.type, submittedAddress: address });
         seen.add(`${d.type}@${address}`);
-      } else if (m.job?.jobId && ACTIVE_FOR_DEPENDENCY(m.job.state)) {
+      } else if (m.job?.jobId && m.job.state !== undefined && isActive(m.job.state)) {
         out.push({ type: d.type, jobId: m.job.jobId });
       }
     }

@@ -82,7 +82,7 @@ function renderStep(step: JobStep): string {
  */
 const EXIT_RECORD = [
   '# hpcdk: record how this job ended, for plan and status.',
-  'hpcdk_exit_dir="${SLURM_SUBMIT_DIR:-.}/.hpcdk/exits"',
+  'hpcdk_exit_dir="${HPCDK_STACK_DIR}/.hpcdk/exits"',
   'hpcdk_job_key="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}"',
   '# shellcheck disable=SC2317 # run by the trap below',
   'hpcdk_record_exit() {',

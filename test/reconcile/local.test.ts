@@ -68,6 +68,11 @@ describe('plan and apply on the local target', () => {
     const [plan] = doc.plans;
     expect(plan.summary).toEqual({ add: 1, change: 0, destroy: 0, submit: 1, cancel: 0 });
     expect(plan.resources.map((x: { address: string; action: string }) => `${x.action} ${x.address}`)).toEqual(['create config', 'submit train']);
+    // The human view says the same, rendered from the same plan.
+    const human = (await hpcdk(dir, ['plan'])).stdout;
+    expect(human).toContain('# config will be created (new)');
+    expect(human).toContain('# train will be submitted (new)');
+    expect(human).toContain(`Plan: ${plan.summary.add} to add, ${plan.summary.change} to change, ${plan.summary.destroy} to destroy; ${plan.summary.submit} job to submit, ${plan.summary.cancel} to cancel.`);
   });
 
   it('shows a deployed file edited by hand as drift, and restores it', async () => {

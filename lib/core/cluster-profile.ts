@@ -84,6 +84,13 @@ export const ClusterProfileSchema = z
     jobDefaults: z.lazy(() => JobDefaultsSchema).default({}),
     /** Environment variables every job on this target gets, e.g. `{ TRAIN_CONFIG: 'configs/mini.yaml' }`. A job's own env wins. */
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
+    /**
+     * Automation-node mode, for clusters that require MFA for interactive logins
+     * (DRAC's robot nodes): every remote operation is one allow-listed command
+     * with no spaces in its arguments, and what that cannot do is refused at plan.
+     * @default false
+     */
+    automation: z.boolean().default(false),
     description: z.string().optional(),
   })
   .strict()

@@ -6,7 +6,7 @@ import { sha256 } from '../core/digest.js';
 import { HpcConstruct, type ConstructOutput, type SynthContext } from '../core/hpc-construct.js';
 import type { ArtifactSpec } from '../core/output.js';
 import { markJobRuntime, STACK_DIR, type BuildSpec, type JobRuntime, type JobShape } from '../core/runtime.js';
-import type { ValidationIssue } from '../core/validation.js';
+import { rawPropIssues, type ValidationIssue } from '../core/validation.js';
 import { renderApptainerDef } from '../render/apptainer-def.js';
 import { renderDockerfile } from '../render/dockerfile.js';
 import {
@@ -224,6 +224,11 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
   public addSteps(...steps: ImageStepInput[]): this {
     steps.forEach((step, k) => {
       const field = `addSteps[${this.extraSteps.length + k}]`;
+      const raw = rawPropIssues(this.node.path, step, ['addSteps', this.extraSteps.length + k]);
+      if (raw.length > 0) {
+        for (const issue of raw) this.addIssue(issue.field, issue.message, issue.got);
+        return;
+      }
       const parsed = ImageStepSchema.safeParse(step);
       if (!parsed.success) {
         this.addIssue(field, parsed.error.issues[0]!.message, step);
@@ -243,6 +248,13 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
   public setEntrypoint(entrypoint: string[]): this {
     if (this.props.entrypoint !== undefined || this.entrypointOverride !== undefined) {
       this.addIssue('entrypoint', `is set twice: already ${JSON.stringify(this.entrypointOverride ?? this.props.entrypoint)}`, entrypoint);
+      return this;
+    }
+    // The same checks as the prop: a newline would start a line of its own in the .def's %runscript.
+    const parsed = z.array(oneLine).min(1).safeParse(entrypoint);
+    const problems = [...(parsed.success ? [] : [{ field: 'entrypoint', message: parsed.error.issues[0]!.message, got: entrypoint as unknown }]), ...rawPropIssues(this.node.path, entrypoint, ['entrypoint'])];
+    if (problems.length > 0) {
+      for (const issue of problems) this.addIssue(issue.field, issue.message, issue.got);
       return this;
     }
     this.entrypointOverride = [...entrypoint];

@@ -32,6 +32,9 @@ const MARKER_VARIABLES = new Set([
   'os.name', 'sys.platform', 'platform.version', 'platform.machine', 'platform.python_implementation', 'python_implementation',
 ]);
 
+/** What Python's str.splitlines() splits on. */
+const LINE_BREAK = /[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/;
+
 /** PEP 503: `Foo_Bar.baz` and `foo-bar-baz` are the same project. */
 export function normaliseName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '-');
@@ -102,6 +105,8 @@ function markerProblem(marker: string): string | undefined {
 /** Parses one PEP 508 requirement, or says what is wrong with it. URL requirements (`name @ url`) are not pins and are refused. */
 export function parseRequirement(text: string): Requirement | { error: string } {
   let rest = text.trim();
+  // Requirements files hold one per line, and pip splits them as Python's str.splitlines() does: a break inside a marker would start a line of its own (an option such as --extra-index-url).
+  if (LINE_BREAK.test(rest)) return { error: 'must be one line (a line break would start another line of requirements.txt)' };
   const nameMatch = NAME.exec(rest);
   if (!nameMatch) return { error: 'must start with a project name' };
   const name = normaliseName(nameMatch[0]);

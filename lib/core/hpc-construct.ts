@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { ClusterProfile } from './cluster-profile.js';
 import type { ArtifactSpec, ManifestResource } from './output.js';
 import { Stack } from './stack.js';
-import { issuesFromZod, type ValidationIssue } from './validation.js';
+import { issuesFromZod, rawPropIssues, type ValidationIssue } from './validation.js';
 
 const HPC_CONSTRUCT = Symbol.for('hpcdk.HpcConstruct');
 
@@ -72,6 +72,9 @@ export abstract class HpcConstruct<S extends z.ZodType = z.ZodType> extends Cons
   protected constructor(scope: Construct, id: string, schema: S, props: z.input<S>) {
     super(scope, id);
     Object.defineProperty(this, HPC_CONSTRUCT, { value: true });
+    // The constructs library silently renames `a/b` (and a newline) to `a--b`: say so rather than deploy under another name.
+    if (/[/\n]/.test(id)) this.issues.push({ path: this.node.path, field: 'id', message: 'a construct id may not contain / or a newline (nest constructs in a scope instead)', got: id });
+    this.issues.push(...rawPropIssues(this.node.path, props));
     const parsed = schema.safeParse(props ?? {}, { reportInput: true });
     if (parsed.success) {
       this.props = parsed.data as z.output<S>;

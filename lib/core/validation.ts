@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { isRuntimeRef } from '../shell/quote.js';
 
 /** One problem with one field of one construct. */
 export interface ValidationIssue {
@@ -75,6 +76,27 @@ export function issuesFromZod(constructPath: string, error: z.ZodError, prefix: 
     });
   }
   return out;
+}
+
+/**
+ * What the schemas cannot see in props as written (plain objects, arrays,
+ * RuntimeRef path segments): a string holding a NUL, which no script, file
+ * or command line can carry (bash would cut the value there), and a key named
+ * `__proto__`, which parsing drops without a word.
+ */
+export function rawPropIssues(constructPath: string, value: unknown, path: PropertyKey[] = []): ValidationIssue[] {
+  const nul = (p: PropertyKey[], got: unknown): ValidationIssue => ({ path: constructPath, field: fieldName(p), message: 'must not contain a NUL character', got });
+  if (typeof value === 'string') return value.includes('\0') ? [nul(path, value)] : [];
+  if (isRuntimeRef(value)) return value.segments.some((s) => s.includes('\0')) ? [nul(path, value.toString())] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => rawPropIssues(constructPath, v, [...path, i]));
+  if (typeof value !== 'object' || value === null) return [];
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return [];
+  return Object.entries(value).flatMap(([k, v]): ValidationIssue[] => {
+    if (k.includes('\0')) return [nul([...path, k], k)];
+    if (k === '__proto__') return [{ path: constructPath, field: fieldName([...path, k]), message: 'may not be named __proto__ (it would be dropped)', got: k }];
+    return rawPropIssues(constructPath, v, [...path, k]);
+  });
 }
 
 /**

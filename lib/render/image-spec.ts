@@ -150,5 +150,8 @@ export function buildStepCommands(step: AptStep | PipStep | RunStep): string[] {
 }
 
 export function renderShellCommand(command: ShellCommand): string {
-  return typeof command === 'string' ? command : words(command);
+  if (typeof command === 'string') return command;
+  const [program, ...args] = words(command).split(' ');
+  // Apptainer reads a .def line whose first word starts with % as a section header: quote a program such as `%x` (it is bare when plain).
+  return [program!.startsWith('%') ? `'${program}'` : program, ...args].join(' ');
 }

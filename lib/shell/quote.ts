@@ -58,12 +58,22 @@ export function isRuntimeRef(value: unknown): value is RuntimeRef {
 /** A value that can be placed in a script as one word. */
 export type ShellValue = string | RuntimeRef;
 
+/**
+ * A carriage return, written so no raw CR reaches a rendered file: synth
+ * normalises line endings, which would turn a CR inside quotes into a newline
+ * (another value) and a CR in a comment into the start of a command.
+ */
+const CR_WORD = "$'\\r'";
+
 /** Quotes a literal string as one shell word: bare when plainly safe, single-quoted otherwise. */
 export function quote(value: string): string {
   if (value !== '' && SAFE_BARE.test(value)) {
     return value;
   }
-  return `'${value.replace(/'/g, `'\\''`)}'`;
+  return value
+    .split('\r')
+    .map((part) => `'${part.replace(/'/g, `'\\''`)}'`)
+    .join(CR_WORD);
 }
 
 /** Escapes text for the inside of a double-quoted string. */
@@ -75,7 +85,7 @@ function escapeInDoubleQuotes(value: string): string {
 export function word(value: ShellValue): string {
   if (typeof value === 'string') return quote(value);
   const tail = value.segments.map((s) => `/${escapeInDoubleQuotes(s)}`).join('');
-  return `"\${${value.variable}}${tail}"`;
+  return `"\${${value.variable}}${tail.replace(/\r/g, () => `"${CR_WORD}"`)}"`;
 }
 
 /** Renders several values as words separated by spaces. */
@@ -113,9 +123,19 @@ export function isEnvName(name: string): boolean {
 export const LITERALS_DIRECTIVE = '# shellcheck disable=SC2016 # single-quoted values are literals on purpose';
 
 /**
- * A shell comment line. Newlines inside `text` would end the comment and
- * start a command, so each line of text gets its own `#`.
+ * A shell comment line. Newlines inside `text` (and carriage returns, which
+ * synth turns into newlines) would end the comment and start a command, so
+ * each line of text gets its own `#`.
  */
 export function comment(text: string): string {
-  return text.split(/\r?\n/).map((line) => (line === '' ? '#' : `# ${line}`)).join('\n');
+  return text.split(/\r\n|\r|\n/).map((line) => (line === '' ? '#' : `# ${line}`)).join('\n');
+}
+
+/**
+ * A command line for rsync's `-e` (the remote shell it runs): rsync splits it
+ * on spaces itself, without a shell; single quotes group a word, and a quote
+ * doubled inside them is a literal quote.
+ */
+export function rshCommand(args: readonly string[]): string {
+  return args.map((a) => (a !== '' && SAFE_BARE.test(a) ? a : `'${a.replace(/'/g, "''")}'`)).join(' ');
 }

@@ -49,9 +49,9 @@ export function collectIssues(scope: IConstruct): ValidationIssue[] {
     for (const message of node.node.validate()) {
       issues.push({ path: node.node.path, field: '', message });
     }
-    // Ids become folder names in snapshots and on targets.
-    if (!Stack.isStack(node) && !SAFE_SEGMENT.test(node.node.id)) {
-      issues.push({ path: node.node.path, field: 'id', message: 'a construct id may hold only letters, digits and . _ + @ = -', got: node.node.id });
+    // Ids become folder names in snapshots and on targets: `.` and `..` would put files outside their folder.
+    if (!Stack.isStack(node) && (!SAFE_SEGMENT.test(node.node.id) || node.node.id === '.' || node.node.id === '..')) {
+      issues.push({ path: node.node.path, field: 'id', message: 'a construct id may hold only letters, digits and . _ + @ = -, and may not be . or ..', got: node.node.id });
     }
   }
   return issues;

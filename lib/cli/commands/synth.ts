@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { findStackFiles } from '../../loader/load-stacks.js';
 import { synthesizeStacks } from '../../synth/synthesize.js';
 import { compareSnapshots, isClean, writeSnapshots } from '../../synth/snapshots.js';
 import { CliError, EXIT, type Output } from '../output.js';
@@ -14,6 +15,11 @@ export interface SynthOptions {
 /** `hpcdk synth [STACK…]`: render stacks into snapshots/, or with --check compare them. */
 export async function synthCommand(names: string[], options: SynthOptions, io: Output): Promise<number> {
   const project = await openProject(options.dir);
+  if (project.stacks.length === 0) {
+    // Most likely a file that forgot `new App()`: say so rather than write an empty snapshots/ folder.
+    const files = (await findStackFiles(project.dir)).map((f) => relative(project.dir, f));
+    throw new CliError(`no stack to synthesize: ${files.length === 0 ? 'stacks/ holds no .ts file' : `${files.join(', ')} ${files.length === 1 ? 'declares' : 'declare'} none`} (a stack file makes an App and adds a Stack to it); nothing was written`);
+  }
   const selected = pickStacks(project, names).map((s) => s.stack);
   if (options.target !== undefined) {
     for (const stack of selected) {

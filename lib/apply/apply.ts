@@ -2,7 +2,12 @@ import type { StackSynthesis } from '../synth/synthesize.js';
 import type { TargetConnection } from '../targets/connection.js';
 import type { Plan } from '../plan/plan.js';
 import { word } from '../shell/index.js';
+import { describeLockOwner } from '../state/lock-owner.js';
 import { countSteps, executeScript, type ApplyInputs, type Upload } from './execute.js';
+import { applyOnAutomationNode } from '../targets/automation/apply.js';
+import { unlockOnAutomationNode } from '../targets/automation/logs.js';
+import { isAutomation } from '../targets/automation/transport.js';
+import type { RunOptions } from '../targets/transport.js';
 
 export type ApplyEvent =
   | { readonly type: 'step'; readonly what: string; readonly done: number; readonly total: number }
@@ -18,7 +23,7 @@ export interface ApplyResult {
 /** The target is held by another apply. */
 export class LockedError extends Error {
   constructor(public readonly owner: string) {
-    super(`the target is locked by ${owner}; it is released when that apply ends (hpcdk force-unlock removes a lock you know is abandoned)`);
+    super(`the target is locked by ${describeLockOwner(owner)}; it is released when that apply ends (hpcdk force-unlock removes a lock you know is abandoned)`);
     this.name = 'LockedError';
   }
 }
@@ -52,7 +57,7 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
   let stale = false;
   let finished = false;
   let failed: string | undefined;
-  const r = await conn.transport.run(executeScript(conn, inputs, operation), {
+  const r = await runApply(conn, inputs, operation, {
     onLine: (line) => {
       if (line.startsWith('@@step ')) {
         done += 1;
@@ -81,6 +86,12 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
     const [what, address] = failed.split(' ');
     throw new Error(`the ${what} of ${address} failed on ${conn.transport.description}; its log is logs/${address}/build.log on the target:\n${r.stderr.trimEnd()}\nNothing after it was done; apply again once it is fixed.`);
   }
+  if (r.connectionLost) {
+    throw new Error(
+      `lost the connection to ${conn.transport.description} during apply, after ${done} of ${total} steps. Each step done on the target is recorded there; ` +
+        'the script stops at its next step and releases the lock (until then apply reports the lock). Run apply again to finish.',
+    );
+  }
   if (r.exitCode !== 0 || !finished) {
     const what = submitted.length > 0 ? ` Submitted before the failure: ${submitted.map((s) => `${s.address} (job ${s.jobId})`).join(', ')}; they are recorded, and apply again resumes.` : ' What was done is recorded; apply again resumes.';
     throw new Error(`apply on ${conn.transport.description} failed after ${done} of ${total} steps (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-5).join('\n')}${what}`);
@@ -88,8 +99,14 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
   return { submitted, steps: done };
 }
 
+/** The apply script, or on an automation node the helper's program (same `@@` lines). */
+function runApply(conn: TargetConnection, inputs: ApplyInputs, operation: string, options: RunOptions) {
+  return isAutomation(conn) ? applyOnAutomationNode(conn, inputs, operation, options) : conn.transport.run(executeScript(conn, inputs, operation), options);
+}
+
 /** Removes a lock left by an apply that will never release it. */
 export async function forceUnlock(conn: TargetConnection, stack: string): Promise<string | undefined> {
+  if (isAutomation(conn)) return unlockOnAutomationNode(conn, stack);
   const r = await conn.transport.run(`D=${word(conn.stackDir(stack))}\nif [ -d "$D/.hpcdk/lock" ]; then cat "$D/.hpcdk/lock/owner" 2>/dev/null || echo unknown; rm -rf "$D/.hpcdk/lock"; fi`);
   const owner = r.stdout.trim();
   return owner === '' ? undefined : owner;

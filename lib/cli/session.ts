@@ -7,6 +7,7 @@ import { MANIFEST_FILE, serializeManifest } from '../synth/manifest.js';
 import { synthesizeStack, type StackSynthesis } from '../synth/synthesize.js';
 import { connect, type TargetConnection } from '../targets/connection.js';
 import { openSshTransport, type SshOptions } from '../targets/ssh-transport.js';
+import { openAutomationTransport } from '../targets/automation/transport.js';
 import { CliError, type Output } from './output.js';
 import { SNAPSHOTS_DIR } from './project.js';
 
@@ -17,6 +18,8 @@ export interface TargetOptions {
   readonly acceptNewHostKey?: boolean;
   /** Send SSH through the system OpenSSH client (ControlMaster, MFA). */
   readonly openssh?: boolean;
+  /** Reach the target as an automation node (also the profile's `automation: true`). */
+  readonly automation?: boolean;
 }
 
 /**
@@ -54,8 +57,10 @@ export function synthesizeFor(project: LoadedProject, stack: Stack, target: Clus
 /** Opens the target: local processes, or SSH (ssh2 by default, OpenSSH with --openssh). */
 export async function openTarget(project: LoadedProject, profile: ClusterProfile, options: TargetOptions): Promise<TargetConnection> {
   const ssh: SshOptions = { acceptNewHostKey: options.acceptNewHostKey ?? false, useOpenSsh: options.openssh ?? false };
+  const automation = options.automation === true || profile.spec.automation;
+  if (automation && profile.isLocal) throw new CliError(`--automation: target ${profile.name} is not reached over SSH`);
   try {
-    return await connect(profile, { projectDir: project.dir, transportFor: (p) => openSshTransport(p, ssh) });
+    return await connect(profile, { projectDir: project.dir, transportFor: (p) => (automation ? openAutomationTransport(p, ssh) : openSshTransport(p, ssh)) });
   } catch (e) {
     throw new CliError(`cannot reach target ${profile.name}: ${(e as Error).message}`);
   }

@@ -112,7 +112,8 @@ function openClient(host: ResolvedHost, options: SshOptions, sock?: Duplex): Pro
 /** Runs scripts over one ssh2 connection, kept for the whole command. */
 export class Ssh2Transport implements Transport {
   constructor(
-    private readonly client: Client,
+    /** The connection, for the automation mode's sftp and exec channels (lib/targets/automation). */
+    public readonly client: Client,
     public readonly description: string,
     private readonly jump?: Client,
   ) {}
@@ -134,7 +135,7 @@ export class Ssh2Transport implements Transport {
           exitCode = code ?? 255;
         });
         stream.on('close', () => {
-          resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errs).toString('utf8'), exitCode: exitCode < 0 ? 255 : exitCode });
+          resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errs).toString('utf8'), exitCode: exitCode < 0 ? 255 : exitCode, ...(exitCode < 0 ? { connectionLost: true } : {}) });
         });
         stream.on('error', reject);
         stream.end(wrapScript(script));
@@ -164,10 +165,29 @@ export class OpenSshTransport implements Transport {
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;
-    return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? 255 };
+    const stderr = String(r.stderr ?? '');
+    // ssh exits 255 for its own errors; these mean the connection went away mid-script.
+    const lost = r.exitCode === 255 && /closed by remote host|Broken pipe|Connection reset|Connection timed out/.test(stderr);
+    return { stdout: String(r.stdout ?? ''), stderr, exitCode: r.exitCode ?? 255, ...(lost ? { connectionLost: true } : {}) };
   }
 
   public async close(): Promise<void> {}
+}
+
+/**
+ * The system ssh's options for a profile (before the host alias): the ssh
+ * config hpcdk reads, the profile's user, port and jump host, and
+ * accept-new when asked. Interactive sessions use them without BatchMode.
+ */
+export function openSshArgs(profile: ClusterProfile, options: Pick<SshOptions, 'acceptNewHostKey'>): string[] {
+  const ssh = profile.spec.ssh;
+  const args: string[] = [];
+  if (process.env.HPCDK_SSH_CONFIG) args.push('-F', process.env.HPCDK_SSH_CONFIG);
+  if (options.acceptNewHostKey) args.push('-o', 'StrictHostKeyChecking=accept-new');
+  if (ssh?.user) args.push('-l', ssh.user);
+  if (ssh?.port) args.push('-p', String(ssh.port));
+  if (ssh?.proxyJump) args.push('-J', ssh.proxyJump);
+  return args;
 }
 
 /** Opens the transport for an SSH target: ssh2 by default, or the system client. */
@@ -175,15 +195,7 @@ export async function openSshTransport(profile: ClusterProfile, options: SshOpti
   const ssh = profile.spec.ssh;
   if (!ssh) throw new Error(`target ${profile.name} has no ssh connection`);
   const overrides = { ...(ssh.user ? { user: ssh.user } : {}), ...(ssh.port ? { port: ssh.port } : {}), ...(ssh.proxyJump ? { proxyJump: ssh.proxyJump } : {}) };
-  if (options.useOpenSsh) {
-    const args = ['-o', 'BatchMode=yes'];
-    if (process.env.HPCDK_SSH_CONFIG) args.push('-F', process.env.HPCDK_SSH_CONFIG);
-    if (options.acceptNewHostKey) args.push('-o', 'StrictHostKeyChecking=accept-new');
-    if (ssh.user) args.push('-l', ssh.user);
-    if (ssh.port) args.push('-p', String(ssh.port));
-    if (ssh.proxyJump) args.push('-J', ssh.proxyJump);
-    return new OpenSshTransport(ssh.host, args);
-  }
+  if (options.useOpenSsh) return new OpenSshTransport(ssh.host, ['-o', 'BatchMode=yes', ...openSshArgs(profile, options)]);
   const host = resolveHost(ssh.host, overrides);
   let jump: Client | undefined;
   let sock: Duplex | undefined;

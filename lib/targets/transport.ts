@@ -4,6 +4,8 @@ export interface ExecResult {
   readonly stdout: string;
   readonly stderr: string;
   readonly exitCode: number;
+  /** The connection dropped before the script reported its exit: what it did after that is unknown here. */
+  readonly connectionLost?: boolean;
 }
 
 export interface RunOptions {

@@ -1,0 +1,28 @@
+import { posix } from 'node:path';
+import type { ManifestResource } from '../../core/output.js';
+import { foldJournal } from '../../state/journal.js';
+import type { StackSynthesis } from '../../synth/synthesize.js';
+import type { TargetConnection } from '../connection.js';
+import { AutomationRefusedError } from './commands.js';
+import { remoteLayout } from './transport.js';
+
+/** Why a resource cannot be applied on an automation node. */
+export function buildRefusal(resource: Pick<ManifestResource, 'address' | 'kind'>): string {
+  return `[${resource.address}] ${resource.kind} cannot be built on an automation node: build it in the job (build: 'job') or apply once from an interactive session`;
+}
+
+/**
+ * Refuses, before anything is written, a plan that would build on the login
+ * node (an environment, a code bundle's unpack, an image, a wheelhouse):
+ * their build scripts are shell. Reads only the journal, over sftp, to let
+ * through what an interactive apply already built.
+ */
+export async function refuseLoginBuilds(conn: TargetConnection, synthesis: StackSynthesis): Promise<void> {
+  const buildable = synthesis.manifest.resources.filter((r) => r.spec.build !== undefined);
+  if (buildable.length === 0) return;
+  const { channel, stackDir } = remoteLayout(conn, synthesis.stack);
+  const [journal] = await channel.read([posix.join(stackDir, '.hpcdk', 'journal')]);
+  const built = foldJournal(journal?.toString('utf8') ?? '').built;
+  const refused = buildable.filter((r) => built.get(r.address) !== r.identity);
+  if (refused.length > 0) throw new AutomationRefusedError(refused.map(buildRefusal).join('\n'));
+}

@@ -6,9 +6,12 @@
  *
  *   file <path> <sha256> <epoch>                     uploaded a file
  *   rmfile <path> <epoch>                             removed a file
+ *   chunk <sweep> <chunk-id> <address> <identity>... <epoch>
+ *                                                     about to submit an array chunk: task i runs the i-th point
  *   job <address> <identity> <job-id> <epoch>         submitted (or found) a job
  *   cancel <job-id> <epoch>                           cancelled a job
  *   built <address> <identity> <epoch>               built an environment or image
+ *   inputs <address> <name>=<digest>... <epoch>       what a job, sweep or build was made of when applied (why it changes later)
  *   forget <address> <epoch>                          a resource left the stack
  */
 
@@ -17,6 +20,12 @@ export interface JobRecord {
   readonly identity: string;
   readonly id: string;
   readonly epoch: number;
+}
+
+/** A sweep point as an array chunk runs it: task `index` of the chunk's job. */
+export interface ChunkPoint {
+  readonly address: string;
+  readonly identity: string;
 }
 
 export interface RecordedState {
@@ -28,6 +37,14 @@ export interface RecordedState {
   readonly cancelled: ReadonlySet<string>;
   /** Jobs of resources that left the stack: never adopted again by their comment. */
   readonly retired: ReadonlySet<string>;
+  /**
+   * Array chunks apply set out to submit, by `<sweep>@<chunk-id>` (the job
+   * comment's tail): their points in task order. A chunk submitted by an
+   * apply killed before it journaled the job is mapped back to its points.
+   */
+  readonly chunks: ReadonlyMap<string, readonly ChunkPoint[]>;
+  /** What each submitted or built resource was made of when last applied: input name → short digest. */
+  readonly inputs: ReadonlyMap<string, ReadonlyMap<string, string>>;
   /** The identity each buildable resource was last built at. */
   readonly built: ReadonlyMap<string, string>;
   /** How many lines the journal has: a cheap serial for "has the state changed since the plan". */
@@ -40,6 +57,8 @@ export function foldJournal(text: string): RecordedState {
   const cancelled = new Set<string>();
   const retired = new Set<string>();
   const built = new Map<string, string>();
+  const chunks = new Map<string, ChunkPoint[]>();
+  const inputs = new Map<string, Map<string, string>>();
   let serial = 0;
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
@@ -59,6 +78,17 @@ export function foldJournal(text: string): RecordedState {
           jobs.set(f[1], list);
         }
         break;
+      case 'chunk':
+        if (f[1] && f[2]) {
+          const points: ChunkPoint[] = [];
+          // Pairs of address and identity; the odd field out at the end is the epoch.
+          for (let i = 3; i + 1 < f.length; i += 2) points.push({ address: f[i]!, identity: f[i + 1]! });
+          chunks.set(`${f[1]}@${f[2]}`, points);
+        }
+        break;
+      case 'inputs':
+        if (f[1]) inputs.set(f[1], new Map(f.slice(2).filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)] as [string, string])));
+        break;
       case 'built':
         if (f[1] && f[2]) built.set(f[1], f[2]);
         break;
@@ -77,7 +107,21 @@ export function foldJournal(text: string): RecordedState {
         break;
     }
   }
-  return { files, jobs, cancelled, retired, built, serial };
+  return { files, jobs, cancelled, retired, chunks, inputs, built, serial };
+}
+
+/** Enough of each input's digest to tell versions apart in a journal that stays small. */
+export const INPUT_DIGEST_LENGTH = 12;
+
+/** The digest of one input as an `inputs` line records it. */
+export function shortDigest(digest: unknown): string {
+  return String(digest).slice(0, INPUT_DIGEST_LENGTH);
+}
+
+/** `inputs <address> <name>=<digest prefix>…`: a resource's input digests, as the journal records them. */
+export function inputsLine(address: string, inputs: Readonly<Record<string, unknown>>, only?: readonly string[]): string[] {
+  const names = Object.keys(inputs).filter((k) => only === undefined || only.includes(k)).sort();
+  return ['inputs', address, ...names.map((k) => `${k}=${shortDigest(inputs[k])}`)];
 }
 
 /** The shell function every state-changing script uses to append one journal line. */

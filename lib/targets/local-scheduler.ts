@@ -151,7 +151,8 @@ done`;
       `  printf '%s' ${quote(r.comment)} > "$hpcdk_q/$hpcdk_job_id/comment"`,
       `  echo PENDING > "$hpcdk_q/$hpcdk_job_id/state"`,
       ...(r.array ? [`  echo ${r.array.size} > "$hpcdk_q/$hpcdk_job_id/array"`] : []),
-      `  setsid bash "$D/.hpcdk/local-runner.sh" "$D" "$hpcdk_job_id" ${quote(`files/${r.script}`)} ${quote(r.jobName)} ${quote(r.stdout)} ${quote(r.stderr)} "$hpcdk_deps" ${quote(String(r.array?.size ?? ''))} ${quote(String(r.array?.throttle ?? ''))} ${quote(r.paramsFile ?? '')} </dev/null >/dev/null 2>&1 &`,
+      // The job reads its identity for its run record (run.json).
+      `  HPCDK_IDENTITY=${quote(r.identity)} setsid bash "$D/.hpcdk/local-runner.sh" "$D" "$hpcdk_job_id" ${quote(`files/${r.script}`)} ${quote(r.jobName)} ${quote(r.stdout)} ${quote(r.stderr)} "$hpcdk_deps" ${quote(String(r.array?.size ?? ''))} ${quote(String(r.array?.throttle ?? ''))} ${quote(r.paramsFile ?? '')} </dev/null >/dev/null 2>&1 &`,
       `  echo $! > "$hpcdk_q/$hpcdk_job_id/pid"`,
       `fi`,
     ].join('\n');

@@ -25,9 +25,10 @@ export class SlurmScheduler implements Scheduler {
 hpcdk_user="$(id -un)"
 # The id of an active job with this comment, if one exists: a job submitted by an
 # apply that was killed before it could record it is found, not submitted twice.
+# An array shows as 12_[0-3] or 12_4: its job id is 12.
 hpcdk_active_job() {
   squeue -h -u "$hpcdk_user" -t PENDING,RUNNING,CONFIGURING,COMPLETING,REQUEUED,RESIZING,SUSPENDED -o '%i|%k' 2>/dev/null \\
-    | awk -F'|' -v c="$1" '$2 == c { print $1; exit }'
+    | awk -F'|' -v c="$1" '$2 == c { sub(/_.*/, "", $1); print $1; exit }'
 }`;
 
   public queryLines(commentPrefix: string): string {
@@ -49,7 +50,8 @@ hpcdk_active_job() {
       `hpcdk_job_id="$(hpcdk_active_job ${quote(r.comment)})"`,
       `if [ -z "$hpcdk_job_id" ]; then`,
       `  mkdir -p -- "$(dirname -- ${quote(r.stdout)})" "$(dirname -- ${quote(r.stderr)})"`,
-      `  hpcdk_job_id="$(${r.paramsFile ? `HPCDK_PARAMS_FILE="$D/"${quote(r.paramsFile)} ` : ''}sbatch --parsable --comment=${quote(r.comment)}${arrayOption(r)} \${hpcdk_deps:+--dependency="$hpcdk_deps"} -- ${quote(`files/${r.script}`)})"`,
+      // The job inherits these (sbatch exports the environment): its params, and its identity for run.json.
+      `  hpcdk_job_id="$(HPCDK_IDENTITY=${quote(r.identity)} ${r.paramsFile ? `HPCDK_PARAMS_FILE="$D/"${quote(r.paramsFile)} ` : ''}sbatch --parsable --comment=${quote(r.comment)}${arrayOption(r)} \${hpcdk_deps:+--dependency="$hpcdk_deps"} -- ${quote(`files/${r.script}`)})"`,
       `  hpcdk_job_id="\${hpcdk_job_id%%;*}"`,
       `fi`,
     ].join('\n');

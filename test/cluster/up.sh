@@ -490,6 +490,10 @@ LogLevel VERBOSE
 MaxStartups 100:30:200
 MaxSessions 64
 SetEnv MODULEPATH=$DIR/modules SLURM_CONF=$SLURM_CONF_FILE
+# Fault suites give their own key an environment="BASH_ENV=..." option in
+# authorized_keys: a file that bash sources to inject kills and pauses into
+# that key's sessions only.
+PermitUserEnvironment BASH_ENV
 Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
 

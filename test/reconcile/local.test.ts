@@ -195,7 +195,7 @@ new Job(s, 'train', { run: ['cat "$SLURM_SUBMIT_DIR/prepared.txt"'] }).dependsOn
     appendFileSync(join(dir, 'stacks/demo.ts'), `new TextFile(s, 'more', { content: 'x' });\n`);
     const r = await hpcdk(dir, ['apply', '--yes']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('the target is locked by alice@laptop op=apply');
+    expect(r.stderr).toMatch(/the target is locked by alice@laptop \(apply, pid \d+ on \S+, since \d{4}-\d\d-\d\d [\d:]+ UTC\)/);
     const unlock = await hpcdk(dir, ['force-unlock', 'demo']);
     expect(unlock.stdout).toContain('Removed the lock on demo (local) held by alice@laptop');
     expect((await hpcdk(dir, ['apply', '--yes'])).exitCode).toBe(0);

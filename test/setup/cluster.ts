@@ -46,8 +46,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
   project.provide('cluster', { available: true, env: readEnvFile(join(dir, 'env')) });
+  // A cluster that was up before this run (a developer's, another run's) is left up.
+  const startedHere = !String(up.all ?? '').includes('already healthy');
   return async () => {
-    if (process.env.HPCDK_KEEP_CLUSTER) return;
+    if (process.env.HPCDK_KEEP_CLUSTER || !startedHere) return;
     await execa('bash', [join(SCRIPTS, 'down.sh')], { reject: false, env: { HPCDK_CLUSTER_DIR: dir } });
   };
 }

@@ -7,6 +7,7 @@ export * from './environment.js';
 export * from './python-requirement.js';
 export * from './python-env.js';
 export * from './conda-env.js';
+export * from './r-library.js';
 export * from './wheelhouse.js';
 export * from './container-image.js';
 export * from './dataset.js';

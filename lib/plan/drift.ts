@@ -1,6 +1,7 @@
 import type { ManifestResource } from '../core/output.js';
 import type { DriftItem } from './plan.js';
 import { PYTHON_LOCK_CHECKERS } from './python-drift.js';
+import { R_LOCK_CHECKERS } from './r-drift.js';
 
 /**
  * Compares what a built resource recorded as its actual state (its lock: a
@@ -9,7 +10,7 @@ import { PYTHON_LOCK_CHECKERS } from './python-drift.js';
  */
 export type DriftChecker = (resource: ManifestResource, lock: string) => DriftItem[];
 
-const CHECKERS: ReadonlyMap<string, DriftChecker> = new Map<string, DriftChecker>([...PYTHON_LOCK_CHECKERS]);
+const CHECKERS: ReadonlyMap<string, DriftChecker> = new Map<string, DriftChecker>([...PYTHON_LOCK_CHECKERS, ...R_LOCK_CHECKERS]);
 
 export function checkLockDrift(resource: ManifestResource, lock: string | undefined): DriftItem[] {
   if (lock === undefined) return [];

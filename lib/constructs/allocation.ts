@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ClusterProfile } from '../core/cluster-profile.js';
 
 const SAFE_VALUE = /^[A-Za-z0-9_.,:@%+=\/-]+$/;
 const safe = (what: string) => z.string().regex(SAFE_VALUE, `must be ${what}, without spaces or shell characters`);
@@ -45,6 +46,20 @@ export const AllocationSchema = z
 export type AllocationProps = z.input<typeof AllocationSchema>;
 export type Allocation = z.output<typeof AllocationSchema>;
 
+/**
+ * An allocation on `target`: the target's job defaults, then `own` (later
+ * wins), with the target's default partition (on a cluster, else its first)
+ * and account filled in. Jobs and interactive sessions resolve theirs alike.
+ */
+export function allocationOnTarget(target: ClusterProfile, own: Allocation): Allocation {
+  const spec = target.spec;
+  const given = Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined));
+  const a = { ...spec.jobDefaults, ...given } as Allocation;
+  const partition = a.partition ?? spec.defaultPartition ?? (target.isLocal ? undefined : Object.keys(spec.partitions)[0]);
+  const account = a.account ?? spec.account;
+  return { ...a, ...(partition ? { partition } : {}), ...(account ? { account } : {}) };
+}
+
 /** Parses a SLURM time to minutes (seconds rounded up), for comparisons with partition limits. */
 export function timeToMinutes(time: string): number {
   const dash = time.indexOf('-');
@@ -67,4 +82,31 @@ export function memToMiB(mem: string): number {
   const match = /^(\d+)([KMGT]?)$/.exec(mem);
   if (!match) return Number.NaN;
   return Number(match[1]) * (UNITS[match[2] || 'M'] ?? 1);
+}
+
+/**
+ * What one submission asks the scheduler for, as plan's compute budget counts
+ * it: whole nodes for `timeMinutes`, `cpus` in all, `gpus.count` per node (as
+ * `--gres` asks). A sweep point is one array task of this size.
+ */
+export interface ResourceRequest {
+  readonly nodes: number;
+  readonly cpus: number;
+  /** The job's time limit, else the partition's (SLURM's default); null when neither is known. */
+  readonly timeMinutes: number | null;
+  readonly gpus: { readonly type: string | null; readonly count: number } | null;
+}
+
+/** The request of an allocation already layered over the target's defaults, on the target's partitions. */
+export function resourceRequest(a: Allocation, partitions: Readonly<Record<string, { readonly maxTime?: string }>>): ResourceRequest {
+  const nodes = a.nodes ?? 1;
+  // SLURM starts one task per node unless told otherwise.
+  const tasks = a.ntasks ?? (a.ntasksPerNode ?? 1) * nodes;
+  const time = a.time ?? (a.partition !== undefined ? partitions[a.partition]?.maxTime : undefined);
+  return {
+    nodes,
+    cpus: tasks * (a.cpusPerTask ?? 1),
+    timeMinutes: time !== undefined && SLURM_TIME.test(time) ? timeToMinutes(time) : null,
+    gpus: a.gpus ? { type: a.gpus.type ?? null, count: a.gpus.count } : null,
+  };
 }

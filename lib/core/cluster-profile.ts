@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { announceProfile } from './registry.js';
-import { ValidationError, issuesFromZod } from './validation.js';
+import { AllocationSchema } from '../constructs/allocation.js';
+import { ValidationError, issuesFromZod, rawPropIssues } from './validation.js';
 
 /** The built-in target that needs no cluster: local processes instead of SSH and SLURM. */
 export const LOCAL_TARGET = 'local';
@@ -11,7 +12,12 @@ const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 export const SshConnectionSchema = z
   .object({
     /** A Host alias from ~/.ssh/config, or a host name. */
-    host: z.string().min(1, 'must not be empty').regex(/^[^\s'"`$;&|<>]+$/, 'must be a host alias or name, without spaces or shell characters'),
+    host: z
+      .string()
+      .min(1, 'must not be empty')
+      .regex(/^[^\s'"`$;&|<>]+$/, 'must be a host alias or name, without spaces or shell characters')
+      // ssh would read a leading dash as an option (`-oProxyCommand=…`).
+      .regex(/^[^-]/, 'must be a host alias or name, not starting with -'),
     /** @default taken from ~/.ssh/config, else the local user */
     user: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a user name').optional(),
     /** @default taken from ~/.ssh/config, else 22 */
@@ -35,20 +41,31 @@ export const PartitionSchema = z
   })
   .strict();
 
-/** The allocation fields a profile may default, as in a job's allocation. */
-const JobDefaultsSchema = z
+/** The allocation fields a profile may default, validated as in a job's allocation: they become `#SBATCH` lines too. */
+const JobDefaultsSchema = AllocationSchema.pick({
+  account: true,
+  partition: true,
+  time: true,
+  nodes: true,
+  cpusPerTask: true,
+  mem: true,
+  gpus: true,
+  qos: true,
+  constraint: true,
+});
+
+const positiveHours = z.number({ error: 'must be a positive number' }).positive('must be a positive number');
+
+/** The most compute one plan may request (over what it submits), in hours. Exceeding it stops plan and apply. */
+export const BudgetSchema = z
   .object({
-    account: z.string().optional(),
-    partition: z.string().optional(),
-    time: z.string().optional(),
-    nodes: z.number().int().positive().optional(),
-    cpusPerTask: z.number().int().positive().optional(),
-    mem: z.string().regex(/^\d+[KMGT]?$/, 'must be a SLURM memory size such as 64G').optional(),
-    gpus: z.object({ type: z.string().optional(), count: z.number().int().positive().default(1) }).strict().optional(),
-    qos: z.string().optional(),
-    constraint: z.string().optional(),
+    gpuHours: positiveHours.optional(),
+    cpuHours: positiveHours.optional(),
+    nodeHours: positiveHours.optional(),
   })
   .strict();
+
+export type Budget = z.output<typeof BudgetSchema>;
 
 export const ClusterProfileSchema = z
   .object({
@@ -66,7 +83,7 @@ export const ClusterProfileSchema = z
     /** @default the first partition */
     defaultPartition: z.string().optional(),
     /** The account jobs are charged to unless a job says otherwise. */
-    account: z.string().optional(),
+    account: AllocationSchema.shape.account,
     /** Largest array index + 1 the scheduler accepts; larger sweeps are split into chunks. @default 1001 */
     maxArraySize: z.number().int().positive().default(1001),
     /** The module system, if any. */
@@ -91,6 +108,8 @@ export const ClusterProfileSchema = z
      * @default false
      */
     automation: z.boolean().default(false),
+    /** The most compute one plan on this target may request; a stack's own budget applies too, and the tighter wins. */
+    budget: BudgetSchema.optional(),
     description: z.string().optional(),
   })
   .strict()
@@ -123,6 +142,7 @@ export class ClusterProfile {
     }
     const parsed = ClusterProfileSchema.safeParse(props, { reportInput: true });
     if (!parsed.success) issues.push(...issuesFromZod(`target:${name}`, parsed.error));
+    issues.push(...rawPropIssues(`target:${name}`, props));
     if (issues.length > 0 || !parsed.success) throw new ValidationError(issues);
     this.name = name;
     this.spec = parsed.data;
@@ -145,7 +165,8 @@ export class ClusterProfile {
     const partitions = { ...(this.input.partitions ?? {}), ...(overrides.partitions ?? {}) };
     const jobDefaults = { ...(this.input.jobDefaults ?? {}), ...(overrides.jobDefaults ?? {}) };
     const env = { ...(this.input.env ?? {}), ...(overrides.env ?? {}) };
-    return new ClusterProfile(name, { ...this.input, ...overrides, partitions, jobDefaults, env });
+    const budget = this.input.budget || overrides.budget ? { budget: { ...this.input.budget, ...overrides.budget } } : {};
+    return new ClusterProfile(name, { ...this.input, ...overrides, partitions, jobDefaults, env, ...budget });
   }
 
   public get isLocal(): boolean {
@@ -154,7 +175,8 @@ export class ClusterProfile {
 
   /** What the manifest records about the target: everything but connection details. */
   public toManifest(): Record<string, unknown> {
-    const { ssh: _ssh, ...rest } = this.spec;
+    // The budget governs plans, not what is rendered: changing it leaves snapshots as they are.
+    const { ssh: _ssh, budget: _budget, ...rest } = this.spec;
     return { name: this.name, ...rest };
   }
 }

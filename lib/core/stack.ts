@@ -1,6 +1,6 @@
 import { Construct, type IConstruct } from 'constructs';
-import { ClusterProfile, LOCAL_TARGET } from './cluster-profile.js';
-import type { ValidationIssue } from './validation.js';
+import { BudgetSchema, ClusterProfile, LOCAL_TARGET, type Budget } from './cluster-profile.js';
+import { issuesFromZod, rawPropIssues, type ValidationIssue } from './validation.js';
 
 const STACK_SYMBOL = Symbol.for('hpcdk.Stack');
 const STACK_NAME = /^[a-z0-9][a-z0-9_-]*$/;
@@ -14,6 +14,12 @@ export interface StackProps {
   readonly targets?: readonly ClusterProfile[];
   /** One line shown by `hpcdk ls`. */
   readonly description?: string;
+  /**
+   * The most compute one plan of this stack may request, e.g. `{ gpuHours: 100 }`;
+   * the target's budget applies too, and the tighter wins.
+   * @default no limit
+   */
+  readonly budget?: Budget;
 }
 
 /** A unit of deployment: a named tree of constructs, rendered and applied together. */
@@ -32,12 +38,17 @@ export class Stack extends Construct {
   }
 
   public readonly description?: string;
+  public readonly budget?: Budget;
   private readonly declaredTargets: readonly ClusterProfile[];
+  /** The id as written: the constructs library turns a `/` or a newline in it into `--`. */
+  private readonly givenId: string;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id);
+    this.givenId = id;
     Object.defineProperty(this, STACK_SYMBOL, { value: true });
     this.description = props.description;
+    this.budget = props.budget;
     this.declaredTargets = props.targets && props.targets.length > 0 ? [...props.targets] : [ClusterProfile.local()];
   }
 
@@ -64,8 +75,13 @@ export class Stack extends Construct {
   /** Problems with the stack itself (its name, duplicate targets). */
   public stackIssues(): ValidationIssue[] {
     const issues: ValidationIssue[] = [];
-    if (!STACK_NAME.test(this.stackName)) {
-      issues.push({ path: this.node.path, field: 'id', message: 'a stack name must be lowercase letters, digits, - or _', got: this.stackName });
+    if (!STACK_NAME.test(this.givenId)) {
+      issues.push({ path: this.node.path, field: 'id', message: 'a stack name must be lowercase letters, digits, - or _', got: this.givenId });
+    }
+    issues.push(...rawPropIssues(this.node.path, { description: this.description }));
+    if (this.budget !== undefined) {
+      const parsed = BudgetSchema.safeParse(this.budget, { reportInput: true });
+      if (!parsed.success) issues.push(...issuesFromZod(this.node.path, parsed.error, ['budget']));
     }
     const seen = new Set<string>();
     for (const t of this.declaredTargets) {

@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { quote, word } from '../shell/index.js';
 import type { Plan } from '../plan/plan.js';
-import { JOURNAL_FUNCTION } from '../state/journal.js';
+import { JOURNAL_FUNCTION, inputsLine } from '../state/journal.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { isActive, jobComment, type SubmitRequest } from '../targets/scheduler.js';
 import { digestOf } from '../core/digest.js';
@@ -45,11 +45,31 @@ export function lockOwner(operation: string): string {
   } catch {
     // No passwd entry (some containers): keep "unknown".
   }
-  return `${user}@${hostname()} op=${operation}`.replace(/[^A-Za-z0-9_.@=:-]+/g, '_');
+  return `${user}@${hostname()} op=${operation}`.replace(/[^A-Za-z0-9_.@=: -]+/g, '_');
 }
 
 const ACTS_ON_FILES = new Set(['create', 'update', 'submit', 'replace']);
 const REMOVES_FILES = new Set(['delete', 'cancel']);
+
+/** The plan's file steps in order: uploads (each file once: points of a sweep share one script) and removals. */
+export function fileSteps(inputs: ApplyInputs): Array<{ readonly upload: Upload } | { readonly remove: string }> {
+  const wanted = new Map(inputs.uploads.map((u) => [u.path, u]));
+  const uploaded = new Set<string>();
+  const steps: Array<{ upload: Upload } | { remove: string }> = [];
+  for (const r of inputs.plan.resources) {
+    if (ACTS_ON_FILES.has(r.action)) {
+      for (const f of r.files) {
+        if (f.action === 'no-op' || uploaded.has(f.path)) continue;
+        uploaded.add(f.path);
+        const u = wanted.get(f.path);
+        if (!u) throw new Error(`apply: no content for ${f.path}`);
+        steps.push({ upload: u });
+      }
+    }
+    if (REMOVES_FILES.has(r.action)) for (const f of r.files) steps.push({ remove: f.path });
+  }
+  return steps;
+}
 
 /** Resources to build, each after the ones it depends on (an image after the environment it installs). */
 function buildOrder(plan: Plan, resources: readonly ManifestResource[]): ManifestResource[] {
@@ -79,19 +99,12 @@ function submissionOrder(plan: Plan, resources: readonly ManifestResource[]): Ma
 }
 
 /**
- * The one script that carries out a plan on the target: take the lock, check
- * nothing changed since the plan, upload, cancel, submit, journal each step
- * as soon as it is done, release the lock. Lines starting `@@` report progress.
+ * Takes the stack's lock (`$D/.hpcdk/lock`, a mkdir with an owner line),
+ * taking over a stale one, or prints `@@locked <owner>` and exits 3; the
+ * EXIT trap releases it. Apply and gc both hold it while they change a stack.
  */
-export function executeScript(conn: TargetConnection, inputs: ApplyInputs, operation: string): string {
-  const { plan } = inputs;
-  const parts: string[] = [];
-  parts.push(`set -eo pipefail
-D=${word(conn.stackDir(plan.stack))}
-${JOURNAL_FUNCTION}
-${conn.scheduler.functions}
-mkdir -p "$D/.hpcdk" "$D/files"
-hpcdk_lock="$D/.hpcdk/lock"
+export function lockLines(operation: string): string {
+  return `hpcdk_lock="$D/.hpcdk/lock"
 hpcdk_take_lock() {
   mkdir "$hpcdk_lock" 2>/dev/null && return 0
   local owner pid host since
@@ -116,29 +129,48 @@ trap 'rm -rf "$hpcdk_lock"' EXIT
 trap 'exit 141' PIPE
 trap 'exit 129' HUP
 trap 'exit 130' INT
-trap 'exit 143' TERM
-hpcdk_serial=$(grep -c . "$D/.hpcdk/journal" 2>/dev/null || true)
-if [ "\${hpcdk_serial:-0}" != ${quote(String(plan.serial))} ]; then
+trap 'exit 143' TERM`;
+}
+
+/** Prints `@@stale <serial>` and exits 4 when the journal changed since it was read (it had `serial` lines). */
+export function serialCheckLines(serial: number): string {
+  return `hpcdk_serial=$(grep -c . "$D/.hpcdk/journal" 2>/dev/null || true)
+if [ "\${hpcdk_serial:-0}" != ${quote(String(serial))} ]; then
   echo "@@stale \${hpcdk_serial:-0}"
   exit 4
-fi
+fi`;
+}
+
+/**
+ * The one script that carries out a plan on the target: take the lock, check
+ * nothing changed since the plan, upload, cancel, submit, journal each step
+ * as soon as it is done, release the lock. Lines starting `@@` report progress.
+ */
+export function executeScript(conn: TargetConnection, inputs: ApplyInputs, operation: string): string {
+  const { plan } = inputs;
+  const parts: string[] = [];
+  parts.push(`set -eo pipefail
+D=${word(conn.stackDir(plan.stack))}
+${JOURNAL_FUNCTION}
+${conn.scheduler.functions}
+mkdir -p "$D/.hpcdk" "$D/files"
+${lockLines(operation)}
+${serialCheckLines(plan.serial)}
 declare -A hpcdk_ids=()
 mkdir -p "$D/.hpcdk/incoming"`);
 
-  const wanted = new Map(inputs.uploads.map((u) => [u.path, u]));
   let step = 0;
-  // Points of a sweep share one script: each file goes up once.
-  const uploaded = new Set<string>();
-  for (const r of plan.resources) {
-    if (ACTS_ON_FILES.has(r.action)) {
-      for (const f of r.files) {
-        if (f.action === 'no-op' || uploaded.has(f.path)) continue;
-        uploaded.add(f.path);
-        const u = wanted.get(f.path);
-        if (!u) throw new Error(`apply: no content for ${f.path}`);
-        step += 1;
-        const tmp = `$D/.hpcdk/incoming/${step}`;
-        parts.push(`base64 -d > "${tmp}" <<'HPCDK_FILE'
+  for (const f of fileSteps(inputs)) {
+    if ('remove' in f) {
+      parts.push(`rm -f -- "$D/files/"${quote(f.remove)}
+hpcdk_journal rmfile ${quote(f.remove)}
+echo "@@step delete "${quote(f.remove)}`);
+      continue;
+    }
+    const u = f.upload;
+    step += 1;
+    const tmp = `$D/.hpcdk/incoming/${step}`;
+    parts.push(`base64 -d > "${tmp}" <<'HPCDK_FILE'
 ${Buffer.from(u.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
 HPCDK_FILE
 chmod ${u.executable ? '755' : '644'} "${tmp}"
@@ -146,15 +178,6 @@ mkdir -p "$(dirname -- "$D/files/"${quote(u.path)})"
 mv -f "${tmp}" "$D/files/"${quote(u.path)}
 hpcdk_journal file ${quote(u.path)} ${u.sha256}
 echo "@@step upload "${quote(u.path)}`);
-      }
-    }
-    if (REMOVES_FILES.has(r.action)) {
-      for (const f of r.files) {
-        parts.push(`rm -f -- "$D/files/"${quote(f.path)}
-hpcdk_journal rmfile ${quote(f.path)}
-echo "@@step delete "${quote(f.path)}`);
-      }
-    }
   }
   for (const p of inputs.payloads ?? []) {
     parts.push(`mkdir -p "$(dirname -- "$D/"${quote(p.path)})"
@@ -178,6 +201,7 @@ ${run(build.script, 'build')}
 ${build.check ? run(build.check, 'check') : ':'}
 ${build.lock ? `( cd "$D" && HPCDK_STACK_DIR="$D" bash -c ${quote(build.lock)} ) > "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt.tmp 2>> "${log}" && mv -f "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt.tmp "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt` : ':'}
 hpcdk_journal built ${quote(r.address)} ${r.identity}
+hpcdk_journal ${inputsLine(r.address, r.inputs).map(quote).join(' ')}
 # What the build said of itself (which path it took), for the person applying.
 grep '^hpcdk: ' "${log}" | sed 's/^hpcdk: /@@note /' || true
 echo "@@step build "${quote(r.address)}`);
@@ -194,31 +218,17 @@ chmod 600 "$D/.hpcdk/secrets/"${quote(secret.name)}.partial && mv -f "$D/.hpcdk/
     parts.push(`(cd "$D" && ${conn.scheduler.cancelLines(cancels)})`);
     for (const id of cancels) parts.push(`hpcdk_journal cancel ${quote(id)}\necho "@@step cancel "${quote(id)}`);
   }
-  const deployment = conn.deployment(plan.stack);
-  const emittedSweeps = new Set<string>();
-  for (const r of submissionOrder(plan, inputs.resources)) {
-    const spec = r.spec as unknown as RunSpec;
-    const base = {
-      script: spec.script,
-      jobName: spec.jobName,
-      stdout: spec.stdout,
-      stderr: spec.stderr,
-      dependencies: resolveDependencies(plan, spec.dependencies),
-      singleton: spec.singleton === true,
-    };
-    if (r.kind !== 'sweep-point') {
-      const request: SubmitRequest = { ...base, address: r.address, identity: r.identity, comment: jobComment(deployment, r.address, r.identity) };
-      parts.push(`cd "$D"
-${conn.scheduler.submitLines(request)}
-hpcdk_ids[${quote(r.address)}]="$hpcdk_job_id"
-hpcdk_journal job ${quote(r.address)} ${r.identity} "$hpcdk_job_id"
-echo "@@submitted "${quote(r.address)}" $hpcdk_job_id"`);
+  for (const { request, chunk, inputsLine: made } of submissions(conn, inputs)) {
+    if (chunk) {
+      parts.push(chunkLines(conn, request, chunk), `hpcdk_journal ${made.map(quote).join(' ')}`);
       continue;
     }
-    const sweep = String(spec.sweep);
-    if (emittedSweeps.has(sweep)) continue;
-    emittedSweeps.add(sweep);
-    parts.push(...sweepSubmission(conn, inputs, deployment, sweep, base));
+    parts.push(`cd "$D"
+${conn.scheduler.submitLines(request)}
+hpcdk_ids[${quote(request.address)}]="$hpcdk_job_id"
+hpcdk_journal job ${quote(request.address)} ${request.identity} "$hpcdk_job_id"
+hpcdk_journal ${made.map(quote).join(' ')}
+echo "@@submitted "${quote(request.address)}" $hpcdk_job_id"`);
   }
   for (const r of plan.resources) {
     if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job')) parts.push(`hpcdk_journal forget ${quote(r.address)}`);
@@ -263,20 +273,57 @@ function resolveDependencies(plan: Plan, dependencies: RunSpec['dependencies']):
   return out;
 }
 
+/** One submission of an apply: a job, or one chunk of a sweep's points (an array with its params file). */
+export interface Submission {
+  readonly request: SubmitRequest;
+  readonly chunk?: { readonly id: string; readonly sweep: string; readonly points: readonly ChunkPoint[] };
+  /** The `inputs` journal line to write once it is submitted: what it was made of, so a later plan can say what changed. */
+  readonly inputsLine: readonly string[];
+}
+
+
+/** The plan's submissions, each after the jobs it depends on; a sweep's points as chunks. */
+export function submissions(conn: TargetConnection, inputs: ApplyInputs): Submission[] {
+  const { plan } = inputs;
+  const deployment = conn.deployment(plan.stack);
+  const emittedSweeps = new Set<string>();
+  const out: Submission[] = [];
+  for (const r of submissionOrder(plan, inputs.resources)) {
+    const spec = r.spec as unknown as RunSpec;
+    const base = {
+      script: spec.script,
+      jobName: spec.jobName,
+      stdout: spec.stdout,
+      stderr: spec.stderr,
+      dependencies: resolveDependencies(plan, spec.dependencies),
+      singleton: spec.singleton === true,
+    };
+    if (r.kind !== 'sweep-point') {
+      out.push({ request: { ...base, address: r.address, identity: r.identity, comment: jobComment(deployment, r.address, r.identity) }, inputsLine: inputsLine(r.address, r.inputs) });
+      continue;
+    }
+    const sweep = String(spec.sweep);
+    if (emittedSweeps.has(sweep)) continue;
+    emittedSweeps.add(sweep);
+    out.push(...sweepChunks(conn, inputs, deployment, sweep, base));
+  }
+  return out;
+}
+
 /**
  * A sweep's points to submit, as job arrays of at most the target's
  * MaxArraySize tasks. Each chunk gets a params file holding only its points;
  * its comment carries the chunk identity (the hash of its points'
  * identities), so a chunk submitted by a killed apply is found, not repeated.
  */
-function sweepSubmission(conn: TargetConnection, inputs: ApplyInputs, deployment: string, sweep: string, base: Omit<SubmitRequest, 'address' | 'identity' | 'comment'>): string[] {
+function sweepChunks(conn: TargetConnection, inputs: ApplyInputs, deployment: string, sweep: string, base: Omit<SubmitRequest, 'address' | 'identity' | 'comment'>): Submission[] {
   const pointsToSubmit = inputs.plan.resources
     .filter((r) => r.group === sweep && (r.action === 'submit' || r.action === 'replace'))
     .map((r) => inputs.resources.find((m) => m.address === r.address)!)
     .sort((a, b) => (a.address < b.address ? -1 : 1));
   const chunkSize = conn.profile.spec.maxArraySize;
   const throttle = (pointsToSubmit[0]?.spec as unknown as RunSpec | undefined)?.throttle ?? undefined;
-  const parts: string[] = [];
+  const out: Submission[] = [];
   for (let start = 0; start < pointsToSubmit.length; start += chunkSize) {
     const chunk = pointsToSubmit.slice(start, start + chunkSize);
     const chunkId = digestOf(chunk.map((p) => p.identity).sort());
@@ -284,29 +331,38 @@ function sweepSubmission(conn: TargetConnection, inputs: ApplyInputs, deployment
       const spec = p.spec as unknown as RunSpec;
       return { index, identity: p.identity, address: p.address, key: spec.key ?? p.address, params: spec.params ?? {} };
     });
-    const paramsFile = `params/${sweep}/${chunkId.slice(0, 16)}.sh`;
     const request: SubmitRequest = {
       ...base,
       address: sweep,
       identity: `chunk-${chunkId}`,
       comment: jobComment(deployment, sweep, `chunk-${chunkId}`),
       array: { size: chunk.length, ...(throttle ? { throttle } : {}) },
-      paramsFile,
+      paramsFile: `params/${sweep}/${chunkId.slice(0, 16)}.sh`,
     };
-    const journal = points.map((p) => `job ${p.address} ${p.identity} \${hpcdk_job_id}_${p.index} \${EPOCHSECONDS:-0}`).join('\n');
-    parts.push(`mkdir -p "$D/params/"${quote(sweep)}
-base64 -d > "$D/"${quote(paramsFile)} <<'HPCDK_FILE'
-${Buffer.from(renderParamsFile(sweep, chunkId, points), 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+    // Points share the sweep's job template; their own input, the params, is in their address.
+    out.push({ request, chunk: { id: chunkId, sweep, points }, inputsLine: inputsLine(sweep, chunk[0]!.inputs, ['template']) });
+  }
+  return out;
+}
+
+/** Writes a chunk's params file, submits the array, journals every point as `<array id>_<index>`. */
+function chunkLines(conn: TargetConnection, request: SubmitRequest, chunk: NonNullable<Submission['chunk']>): string {
+  const { sweep, points } = chunk;
+  const journal = points.map((p) => `job ${p.address} ${p.identity} \${hpcdk_job_id}_${p.index} \${EPOCHSECONDS:-0}`).join('\n');
+  // Written ahead: if apply dies between sbatch and the job lines, plan still maps the chunk's tasks to its points.
+  const intent = `hpcdk_journal chunk ${quote(sweep)} chunk-${chunk.id} ${points.map((p) => `${quote(p.address)} ${p.identity}`).join(' ')}`;
+  return `mkdir -p "$D/params/"${quote(sweep)}
+base64 -d > "$D/"${quote(request.paramsFile!)} <<'HPCDK_FILE'
+${Buffer.from(renderParamsFile(sweep, chunk.id, points), 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
 HPCDK_FILE
+${intent}
 cd "$D"
 ${conn.scheduler.submitLines(request)}
 hpcdk_ids[${quote(sweep)}]="\${hpcdk_ids[${quote(sweep)}]:+\${hpcdk_ids[${quote(sweep)}]}:}$hpcdk_job_id"
 cat >> "$D/.hpcdk/journal" <<HPCDK_JOURNAL
 ${journal}
 HPCDK_JOURNAL
-echo "@@submitted "${quote(sweep)}" $hpcdk_job_id ${chunk.length}"`);
-  }
-  return parts;
+echo "@@submitted "${quote(sweep)}" $hpcdk_job_id ${points.length}"`;
 }
 
 /** How many `@@step`/`@@submitted` lines the script will print, for the progress display. */

@@ -1,11 +1,12 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { HpcConstruct, type ConstructOutput, type SynthContext } from '../core/hpc-construct.js';
-import { isJobRuntime, type JobRuntime } from '../core/runtime.js';
+import { STACK_DIR, isJobRuntime, type JobRuntime } from '../core/runtime.js';
+import type { StageOutSpec } from '../render/stage-out.js';
 import type { ValidationIssue } from '../core/validation.js';
 import { renderSbatch, type CheckpointSpec, type JobStep } from '../render/sbatch.js';
-import { RuntimeRef, isEnvName } from '../shell/index.js';
-import { AllocationSchema, memToMiB, timeToMinutes, type Allocation } from './allocation.js';
+import { RuntimeRef, isEnvName, word } from '../shell/index.js';
+import { AllocationSchema, allocationOnTarget, memToMiB, resourceRequest, timeToMinutes, type Allocation } from './allocation.js';
 import { Secret } from '../core/secret.js';
 import { CodeBundle } from './code-bundle.js';
 import { Dataset } from './dataset.js';
@@ -14,7 +15,28 @@ import { ShellValueSchema as shellValue } from './schemas.js';
 /** How a job waits for another: SLURM's dependency types. */
 export type DependencyType = 'afterok' | 'afterany' | 'afternotok';
 
+/** Variables that name node-local scratch in job scripts (the target's own name is checked per target). */
+const SCRATCH_VARIABLES = new Set(['HPCDK_SCRATCH', 'SLURM_TMPDIR', 'TMPDIR']);
+
 const LOG_PATH = z.string().regex(/^[A-Za-z0-9_.%\/-]+$/, 'must be a relative path of plain characters');
+
+/** One output: a node-local folder, and the persistent folder it is copied to. */
+const OutputSchema = z
+  .object({
+    /** The node-local folder: a RuntimeRef under scratch, e.g. `Scratch.path('job_output')`. */
+    from: z.custom<RuntimeRef>((x) => x instanceof RuntimeRef && SCRATCH_VARIABLES.has(x.variable), {
+      message: "must be a path under node-local scratch: Scratch.path('…')",
+    }),
+    /** Where it is kept: an absolute path, a RuntimeRef such as `RuntimeRef.env('HOME').join('results')`, or a path relative to the stack's folder. */
+    to: shellValue,
+    /** Also copy it in the background every N minutes while the job runs, never blocking the steps (checkpoints). */
+    everyMinutes: z.number().int().positive().optional(),
+    /** Keep only the newest N entries of the folder, at the destination and on scratch (old checkpoints). */
+    keep: z.number().int().min(1, 'must keep at least 1').optional(),
+    /** Give the steps the newest entry at the destination in this variable when the job starts: where a requeued or resumed run picks up. */
+    resumeVar: z.string().refine(isEnvName, 'must be an environment variable name').optional(),
+  })
+  .strict();
 
 /** The fields every batch job has, whether it runs once (Job) or per point (Sweep). */
 export const BatchWorkFields = {
@@ -77,6 +99,29 @@ export const BatchWorkFields = {
    * @default true when the job has an environment, else false
    */
   freeze: z.boolean().optional(),
+  /**
+   * Outputs written to node-local scratch and where they are kept (seed 001's
+   * `$SLURM_TMPDIR/job_output`, seed 004's checkpoints). Each is copied back
+   * with rsync when the job ends, whether it succeeded or not, and when the
+   * warning signal arrives before the time limit; a copy that fails fails the
+   * job, naming what was not copied. A sweep's tasks each copy into a folder
+   * of their own below `to`, named after their point.
+   */
+  outputs: z.array(OutputSchema).default([]),
+  /**
+   * Submit only after the same construct, at the same code and environment content, ran to
+   * COMPLETED on that target (seed 004's tier 1 before tier 2). Plan and apply on the stack's
+   * other declared targets refuse until it has; on the named target itself, and on targets the
+   * stack is only tried on (`-t local`, a shared profile), the gate does nothing.
+   * Not part of the identity: adding a gate submits nothing again.
+   */
+  gate: z
+    .object({
+      /** The target's name: one of the stack's targets, or `local`. */
+      completedOn: z.string(),
+    })
+    .strict()
+    .optional(),
   /** Run one at a time among jobs of the same name and user (`--dependency=singleton`). @default false */
   singleton: z.boolean().default(false),
   /** What the work needs of the hardware, checked against the target's partition (seed 004's "> 20 GB VRAM: not on the small tier"). */
@@ -100,6 +145,8 @@ export interface ScriptVariant {
   readonly stderr: string;
   /** Extra lines before the environment's prologue (a sweep loads its point's parameters). */
   readonly preamble: readonly string[];
+  /** Array tasks: each copies its outputs into a folder of its own. */
+  readonly perTask?: boolean;
 }
 
 /**
@@ -127,19 +174,46 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
 
   /** The allocation with the target's defaults filled in. */
   public allocationFor(ctx: SynthContext): Allocation {
-    const spec = ctx.target.spec;
-    // Layers: the target's job defaults, then the job's own allocation (later wins).
-    const own = Object.fromEntries(Object.entries(this.work.allocation).filter(([, v]) => v !== undefined));
-    const a = { ...spec.jobDefaults, ...own } as Allocation;
-    const partition = a.partition ?? spec.defaultPartition ?? (ctx.target.isLocal ? undefined : Object.keys(spec.partitions)[0]);
-    const account = a.account ?? spec.account;
-    return { ...a, ...(partition ? { partition } : {}), ...(account ? { account } : {}) };
+    return allocationOnTarget(ctx.target, this.work.allocation);
+  }
+
+  /** Destinations that would be deleted with the job's scratch: on every target. */
+  private outputIssues(ctx: SynthContext): ValidationIssue[] {
+    const scratch = new Set([...SCRATCH_VARIABLES, ctx.target.spec.scratchVar]);
+    return this.work.outputs.flatMap((o, i) => {
+      const to = o.to;
+      const variable = to instanceof RuntimeRef ? to.variable : /^\$\{?([A-Za-z_][A-Za-z0-9_]*)/.exec(to)?.[1];
+      return variable !== undefined && scratch.has(variable)
+        ? [this.issue(`outputs[${i}].to`, 'is inside node-local scratch, which is deleted when the job ends: name a persistent folder', String(to))]
+        : [];
+    });
+  }
+
+  /** A gate must name a target the stack can be deployed to. */
+  private gateIssues(): ValidationIssue[] {
+    const on = this.work.gate?.completedOn;
+    if (on === undefined || this.stack.target(on)) return [];
+    const names = [...new Set([...this.stack.targets.map((t) => t.name), 'local'])];
+    return [this.issue('gate.completedOn', `is not a target of stack ${this.stack.stackName} (has: ${names.join(', ')})`, on)];
+  }
+
+  /**
+   * The gate as the resource spec carries it: on the stack's other declared
+   * targets (the promotion it guards). None on the target it names, where the
+   * run it waits for happens, and none on a target the stack is only tried on
+   * (`-t local`, a shared profile): that is not a promotion.
+   */
+  protected gateSpec(ctx: SynthContext): { gate?: { completedOn: string } } {
+    const on = this.work.gate?.completedOn;
+    const declared = this.stack.targets.some((t) => t.name === ctx.target.name);
+    return on === undefined || on === ctx.target.name || !declared ? {} : { gate: { completedOn: on } };
   }
 
   public override validateForTarget(ctx: SynthContext): ValidationIssue[] {
+    const outputIssues = [...this.outputIssues(ctx), ...this.gateIssues()];
     // The local target is permissive: every stack can be tried on a laptop.
-    if (ctx.target.isLocal) return [];
-    const issues: ValidationIssue[] = [];
+    if (ctx.target.isLocal) return outputIssues;
+    const issues: ValidationIssue[] = [...outputIssues];
     const a = this.allocationFor(ctx);
     const partitions = ctx.target.spec.partitions;
     if (Object.keys(partitions).length === 0 || a.partition === undefined) return issues;
@@ -196,6 +270,11 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
     return this.dependencies.map((d) => ({ address: d.job.address, type: d.type }));
   }
 
+  /** The outputs with relative destinations made absolute: below the stack's folder, wherever the steps cd to. */
+  private outputsOnTarget(): StageOutSpec[] {
+    return this.work.outputs.map((o) => ({ ...o, to: typeof o.to === 'string' && !o.to.startsWith('/') ? STACK_DIR.join(o.to) : o.to }));
+  }
+
   /** Renders the batch script. */
   protected renderScript(ctx: SynthContext, allocation: Allocation, variant: ScriptVariant): string {
     const work = this.work;
@@ -223,6 +302,14 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
         : undefined,
       singleton: work.singleton,
       scratchVar: ctx.target.spec.scratchVar,
+      outputs: this.outputsOnTarget(),
+      perTask: variant.perTask === true,
+      run: {
+        stack: this.stack.stackName,
+        address: this.address,
+        ...(work.environment && HpcConstruct.isHpcConstruct(work.environment) ? { environment: work.environment.address } : {}),
+        ...(work.image && HpcConstruct.isHpcConstruct(work.image) ? { image: work.image.address } : {}),
+      },
       header: [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'],
     });
   }
@@ -239,6 +326,8 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       singleton: this.work.singleton,
       // Names only: apply reads the values from its own environment and uploads them.
       secrets: Object.values(this.work.env).filter(Secret.isSecret).filter((x) => x.source === 'env').map((x) => x.name).sort(),
+      // Where the outputs are kept, as the target's shell writes the path (hpcdk pull fetches them).
+      outputs: this.outputsOnTarget().map((o) => ({ to: word(o.to), perTask: variant.perTask === true })),
     };
   }
 
@@ -253,6 +342,7 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       caches: w.caches,
       workdir: w.workdir ?? null,
       checkpoint: w.checkpoint ?? null,
+      outputs: w.outputs,
       dependencies: this.schedulerDependencies(),
     };
   }
@@ -287,7 +377,7 @@ export class Job extends BatchWork<typeof JobPropsSchema> {
           kind: this.kind,
           inputs: this.runInputs(ctx, allocation),
           dependsOn: this.dependencyConstructs(),
-          spec: this.runSpec(variant, `${this.address}/job.sbatch`),
+          spec: { ...this.runSpec(variant, `${this.address}/job.sbatch`), request: resourceRequest(allocation, ctx.target.spec.partitions), ...this.gateSpec(ctx) },
         },
       ],
     };

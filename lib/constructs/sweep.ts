@@ -4,6 +4,7 @@ import type { ConstructOutput, ResourceDeclaration, SynthContext } from '../core
 import { digestOf } from '../core/digest.js';
 import type { ValidationIssue } from '../core/validation.js';
 import { RuntimeRef, isEnvName } from '../shell/index.js';
+import { resourceRequest } from './allocation.js';
 import { BatchWork, BatchWorkFields, type ScriptVariant } from './job.js';
 
 /** Names a parameter may not take: they would shadow what the shell or the scheduler sets. */
@@ -118,6 +119,7 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
         '# shellcheck source=/dev/null',
         'source "${HPCDK_PARAMS_FILE:?submitted by hpcdk apply}"',
       ],
+      perTask: true,
     };
   }
 
@@ -126,7 +128,14 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
     const variant = this.variant();
     const script = this.renderScript(ctx, allocation, variant);
     const template = this.runInputs(ctx, allocation);
-    const spec = { ...this.runSpec(variant, `${this.address}/sweep.sbatch`), sweep: this.address, throttle: this.props.throttle ?? null };
+    const spec = {
+      ...this.runSpec(variant, `${this.address}/sweep.sbatch`),
+      sweep: this.address,
+      throttle: this.props.throttle ?? null,
+      request: resourceRequest(allocation, ctx.target.spec.partitions),
+      // Each point is gated on its own run on the gate's target.
+      ...this.gateSpec(ctx),
+    };
     const resources: ResourceDeclaration[] = this.points.map((p) => ({
       address: `${this.address}/${p.key}`,
       kind: 'sweep-point',

@@ -1,8 +1,11 @@
 import type { StackSynthesis } from '../synth/synthesize.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { computePlan, type Plan, type PlanOptions } from './plan.js';
+import { newestJobs, type GateEvidence } from './gate.js';
 import { readTarget, type ActualState, type BuildToDescribe, type LockToRead, type ScriptToTest } from './read-target.js';
 import type { BuildSpec } from '../core/runtime.js';
+import { refuseLoginBuilds } from '../targets/automation/refuse.js';
+import { isAutomation } from '../targets/automation/transport.js';
 
 /** The files a synthesis deploys (everything but the manifest), path → sha256. */
 export function expectedFiles(synthesis: StackSynthesis): Map<string, string> {
@@ -42,6 +45,8 @@ export class ScriptRefusedError extends Error {
 
 /** Reads the target once and compares: the whole of `hpcdk plan` for one stack. */
 export async function planStack(conn: TargetConnection, synthesis: StackSynthesis, options: PlanOptions = {}): Promise<{ plan: Plan; actual: ActualState }> {
+  // Refused before the read, which would write the helper: nothing is left on the target.
+  if (isAutomation(conn) && !options.destroy) await refuseLoginBuilds(conn, synthesis);
   const actual = await readTarget(
     conn,
     synthesis.stack,
@@ -60,4 +65,10 @@ export async function planStack(conn: TargetConnection, synthesis: StackSynthesi
   }
   if (refusals.length > 0) throw new ScriptRefusedError(refusals);
   return { plan: computePlan(synthesis, actual, options), actual };
+}
+
+/** A gate target's state for the gates of another target's plan: one read (no dry runs), compared with its own synthesis. */
+export async function readGateEvidence(conn: TargetConnection, synthesis: StackSynthesis): Promise<GateEvidence> {
+  const actual = await readTarget(conn, synthesis.stack, expectedFiles(synthesis));
+  return { plan: computePlan(synthesis, actual), newest: newestJobs(actual) };
 }

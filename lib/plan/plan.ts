@@ -1,10 +1,12 @@
 import { createTwoFilesPatch } from 'diff';
 import type { ManifestResource } from '../core/output.js';
 import type { BuildSpec } from '../core/runtime.js';
+import { budgetPlan, type BudgetLimits, type ComputeFigures, type PlanBudget, type PlanCompute } from './budget.js';
 import { checkLockDrift } from './drift.js';
+import type { GateResult } from './gate.js';
 import type { StackSynthesis } from '../synth/synthesize.js';
 import { isActive, parseComment } from '../targets/scheduler.js';
-import type { JobRecord } from '../state/journal.js';
+import { shortDigest, type JobRecord } from '../state/journal.js';
 import type { ActualState } from './read-target.js';
 
 /** Bumped when the plan's JSON shape changes in a way readers must know about. */
@@ -41,6 +43,13 @@ export interface ResourceChange {
   readonly action: Action;
   /** Why, in words: "new", "last attempt FAILED (exit 1)", "running (job 12)". */
   readonly reason: string;
+  /**
+   * What changed since it was last applied, when it changes because it is
+   * different (not because it failed): its inputs by name (`run`,
+   * `requirements`, a sweep's `template`…), `script` when only the rendering
+   * did, and `<address> (dependency)` for what it depends on that changes too.
+   */
+  readonly changed?: readonly string[];
   readonly identity?: string;
   readonly files: readonly FileChange[];
   readonly job?: JobStatus;
@@ -48,6 +57,10 @@ export interface ResourceChange {
   readonly build?: boolean;
   /** The sweep a point belongs to: points are shown, and submitted, per sweep. */
   readonly group?: string;
+  /** What this submission requests (jobs and sweep points this plan submits, when their time limit is known). */
+  readonly compute?: ComputeFigures;
+  /** A promotion gate's verdict (see gate.ts), on gated jobs and sweep points. */
+  readonly gate?: GateResult;
 }
 
 export interface DriftItem {
@@ -77,6 +90,10 @@ export interface Plan {
   readonly drift: readonly DriftItem[];
   readonly summary: PlanSummary;
   readonly changes: boolean;
+  /** The compute the plan's submissions request. */
+  readonly compute: PlanCompute;
+  /** The limits that apply and what exceeds them; absent when no budget is set. */
+  readonly budget?: PlanBudget;
 }
 
 export interface PlanOptions {
@@ -84,6 +101,10 @@ export interface PlanOptions {
   readonly replace?: readonly string[];
   /** Plan to remove everything the stack deployed and cancel what it submitted. */
   readonly destroy?: boolean;
+  /** The compute budget the submissions must keep to. */
+  readonly budget?: BudgetLimits;
+  /** Record an overrun without letting it stop apply (--ignore-budget). */
+  readonly ignoreBudget?: boolean;
 }
 
 const RESUBMITTABLE = new Set(['FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'CANCELLED', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'DEPENDENCY_NEVER_SATISFIED', 'UNKNOWN']);
@@ -120,7 +141,13 @@ function adoptedJobs(actual: ActualState): Map<string, JobRecord[]> {
     if (journaled.has(job.id) || actual.recorded.cancelled.has(job.id) || actual.recorded.retired.has(job.id)) continue;
     const tag = parseComment(actual.deployment, job.comment);
     if (!tag) continue;
-    adopted.set(tag.address, [...(adopted.get(tag.address) ?? []), { address: tag.address, identity: tag.identity, id: job.id, epoch: Number.MAX_SAFE_INTEGER }]);
+    // An array chunk: its task index names the point, as the chunk's journal line listed them.
+    const chunk = actual.recorded.chunks.get(`${tag.address}@${tag.identity}`);
+    const task = /_(\d+)$/.exec(job.id);
+    const point = chunk && task ? chunk[Number(task[1])] : undefined;
+    if (chunk && !point) continue;
+    const { address, identity } = point ?? tag;
+    adopted.set(address, [...(adopted.get(address) ?? []), { address, identity, id: job.id, epoch: Number.MAX_SAFE_INTEGER }]);
   }
   return adopted;
 }
@@ -194,6 +221,39 @@ function planJob(r: ManifestResource, files: FileChange[], actual: ActualState, 
 function howBuilt(actual: ActualState, address: string): string {
   const path = actual.buildPaths.get(address);
   return path?.ok && path.text !== '' ? ` with ${path.text}` : '';
+}
+
+/** Actions taken because a resource differs from what was applied (not because a job failed). */
+function changedSinceApplied(r: ResourceChange, recordedIdentity: string | undefined): boolean {
+  if (r.action === 'no-op' || r.action === 'delete' || r.action === 'cancel') return false;
+  if (r.build) return r.action === 'update';
+  return recordedIdentity !== undefined && recordedIdentity !== r.identity;
+}
+
+/**
+ * Says why each changed resource changes: the inputs whose digests differ
+ * from the `inputs` line apply journaled, and the dependencies that change
+ * in this same plan. Mutates `resources` in place (they are fresh objects).
+ */
+function explainChanges(resources: ResourceChange[], wanted: readonly ManifestResource[], actual: ActualState): void {
+  const byAddress = new Map(wanted.map((r) => [r.address, r]));
+  const changing = new Set(resources.filter((r) => r.action !== 'no-op').map((r) => r.group ?? r.address));
+  for (const [i, change] of resources.entries()) {
+    const r = byAddress.get(change.address);
+    if (!r) continue;
+    const key = change.group ?? change.address;
+    const history = actual.recorded.jobs.get(change.address);
+    const recordedIdentity = change.build ? actual.recorded.built.get(change.address) : history?.at(-1)?.identity;
+    if (!changedSinceApplied(change, recordedIdentity)) continue;
+    const recorded = actual.recorded.inputs.get(key);
+    const names = change.group ? ['template'] : Object.keys(r.inputs).sort();
+    const differ = recorded ? names.filter((n) => recorded.get(n) !== shortDigest(r.inputs[n])) : [];
+    const deps = r.dependsOn.filter((d) => changing.has(d)).map((d) => `${d} (dependency)`);
+    const fileChanged = change.files.some((f) => f.action === 'update');
+    const why = [...differ, ...deps];
+    if (why.length === 0 && fileChanged) why.push('script');
+    if (why.length > 0) resources[i] = { ...change, changed: why };
+  }
 }
 
 /** Compares what the stack wants with what the target has. Pure: the same inputs give the same plan. */
@@ -292,17 +352,21 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     });
   }
 
+  explainChanges(resources, wanted, actual);
   const summary = summarize(resources);
+  const budgeted = budgetPlan(resources, wanted, options.budget, options.ignoreBudget);
   return {
     format_version: PLAN_FORMAT_VERSION,
     stack: desired.stack,
     target: desired.target,
     serial: actual.serial,
     ...(actual.lock ? { lock: actual.lock } : {}),
-    resources: resources.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
+    resources: budgeted.resources.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
     drift,
     summary,
     changes: resources.some((r) => r.action !== 'no-op'),
+    compute: budgeted.compute,
+    ...(budgeted.budget ? { budget: budgeted.budget } : {}),
   };
 }
 

@@ -2,6 +2,8 @@ import { quote, word } from '../shell/index.js';
 import { foldJournal, type RecordedState } from '../state/journal.js';
 import { commentPrefix, parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
 import type { TargetConnection } from '../targets/connection.js';
+import { readOnAutomationNode } from '../targets/automation/read.js';
+import { isAutomation } from '../targets/automation/transport.js';
 
 /** What is really on the target for one stack, read in one round trip. */
 export interface ActualState {
@@ -24,6 +26,8 @@ export interface ActualState {
   readonly refused: ReadonlyMap<string, string>;
   /** How each buildable resource would be built here, by address: `ok` with the path, or not with the reason. */
   readonly buildPaths: ReadonlyMap<string, { readonly ok: boolean; readonly text: string }>;
+  /** Run records (run.json) found in the log folders asked for, by `<log folder address>/<job key>`. */
+  readonly runs?: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
 }
 
 /** A build script to run with HPCDK_DESCRIBE=1 during the read: how would it build here? */
@@ -80,7 +84,21 @@ rm -f "$hpcdk_d"`,
     .join('\n');
 }
 
-export function readScript(conn: TargetConnection, stack: string, expected: ReadonlyMap<string, string>, scripts: readonly ScriptToTest[] = [], locks: readonly LockToRead[] = [], builds: readonly BuildToDescribe[] = []): string {
+/** Every run record in the log folders of these job and sweep addresses, one line each (`<file> <json>`), in one awk. */
+function runLines(runDirs: readonly string[]): string {
+  if (runDirs.length === 0) return '';
+  return `(cd "$D" 2>/dev/null && find ${runDirs.map((d) => `${quote(`logs/${d}`)}`).join(' ')} -maxdepth 1 -name '*.run.json' -type f -exec awk 'FNR == 1 { print FILENAME, $0 }' {} + 2>/dev/null) || true`;
+}
+
+export function readScript(
+  conn: TargetConnection,
+  stack: string,
+  expected: ReadonlyMap<string, string>,
+  scripts: readonly ScriptToTest[] = [],
+  locks: readonly LockToRead[] = [],
+  builds: readonly BuildToDescribe[] = [],
+  runDirs: readonly string[] = [],
+): string {
   const want = [...expected].map(([p, sha]) => `${sha}  ./${p}`).join('\n');
   const testOnly = conn.scheduler.testOnlyCommand;
   const dryRuns =
@@ -129,6 +147,8 @@ echo '@@refused'
 ${dryRuns}
 echo '@@builds'
 ${describeLines(builds)}
+echo '@@runs'
+${runLines(runDirs)}
 echo '@@queue'
 ${conn.scheduler.queryLines(commentPrefix(conn.deployment(stack)))}
 echo '@@end'
@@ -177,7 +197,11 @@ export function parseRead(text: string, deployment: string): ActualState {
   // sacct lines first, so squeue (fresher) overrides them.
   const fromSacct = parseQueueLines(queue.split('\n').filter((l) => l.startsWith('sacct:')).map((l) => l.slice(6)).join('\n'));
   const fromQueue = parseQueueLines(queue.split('\n').filter((l) => !l.startsWith('sacct:')).join('\n'));
-  for (const j of [...fromSacct, ...fromQueue]) jobs.set(j.id, { ...j, ...(exits.has(j.id) ? { exitCode: exits.get(j.id)! } : {}) });
+  for (const j of [...fromSacct, ...fromQueue]) {
+    // COMPLETED means every process exited 0, whether or not the job's record is visible yet.
+    const exitCode = exits.get(j.id) ?? (j.state === 'COMPLETED' ? 0 : undefined);
+    jobs.set(j.id, { ...j, ...(exitCode !== undefined ? { exitCode } : {}) });
+  }
   // Jobs that left the queue (and have no accounting) still left their exit code.
   for (const [id, code] of exits) {
     if (!jobs.has(id)) jobs.set(id, { id, state: code === 0 ? 'COMPLETED' : 'FAILED', comment: '', exitCode: code });
@@ -197,8 +221,18 @@ export function parseRead(text: string, deployment: string): ActualState {
     const [address, verdict, b64 = ''] = line.split(' ');
     if (address && verdict) buildPaths.set(address, { ok: verdict === 'ok', text: Buffer.from(b64, 'base64').toString('utf8').trim().replace(/^hpcdk: /, '') });
   }
+  const runs = new Map<string, Record<string, unknown>>();
+  for (const line of (s.get('runs') ?? '').split('\n')) {
+    const m = /^logs\/(.+)\.run\.json (\{.*\})$/.exec(line);
+    if (!m) continue;
+    try {
+      runs.set(m[1]!, JSON.parse(m[2]!) as Record<string, unknown>);
+    } catch {
+      // A record being rewritten as we read it: the next status sees it whole.
+    }
+  }
   const lock = (s.get('lock') ?? '').trim();
-  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment, locks, refused, buildPaths };
+  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment, locks, refused, buildPaths, runs };
 }
 
 /** Reads the target's actual state for `stack`: one round trip, however many resources there are. */
@@ -209,8 +243,10 @@ export async function readTarget(
   scripts: readonly ScriptToTest[] = [],
   locks: readonly LockToRead[] = [],
   builds: readonly BuildToDescribe[] = [],
+  runDirs: readonly string[] = [],
 ): Promise<ActualState> {
-  const r = await conn.transport.run(readScript(conn, stack, expected, scripts, locks, builds));
+  // An automation node runs no shell: its helper prints the same sections (run records aside).
+  const r = isAutomation(conn) ? await readOnAutomationNode(conn, stack, expected, scripts, locks) : await conn.transport.run(readScript(conn, stack, expected, scripts, locks, builds, runDirs));
   if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
     throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
   }

@@ -1,5 +1,8 @@
 import type { Colors } from '../cli/output.js';
+import type { BudgetConsumer, BudgetFigure, ComputeFigures } from './budget.js';
 import type { Action, Plan, ResourceChange } from './plan.js';
+import { describeLockOwner } from '../state/lock-owner.js';
+import { gateLine, sweepGateLine } from './gate-view.js';
 
 const SYMBOL: Record<Action, string> = {
   create: '+',
@@ -27,6 +30,50 @@ export function summaryLine(plan: Plan): string {
   return `Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy; ${s.submit} job${s.submit === 1 ? '' : 's'} to submit, ${s.cancel} to cancel.`;
 }
 
+const FIGURE_NAME: Record<BudgetFigure, string> = { nodeHours: 'node-hours', cpuHours: 'CPU-hours', gpuHours: 'GPU-hours' };
+
+/** One decimal, as budgets are thought of; small figures keep two significant digits rather than show as 0.0. */
+export function formatHours(h: number): string {
+  return h === 0 || h >= 0.1 ? h.toFixed(1) : String(Number(h.toPrecision(2)));
+}
+
+/** `12.0 node-hours, 96.0 CPU-hours, 48.0 GPU-hours (a100: 48.0)`; no GPU part for work without GPUs. */
+export function computeFigures(f: ComputeFigures): string {
+  const types = Object.entries(f.gpuHoursByType).map(([type, h]) => `${type}: ${formatHours(h)}`);
+  const gpu = f.gpuHours > 0 || types.length > 0 ? `, ${formatHours(f.gpuHours)} GPU-hours${types.length > 0 ? ` (${types.join(', ')})` : ''}` : '';
+  return `${formatHours(f.nodeHours)} node-hours, ${formatHours(f.cpuHours)} CPU-hours${gpu}`;
+}
+
+const NAMES_SHOWN = 3;
+
+/** `Compute requested: …` under the summary, when the plan submits anything. */
+export function computeLine(plan: Plan): string | undefined {
+  const compute = plan.compute as Plan['compute'] | undefined; // saved by an hpcdk without budgets
+  if (!compute || compute.jobs === 0) return undefined;
+  const n = compute.unbounded.length;
+  const names = compute.unbounded.slice(0, NAMES_SHOWN).join(', ') + (n > NAMES_SHOWN ? `, … ${n - NAMES_SHOWN} more` : '');
+  const uncounted = n > 0 ? `; not counted: ${n} job${n === 1 ? '' : 's'} without a time limit (${names})` : '';
+  return `Compute requested: ${computeFigures(compute)}${uncounted}`;
+}
+
+function consumerLine(c: BudgetConsumer): string {
+  const name = c.kind === 'sweep' ? `sweep ${c.address} (${c.points} point${c.points === 1 ? '' : 's'})` : c.address;
+  return `${name}: ${c.unbounded ? 'no time limit, so unbounded (set allocation.time); counted: ' : ''}${computeFigures(c.compute)}`;
+}
+
+/** What exceeds the plan's budget and which jobs request the most; undefined when within it. */
+export function budgetReport(plan: Plan): string | undefined {
+  const budget = plan.budget;
+  if (!budget || budget.exceeded.length === 0) return undefined;
+  const lines = [`Stack ${plan.stack} on ${plan.target} requests more compute than its budget allows:`];
+  for (const e of budget.exceeded) {
+    const requested = e.requested === null ? 'unbounded (a job without a time limit)' : `${formatHours(e.requested)} requested`;
+    lines.push(`  ${FIGURE_NAME[e.figure]}: ${requested}, over the budget of ${formatHours(e.limit)} (${e.from})`);
+  }
+  lines.push('The jobs requesting the most:', ...budget.top.map((c) => `  ${consumerLine(c)}`));
+  return lines.join('\n');
+}
+
 function colorFor(action: Action, c: Colors): (s: string) => string {
   if (action === 'create' || action === 'submit') return c.green;
   if (action === 'update') return c.yellow;
@@ -48,7 +95,8 @@ function indentDiff(diff: string, c: Colors): string {
 
 function resourceBlock(r: ResourceChange, c: Colors): string {
   const color = colorFor(r.action, c);
-  const lines = [`  ${c.bold(`# ${r.address}`)} ${VERB[r.action]} (${r.reason})`, `  ${color(SYMBOL[r.action].padStart(3))} ${r.kind} "${r.address}"`];
+  const lines = [`  ${c.bold(`# ${r.address}`)} ${VERB[r.action]} (${r.reason}${r.changed ? `; changed: ${r.changed.join(', ')}` : ''})`, `  ${color(SYMBOL[r.action].padStart(3))} ${r.kind} "${r.address}"`];
+  if (r.gate) lines.push(`        ${gateLine(r.gate, c)}`);
   for (const f of r.files) {
     if (f.action === 'no-op') continue;
     const sym = f.action === 'create' ? '+' : f.action === 'update' ? '~' : '-';
@@ -68,7 +116,8 @@ function sweepBlock(sweep: string, points: readonly ResourceChange[], c: Colors)
   const cancel = changed.flatMap((p) => p.job?.cancel ?? []);
   const action: Action = submit.length > 0 ? (cancel.length > 0 ? 'replace' : 'submit') : changed.some((p) => p.action === 'cancel') ? 'cancel' : 'update';
   const verb = submit.length > 0 ? `${submit.length} of ${points.length} point${points.length === 1 ? '' : 's'} will be submitted` : `${changed.length} of ${points.length} points change`;
-  const lines = [`  ${c.bold(`# ${sweep}`)}: ${verb}`, `  ${colorFor(action, c)(SYMBOL[action].padStart(3))} sweep "${sweep}"`];
+  const why = [...new Set(changed.flatMap((p) => p.changed ?? []))];
+  const lines = [`  ${c.bold(`# ${sweep}`)}: ${verb}${why.length > 0 ? ` (changed: ${why.join(', ')})` : ''}`, `  ${colorFor(action, c)(SYMBOL[action].padStart(3))} sweep "${sweep}"`];
   const files = new Map<string, ResourceChange['files'][number]>();
   for (const p of changed) for (const f of p.files) if (f.action !== 'no-op') files.set(f.path, f);
   for (const f of files.values()) {
@@ -77,9 +126,11 @@ function sweepBlock(sweep: string, points: readonly ResourceChange[], c: Colors)
     if (f.diff) lines.push(indentDiff(f.diff, c));
   }
   for (const p of changed.slice(0, POINTS_SHOWN)) {
-    lines.push(`        ${colorFor(p.action, c)(SYMBOL[p.action])} ${p.address.slice(sweep.length + 1)} (${p.reason})`);
+    lines.push(`        ${colorFor(p.action, c)(SYMBOL[p.action])} ${p.address.slice(sweep.length + 1)} (${p.reason})${p.gate && p.gate.met !== null ? ` ${gateLine(p.gate, c)}` : ''}`);
   }
   if (changed.length > POINTS_SHOWN) lines.push(`        … and ${changed.length - POINTS_SHOWN} more`);
+  const gates = sweepGateLine(changed, c);
+  if (gates) lines.push(`        ${gates}`);
   for (const id of cancel) lines.push(`        ${c.red('x')} job ${id}`);
   return lines.join('\n');
 }
@@ -124,6 +175,10 @@ export function renderPlan(plan: Plan, c: Colors): string {
     }
   }
   out.push(c.bold(summaryLine(plan)));
-  if (plan.lock) out.push('', c.yellow(`Note: the target is locked by ${plan.lock}`));
+  const compute = computeLine(plan);
+  if (compute) out.push(compute);
+  const overrun = plan.budget?.ignored ? budgetReport(plan) : undefined;
+  if (overrun) out.push('', c.yellow(`Warning (--ignore-budget): ${overrun}`));
+  if (plan.lock) out.push('', c.yellow(`Note: the target is locked by ${describeLockOwner(plan.lock)}`));
   return out.join('\n');
 }

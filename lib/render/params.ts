@@ -1,3 +1,4 @@
+import { canonicalJson } from '../core/digest.js';
 import { LITERALS_DIRECTIVE, comment, exportLine } from '../shell/index.js';
 
 /** One array task's point: its index in the chunk, identity, address and parameters. */
@@ -19,7 +20,12 @@ export function renderParamsFile(sweep: string, chunk: string, points: readonly 
   for (const p of points) lines.push(`# point ${p.index} ${p.identity} ${p.address}`);
   lines.push('case "${SLURM_ARRAY_TASK_ID:?not an array task}" in');
   for (const p of points) {
-    const exports = [exportLine('HPCDK_POINT', p.key), ...Object.keys(p.params).sort().map((name) => exportLine(name, String(p.params[name])))];
+    const exports = [
+      exportLine('HPCDK_POINT', p.key),
+      exportLine('HPCDK_IDENTITY', p.identity),
+      exportLine('HPCDK_PARAMS_JSON', canonicalJson(p.params)),
+      ...Object.keys(p.params).sort().map((name) => exportLine(name, String(p.params[name]))),
+    ];
     lines.push(`  ${p.index})`, ...exports.map((e) => `    ${e}`), '    ;;');
   }
   lines.push('  *)', '    echo "hpcdk: no parameters for array index ${SLURM_ARRAY_TASK_ID}" >&2', '    exit 1', '    ;;', 'esac');

@@ -2,6 +2,8 @@ import type { Allocation } from '../constructs/allocation.js';
 import { STACK_DIR_LINE, Scratch } from '../core/runtime.js';
 import { Secret } from '../core/secret.js';
 import { LITERALS_DIRECTIVE, comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';
+import { renderRunRecord, type RunRecordSpec } from './run-record.js';
+import { hasPeriodicCopies, renderStageOut, type StageOutSpec } from './stage-out.js';
 
 /** One step of a job: a shell line written as the user wrote it, or an argv whose every word is quoted. */
 export type JobStep = string | readonly ShellValue[];
@@ -35,17 +37,32 @@ export interface SbatchSpec {
   readonly singleton?: boolean;
   /** The target's node-local scratch variable, exported as HPCDK_SCRATCH. */
   readonly scratchVar: string;
+  /** Outputs on node-local disk to copy back (stage-out). */
+  readonly outputs?: readonly StageOutSpec[];
+  /** An array task of a sweep: each task's outputs go to a folder of its own. */
+  readonly perTask?: boolean;
+  /** What the run's provenance record names. */
+  readonly run: RunRecordSpec;
   /** Free text for the header comment (what rendered this, from where). */
   readonly header: readonly string[];
 }
 
+/** Without a checkpoint, jobs with outputs still ask for a warning before the time limit, to copy them back in time. */
+export const STAGE_OUT_WARNING = { signal: 'USR2', secondsBefore: 300 } as const;
+
 /** `#SBATCH` directives for an allocation, sorted by option name, values quoted. */
-export function sbatchDirectives(jobName: string, a: Allocation, stdout: string, stderr: string, checkpoint?: CheckpointSpec): string[] {
+export function sbatchDirectives(
+  jobName: string,
+  a: Allocation,
+  stdout: string,
+  stderr: string,
+  checkpoint?: CheckpointSpec,
+  warning?: { readonly signal: string; readonly secondsBefore: number },
+): string[] {
   const d = new Map<string, string | undefined>();
-  if (checkpoint) {
-    d.set('signal', `B:${checkpoint.signal}@${checkpoint.secondsBefore}`);
-    if (checkpoint.requeue) d.set('requeue', '');
-  }
+  const signal = checkpoint ?? warning;
+  if (signal) d.set('signal', `B:${signal.signal}@${signal.secondsBefore}`);
+  if (checkpoint?.requeue) d.set('requeue', '');
   d.set('job-name', jobName);
   d.set('output', stdout);
   d.set('error', stderr);
@@ -78,21 +95,45 @@ function renderStep(step: JobStep): string {
 /**
  * Every job records how it ended where plan reads it, so a finished job is
  * known even where the scheduler keeps no accounting. A TERM (scancel, time
- * limit) ends the script through the EXIT trap too.
+ * limit) ends the script through the EXIT trap too. Outputs are copied back
+ * first: a job whose outputs could not be copied fails, whatever its steps did.
  */
-const EXIT_RECORD = [
-  '# hpcdk: record how this job ended, for plan and status.',
-  'hpcdk_exit_dir="${HPCDK_STACK_DIR}/.hpcdk/exits"',
-  'hpcdk_job_key="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}"',
-  '# shellcheck disable=SC2317 # run by the trap below',
-  'hpcdk_record_exit() {',
-  '  local code=$?',
-  '  # A requeued run has not ended: the scheduler runs it again.',
-  '  [ -n "${hpcdk_requeued:-}" ] && return',
-  '  mkdir -p "$hpcdk_exit_dir" && printf \'%s\\n\' "$code" > "$hpcdk_exit_dir/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}"',
+function exitTrap(stageOut: boolean, periodic: boolean): string[] {
+  return [
+    '# hpcdk: when the job ends: copy outputs back, write run.json, record how it ended.',
+    'hpcdk_exit_dir="${HPCDK_STACK_DIR}/.hpcdk/exits"',
+    'hpcdk_job_key="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}"',
+    ...(periodic ? ['hpcdk_sync_pids=()'] : []),
+    '# shellcheck disable=SC2317 # run by the trap below',
+    'hpcdk_record_exit() {',
+    '  local code=$?',
+    ...(periodic ? ['  [ "${#hpcdk_sync_pids[@]}" -eq 0 ] || kill "${hpcdk_sync_pids[@]}" 2>/dev/null || true'] : []),
+    ...(stageOut ? ['  if declare -F hpcdk_stage_out >/dev/null && ! hpcdk_stage_out exit; then', '    [ "$code" -ne 0 ] || code=1', '  fi'] : []),
+    '  if declare -F hpcdk_write_run >/dev/null; then',
+    '    hpcdk_write_run "$([ -n "${hpcdk_requeued:-}" ] && echo requeued || echo ended)" "$code" || true',
+    '  fi',
+    '  # A requeued run has not ended: the scheduler runs it again.',
+    '  if [ -z "${hpcdk_requeued:-}" ]; then',
+    '    mkdir -p "$hpcdk_exit_dir" && printf \'%s\\n\' "$code" > "$hpcdk_exit_dir/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}"',
+    '  fi',
+    '  exit "$code"',
+    '}',
+    'trap hpcdk_record_exit EXIT',
+    "trap 'exit 143' TERM",
+  ];
+}
+
+/** Waits for a backgrounded step; a trapped signal interrupts `wait` while the step runs on. */
+const WAIT_FUNCTION = [
+  '# shellcheck disable=SC2317 # used by the steps below',
+  'hpcdk_wait() {',
+  '  local rc',
+  '  while :; do',
+  '    wait "$1" && rc=0 || rc=$?',
+  '    if [ "$rc" -gt 128 ] && kill -0 "$1" 2>/dev/null; then continue; fi',
+  '    return "$rc"',
+  '  done',
   '}',
-  'trap hpcdk_record_exit EXIT',
-  "trap 'exit 143' TERM",
 ];
 
 /**
@@ -100,7 +141,7 @@ const EXIT_RECORD = [
  * ends, so with checkpointing each step runs in the background under `wait`,
  * which the signal interrupts; the hook can reach the step as $HPCDK_STEP_PID.
  */
-function checkpointLines(c: CheckpointSpec): string[] {
+function checkpointLines(c: CheckpointSpec, stageOut: boolean): string[] {
   return [
     '# hpcdk: checkpoint when the scheduler warns that time is nearly up, then requeue.',
     'export HPCDK_RESTART_COUNT="${SLURM_RESTART_COUNT:-0}"',
@@ -108,7 +149,9 @@ function checkpointLines(c: CheckpointSpec): string[] {
     '# shellcheck disable=SC2317 # run by the trap below',
     'hpcdk_on_checkpoint() {',
     `  echo "hpcdk: ${c.signal} received (restart \${HPCDK_RESTART_COUNT}): running the checkpoint hook" >&2`,
-    ...c.hook.split('\n').map((l) => `  ${l}`),
+    // Not indented: a hook may hold a heredoc, whose terminator must start its line.
+    ...c.hook.split('\n'),
+    ...(stageOut ? ['  hpcdk_stage_out checkpoint || true'] : []),
     ...(c.requeue
       ? ['  hpcdk_requeued=1', '  scontrol requeue "${hpcdk_job_key:-${SLURM_JOB_ID}}"']
       : []),
@@ -119,7 +162,7 @@ function checkpointLines(c: CheckpointSpec): string[] {
 }
 
 function backgrounded(step: string): string {
-  return `${step} &\nHPCDK_STEP_PID=$!\nwait "$HPCDK_STEP_PID"`;
+  return `${step} &\nHPCDK_STEP_PID=$!\nhpcdk_wait "$HPCDK_STEP_PID"`;
 }
 
 /**
@@ -133,14 +176,26 @@ function secretLines(name: string, secret: Secret): string[] {
 
 /** Renders a batch script. Pure: the same spec always gives the same text. */
 export function renderSbatch(spec: SbatchSpec): string {
+  const outputs = spec.outputs ?? [];
+  const stageOut = outputs.length > 0;
+  // Steps run under `wait` whenever a signal must reach the script while they run.
+  const interruptible = spec.checkpoint !== undefined || stageOut;
   const lines: string[] = ['#!/usr/bin/env bash'];
-  lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr, spec.checkpoint));
+  lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr, spec.checkpoint, stageOut ? STAGE_OUT_WARNING : undefined));
   lines.push(comment(spec.header.join('\n')), LITERALS_DIRECTIVE);
-  lines.push('set -euo pipefail', STACK_DIR_LINE, Scratch.exportLine(spec.scratchVar), '', ...EXIT_RECORD, '');
+  lines.push('set -euo pipefail', STACK_DIR_LINE, Scratch.exportLine(spec.scratchVar), '', ...exitTrap(stageOut, hasPeriodicCopies(outputs)), '');
+  lines.push(...renderRunRecord(spec.run), '');
   for (const [name, value] of spec.env) lines.push(...(Secret.isSecret(value) ? secretLines(name, value) : [exportLine(name, value)]));
   if (spec.env.length > 0) lines.push('');
-  if (spec.checkpoint) lines.push(...checkpointLines(spec.checkpoint), '');
+  if (interruptible) lines.push(...WAIT_FUNCTION, '');
+  if (spec.checkpoint) lines.push(...checkpointLines(spec.checkpoint, stageOut), '');
   if (spec.prologue.length > 0) lines.push(...spec.prologue, '');
+  if (stageOut) {
+    lines.push(...renderStageOut(outputs, spec.perTask === true));
+    // Without a checkpoint, the warning before the time limit (or a preemption notice) copies the outputs and the steps go on.
+    if (!spec.checkpoint) lines.push(`trap 'hpcdk_stage_out signal || true' ${STAGE_OUT_WARNING.signal}`);
+    lines.push('');
+  }
   if (spec.freeze) {
     // Exact library versions next to the logs, as provenance (seed 004).
     lines.push(
@@ -151,8 +206,9 @@ export function renderSbatch(spec: SbatchSpec): string {
       '',
     );
   }
+  lines.push('hpcdk_write_run running', '');
   if (spec.workdir !== undefined) lines.push(`cd -- ${word(spec.workdir)}`);
   const steps = spec.steps.map(renderStep).map((s) => (spec.wrapStep ? spec.wrapStep(s) : s));
-  lines.push(...(spec.checkpoint ? steps.map(backgrounded) : steps));
+  lines.push(...(interruptible ? steps.map(backgrounded) : steps));
   return `${lines.join('\n')}\n`;
 }

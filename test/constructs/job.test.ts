@@ -68,8 +68,9 @@ describe('Job', () => {
     expect(script).toContain('#SBATCH --requeue\n');
     expect(script).toContain('export HPCDK_RESTART_COUNT="${SLURM_RESTART_COUNT:-0}"');
     expect(script).toContain('trap hpcdk_on_checkpoint USR2');
-    expect(script).toContain('  kill -USR1 "$HPCDK_STEP_PID"\n  sleep 30\n  hpcdk_requeued=1\n  scontrol requeue');
-    expect(script).toContain('python train.py --resume &\nHPCDK_STEP_PID=$!\nwait "$HPCDK_STEP_PID"');
+    // The hook as written, not indented (a heredoc's terminator must start its line).
+    expect(script).toContain('\nkill -USR1 "$HPCDK_STEP_PID"\nsleep 30\n  hpcdk_requeued=1\n  scontrol requeue');
+    expect(script).toContain('python train.py --resume &\nHPCDK_STEP_PID=$!\nhpcdk_wait "$HPCDK_STEP_PID"');
     expect(script).toContain('{ python3 -m pip freeze; } > "$hpcdk_freeze_dir/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}.txt" 2>/dev/null || true');
     expect(script).toContain('hpcdk_freeze_dir="${HPCDK_STACK_DIR}/logs/long/frozen"');
     expect(lintScript(script)).toBe('');

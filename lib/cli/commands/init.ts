@@ -39,7 +39,9 @@ export async function initCommand(dirArg: string | undefined, options: { name?: 
   writeFileSync(stackFile, STACK(name));
   const gitignore = join(dir, '.gitignore');
   const ignore = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
-  if (!ignore.split('\n').includes('.hpcdk/')) writeFileSync(gitignore, `${ignore}${ignore && !ignore.endsWith('\n') ? '\n' : ''}node_modules/\n.hpcdk/\n`);
+  // runs/: what hpcdk pull brings back (logs, outputs), too large and too many for git.
+  const missing = ['node_modules/', '.hpcdk/', 'runs/'].filter((entry) => !ignore.split('\n').includes(entry));
+  if (missing.length > 0) writeFileSync(gitignore, `${ignore}${ignore && !ignore.endsWith('\n') ? '\n' : ''}${missing.map((m) => `${m}\n`).join('')}`);
   io.out(`Created stacks/${name}.ts. Next:
   npm install hpcdk        (if it is not installed yet)
   npx hpcdk synth          renders snapshots/${name}/local/ (commit them)

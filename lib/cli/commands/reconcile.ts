@@ -5,9 +5,14 @@ import type { ApplyInputs } from '../../apply/execute.js';
 import { DirtyBundleError, bundlePayloads } from '../../apply/payloads.js';
 import { MissingSecretError, secretsToUpload } from '../../apply/secrets.js';
 import { canonicalJson } from '../../core/digest.js';
+import { budgetLimits, overBudget } from '../../plan/budget.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../../plan/plan.js';
-import { planStack } from '../../plan/plan-stack.js';
-import { renderPlan } from '../../plan/view.js';
+import { planStack, readGateEvidence } from '../../plan/plan-stack.js';
+import { evaluateGates, type GateEvidence } from '../../plan/gate.js';
+import { gateReport } from '../../plan/gate-view.js';
+import type { Stack } from '../../core/stack.js';
+import { synthesizeStack } from '../../synth/synthesize.js';
+import { budgetReport, renderPlan } from '../../plan/view.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { openTarget, resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
@@ -22,6 +27,8 @@ export interface PlanCommandOptions extends TargetOptions {
   readonly destroy?: boolean;
   /** Bundle the last commit even where bundled paths have uncommitted changes. */
   readonly allowDirty?: boolean;
+  /** Plan and apply even when the submissions request more compute than the budget allows. */
+  readonly ignoreBudget?: boolean;
 }
 
 /** A saved plan: the plans and everything apply needs to carry them out exactly. */
@@ -53,8 +60,18 @@ async function planAll(names: string[], options: PlanCommandOptions, io: Output,
       const synthesis = synthesizeFor(project, stack, profile, io);
       const conn = await openTarget(project, profile, options);
       try {
-        const { plan } = await planStack(conn, synthesis, { replace: options.replace ?? [], destroy: options.destroy ?? false });
+        const budget = budgetLimits([
+          { budget: stack.budget, from: `stack ${stack.stackName}` },
+          { budget: profile.spec.budget, from: `target ${profile.name}` },
+        ]);
+        const { plan: ungated } = await planStack(conn, synthesis, { replace: options.replace ?? [], destroy: options.destroy ?? false, budget, ignoreBudget: options.ignoreBudget ?? false });
+        // Gated submissions wait for a completed run on the gate's target: one more read, of that target.
+        const plan = options.destroy ? ungated : await evaluateGates(ungated, synthesis.manifest.resources, (name) => readGateTarget(project, stack, name, options));
         planned.push({ plan, inputs: applyInputs(plan, synthesis), targetName: profile.name, ...(keepOpen ? { conn } : {}) });
+      } catch (e) {
+        // Not yet in `planned`, so closeAll would miss it: an open connection keeps the process alive.
+        if (keepOpen) await conn.close();
+        throw e;
       } finally {
         if (!keepOpen) await conn.close();
       }
@@ -83,6 +100,35 @@ function withPayloads(planned: PlannedStack[], projectDir: string, allowDirty: b
   });
 }
 
+/** Refuses plans whose submissions exceed their budget, naming what requests the most; `--ignore-budget` lets them through. */
+function checkBudgets(plans: readonly Plan[], ignore: boolean, consequence: string): void {
+  if (ignore) return;
+  const reports = plans.filter((p) => overBudget(p.budget)).map(budgetReport);
+  const advice = [consequence, 'Raise the budget, or pass --ignore-budget to go ahead anyway.'].filter((x) => x !== '').join(' ');
+  if (reports.length > 0) throw new CliError(`${reports.join('\n\n')}\n${advice}`);
+}
+
+/** A gate's target read for another target's plan, over a connection of its own (its own profile says how to reach it). */
+async function readGateTarget(project: Awaited<ReturnType<typeof openProject>>, stack: Stack, name: string, options: TargetOptions): Promise<GateEvidence> {
+  const profile = stack.target(name);
+  if (!profile) throw new CliError(`stack ${stack.stackName}: the gate's target ${name} is not one of its targets`);
+  const synthesis = synthesizeStack(stack, profile, project.dir);
+  const conn = await openTarget(project, profile, { ...options, automation: false });
+  try {
+    return await readGateEvidence(conn, synthesis);
+  } catch (e) {
+    throw new CliError(`checking the gates on ${name}: ${(e as Error).message}`);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** Refuses plans that would submit gated work before it completed on the gate's target, naming each. */
+function checkGates(plans: readonly Plan[], consequence: string): void {
+  const reports = plans.map(gateReport).filter((r): r is string => r !== undefined);
+  if (reports.length > 0) throw new CliError([reports.join('\n\n'), consequence].filter((x) => x !== '').join('\n'));
+}
+
 /** The versioned JSON document `plan --json` prints. */
 export function planDocument(plans: readonly Plan[]): string {
   return `${canonicalJson({ format_version: PLAN_FORMAT_VERSION, plans }, 2)}\n`;
@@ -95,6 +141,8 @@ export async function planCommand(names: string[], options: PlanCommandOptions, 
   const planned = options.out ? withPayloads(bare, project.dir, options.allowDirty ?? false) : bare;
   if (options.json) io.out(planDocument(planned.map((p) => p.plan)).trimEnd());
   else io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
+  checkBudgets(planned.map((p) => p.plan), false, options.out ? 'The plan was not saved.' : '');
+  checkGates(planned.map((p) => p.plan), options.out ? 'The plan was not saved.' : '');
   if (options.out) {
     const saved: SavedPlan = { format_version: PLAN_FORMAT_VERSION, kind: 'hpcdk-saved-plan', entries: planned.map((p) => ({ target: p.targetName, inputs: p.inputs })) };
     writeFileSync(options.out, `${canonicalJson(saved, 2)}\n`, { mode: 0o600 });
@@ -108,9 +156,10 @@ export interface ApplyCommandOptions extends PlanCommandOptions {
   readonly yes?: boolean;
 }
 
-async function confirm(question: string): Promise<boolean> {
+/** Asks for `yes` on a terminal; without one, refuses: `command` (apply, gc) must then be given --yes. */
+export async function confirm(question: string, command = 'apply'): Promise<boolean> {
   if (!process.stdin.isTTY) {
-    throw new CliError('apply asks for confirmation, and stdin is not a terminal: pass --yes to apply without asking');
+    throw new CliError(`${command} asks for confirmation, and stdin is not a terminal: pass --yes to ${command} without asking`);
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -189,6 +238,8 @@ async function carryOut(
   fromSavedPlan: boolean,
 ): Promise<number> {
   io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
+  checkBudgets(planned.map((p) => p.plan), options.ignoreBudget ?? false, 'Nothing was applied.');
+  checkGates(planned.map((p) => p.plan), 'Nothing was applied.');
   const withChanges = planned.filter((p) => p.plan.changes);
   if (withChanges.length === 0) return EXIT.ok;
   if (!options.yes && !fromSavedPlan) {

@@ -2,11 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ValidationError } from '../core/validation.js';
 import { StackLoadError } from '../loader/load-stacks.js';
-import { initCommand } from './commands/init.js';
-import { lsCommand } from './commands/ls.js';
-import { applyCommand, forceUnlockCommand, planCommand } from './commands/reconcile.js';
-import { logsCommand, statusCommand } from './commands/status.js';
-import { synthCommand } from './commands/synth.js';
+import type { GraphFormat } from './commands/graph.js';
 import { CliError, EXIT, makeOutput, type Output } from './output.js';
 
 function version(): string {
@@ -41,7 +37,7 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
     .addOption(new Option('-t, --target <name>', 'render only this declared target'))
     .option('-q, --quiet', 'print nothing on success')
     .action((stacks: string[], opts: { check?: boolean; target?: string; quiet?: boolean }) => {
-      run(synthCommand(stacks, { ...opts, dir: globals().dir }, io()));
+      run(import('./commands/synth.js').then((m) => m.synthCommand(stacks, { ...opts, dir: globals().dir }, io())));
     });
 
   program
@@ -50,7 +46,18 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
     .description('list the stacks, one per line, with their targets (default first)')
     .option('-l, --long', 'also show the file that declares each stack, and its description')
     .action((opts: { long?: boolean }) => {
-      run(lsCommand({ ...opts, dir: globals().dir }, io()));
+      run(import('./commands/ls.js').then((m) => m.lsCommand({ ...opts, dir: globals().dir }, io())));
+    });
+
+  program
+    .command('graph')
+    .description("print stacks' dependency graphs (environments, images, datasets, code, jobs, sweeps) as Graphviz DOT")
+    .argument('[stacks...]', 'stacks to graph (default: all, one cluster per stack)')
+    .option('-t, --target <name>', "the target to render for (default: each stack's first declared target)")
+    .addOption(new Option('--format <format>', 'dot, or svg rendered by Graphviz dot (default: svg when --out ends in .svg)').choices(['dot', 'svg']))
+    .option('--out <file>', 'write to this file instead of stdout')
+    .action((stacks: string[], opts: { target?: string; format?: GraphFormat; out?: string }) => {
+      run(import('./commands/graph.js').then((m) => m.graphCommand(stacks, { ...opts, dir: globals().dir }, io())));
     });
 
   program
@@ -59,14 +66,15 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
     .argument('[dir]', 'the project folder (default: the current folder)')
     .option('--name <name>', 'the stack name (default: the folder name)')
     .action((dir: string | undefined, opts: { name?: string }) => {
-      run(initCommand(dir, opts, io()));
+      run(import('./commands/init.js').then((m) => m.initCommand(dir, opts, io())));
     });
 
   const targetOptions = (cmd: Command) =>
     cmd
       .option('-t, --target <name>', "the target to act on (default: the stack's first declared target; local is always available)")
       .option('--accept-new-host-key', 'accept and record an SSH host key seen for the first time (a changed key is always refused)')
-      .option('--openssh', 'connect through the system OpenSSH client (ControlMaster, MFA) instead of the built-in one');
+      .option('--openssh', 'connect through the system OpenSSH client (ControlMaster, MFA) instead of the built-in one')
+      .option('--automation', "reach the target as an MFA cluster's automation node: allow-listed commands only, no shell (also the profile's automation: true)");
 
   const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -80,9 +88,10 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .option('--out <file>', 'save the plan, to carry it out exactly with hpcdk apply FILE')
       .option('--replace <address>', 'plan to cancel and submit this job again, whatever its state (repeatable)', collect, [])
       .option('--destroy', 'plan the removal of everything the stacks deployed and submitted')
-      .option('--allow-dirty', 'with --out: bundle the last commit even where bundled paths have uncommitted changes'),
+      .option('--allow-dirty', 'with --out: bundle the last commit even where bundled paths have uncommitted changes')
+      .option('--ignore-budget', 'plan (and save) even when the submissions request more compute than the budget allows'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
-    run(planCommand(stacks, { ...opts, dir: globals().dir }, io()));
+    run(import('./commands/reconcile.js').then((m) => m.planCommand(stacks, { ...opts, dir: globals().dir }, io())));
   });
 
   targetOptions(
@@ -92,9 +101,10 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .argument('[stacks-or-planfile...]', 'stacks to apply (default: all), or one plan file saved by plan --out')
       .option('-y, --yes', 'apply without asking for confirmation')
       .option('--replace <address>', 'cancel and submit this job again, whatever its state (repeatable)', collect, [])
-      .option('--allow-dirty', 'bundle the last commit even where bundled paths have uncommitted changes'),
+      .option('--allow-dirty', 'bundle the last commit even where bundled paths have uncommitted changes')
+      .option('--ignore-budget', 'apply even when the submissions request more compute than the budget allows'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
-    run(applyCommand(stacks, { ...opts, dir: globals().dir }, io()));
+    run(import('./commands/reconcile.js').then((m) => m.applyCommand(stacks, { ...opts, dir: globals().dir }, io())));
   });
 
   targetOptions(
@@ -105,17 +115,18 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .argument('[stacks...]', 'stacks to destroy (default: all)')
       .option('-y, --yes', 'destroy without asking for confirmation'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
-    run(applyCommand(stacks, { ...opts, dir: globals().dir }, io(), 'destroy'));
+    run(import('./commands/reconcile.js').then((m) => m.applyCommand(stacks, { ...opts, dir: globals().dir }, io(), 'destroy')));
   });
 
   targetOptions(
     program
       .command('status')
-      .description("show each resource's state: files deployed, jobs' scheduler state and exit codes (one read per stack)")
-      .argument('[stacks...]', 'stacks to show (default: all)')
+      .description("show each resource's state: files deployed, jobs' scheduler state, exit codes and run records (one read per stack); or one run in full")
+      .argument('[stacks...]', 'stacks to show (default: all), or one ADDRESS (STACK/ADDRESS) to show its newest run in full')
+      .option('--task <n>', "with a sweep's ADDRESS: the run of array task N")
       .option('--json', 'print as JSON'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
-    run(statusCommand(stacks, { ...opts, dir: globals().dir }, io()));
+    run(import('./commands/status.js').then((m) => m.statusCommand(stacks, { ...opts, dir: globals().dir }, io())));
   });
 
   targetOptions(
@@ -126,13 +137,71 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .option('--err', 'print standard error instead of standard output')
       .option('--job <id>', 'a particular job id'),
   ).action((job: string, opts: Record<string, unknown>) => {
-    run(logsCommand(job, { ...opts, dir: globals().dir }, io()));
+    run(import('./commands/status.js').then((m) => m.logsCommand(job, { ...opts, dir: globals().dir }, io())));
+  });
+
+  targetOptions(
+    program
+      .command('images')
+      .description('list the images and .sif files hpcdk built on the target, found by label and by state, and whether a stack still uses each (one read per target)')
+      .argument('[stacks...]', 'stacks to list (default: all); a name the project lacks lists that stack folder on --target')
+      .option('--json', 'print as JSON'),
+  ).action((stacks: string[], opts: Record<string, unknown>) => {
+    run(import('./commands/images.js').then((m) => m.imagesCommand(stacks, { ...opts, dir: globals().dir }, io())));
+  });
+
+  targetOptions(
+    program
+      .command('gc')
+      .description('remove what no stack and no running job uses: old images, old code bundles and params files, logs beyond --keep-runs; shows what and asks first')
+      .argument('[stacks...]', 'stacks to clean (default: all); with --orphans, also stack folders the project no longer has')
+      .option('--keep-runs <n>', "keep each job's newest N runs' logs and remove older ones (default: logs are left alone)")
+      .option('--orphans', 'remove the named stack folders the project has no stack for (with --target), whole')
+      .option('-y, --yes', 'remove without asking for confirmation')
+      .option('--json', 'print what gc removes and keeps as JSON; without --yes, remove nothing'),
+  ).action((stacks: string[], opts: Record<string, unknown>) => {
+    run(import('./commands/gc.js').then((m) => m.gcCommand(stacks, { ...opts, dir: globals().dir }, io())));
+  });
+
+  targetOptions(
+    program
+      .command('pull')
+      .description("copy jobs' and sweeps' runs (logs, run.json, frozen packages) and declared outputs into runs/<stack>/<target>/<address>/, incrementally with rsync")
+      .argument('[addresses...]', 'jobs and sweeps to pull (default: all of them)')
+      .option('--stack <name>', 'only this stack (default: all)')
+      .option('--outputs', 'also pull the declared outputs (the default)')
+      .option('--no-outputs', 'pull the log folders only'),
+  ).action((addresses: string[], opts: Record<string, unknown>) => {
+    run(import('./commands/pull.js').then((m) => m.pullCommand(addresses, { ...opts, dir: globals().dir }, io())));
   });
 
   targetOptions(
     program.command('force-unlock').description('remove the lock an interrupted apply left on a stack').argument('<stack>', 'the stack'),
   ).action((stack: string, opts: Record<string, unknown>) => {
-    run(forceUnlockCommand(stack, { ...opts, dir: globals().dir }, io()));
+    run(import('./commands/reconcile.js').then((m) => m.forceUnlockCommand(stack, { ...opts, dir: globals().dir }, io())));
+  });
+
+  targetOptions(
+    program
+      .command('doctor')
+      .description('check a target before anything is applied: connection, scheduler, modules, scratch, container runtime, write access')
+      .option('--json', 'print the checks as JSON')
+      .option('--probe-job', 'also run a one-minute job that checks the scratch variable inside a job'),
+  ).action((opts: Record<string, unknown>) => {
+    run(import('./commands/doctor.js').then((m) => m.doctorCommand({ ...opts, dir: globals().dir }, io())));
+  });
+
+  targetOptions(
+    program
+      .command('shell')
+      .description('open a shell on a compute node with an environment active or inside an image (with -- COMMAND: run that instead)')
+      .argument('<address>', 'the environment or image, by its address as plan shows it')
+      .argument('[command...]', 'after --: a command to run there instead of an interactive shell')
+      .option('--stack <name>', 'the stack, when several have a construct at that address')
+      .option('--like <job>', "take this job's allocation instead of the target's job defaults")
+      .option('--time <time>', 'the time limit of the session, e.g. 01:00:00'),
+  ).action((address: string, command: string[], opts: Record<string, unknown>) => {
+    run(import('./commands/shell.js').then((m) => m.shellCommand(address, command, { ...opts, dir: globals().dir }, io())));
   });
 
   return program;

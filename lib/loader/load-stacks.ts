@@ -92,6 +92,9 @@ function describe(error: unknown): string {
  */
 export async function loadProject(projectDir: string): Promise<LoadedProject> {
   const dir = resolve(projectDir);
+  // Everything a stack file imports from hpcdk, loaded before the TypeScript hooks
+  // are: modules loaded after them all pass through the hooks, which costs far more.
+  await import('../index.js');
   await registerTypeScript();
   const stacks: LoadedStack[] = [];
   const profiles: ClusterProfile[] = [];

@@ -5,7 +5,7 @@
 //
 // Extending: add experiments as more Jobs (or sweeps) that take
 // `environment: env`; they all share the one declaration below.
-import { App, ClusterProfile, Dataset, PythonEnv, RuntimeRef, Stack, Sweep, Wheelhouse } from 'hpcdk';
+import { App, ClusterProfile, Dataset, Job, PythonEnv, RLibrary, RuntimeRef, Stack, Sweep, Wheelhouse } from 'hpcdk';
 
 const graham = new ClusterProfile('graham', {
   scheduler: 'slurm',
@@ -56,12 +56,15 @@ const data = new Dataset(stack, 'fb-yolo', { source: home.join('scratch/fb_data/
 // model, each on its node's own virtualenv and copy of the data. The
 // $SLURM_TMPDIR paths expand on the node; the parameters reach each task
 // through its params file, never spliced into the script.
-new Sweep(stack, 'compare-models', {
+const compareModels = new Sweep(stack, 'compare-models', {
   points: [{ MODEL: 'fb_large' }, { MODEL: 'fb_medium' }, { MODEL: 'fb_small' }],
   environment: env,
   stage: [data],
   allocation: { partition: 'gpu', time: '01:00:00', gpus: { type: 't4', count: 1 }, cpusPerTask: 12, mem: '32G' },
   workdir: home.join('flat-bug'),
+  // $SLURM_TMPDIR is deleted when the job ends: its job_output is copied back, each
+  // model's into a folder of its own, when the task ends or is warned of its time limit.
+  outputs: [{ from: nodeLocal.join('job_output'), to: home.join('scratch/my_output_folder/job_output') }],
   run: [
     ['mkdir', '-p', nodeLocal.join('job_output')],
     [
@@ -74,3 +77,20 @@ new Sweep(stack, 'compare-models', {
     ],
   ],
 });
+
+// The end-to-end evaluation is an R script. Its packages are pinned and installed
+// once, by apply on the login node, into a library in the stack's folder, from a
+// repository of source tarballs the lab keeps in $HOME (download.packages() where
+// there is internet); plan reports drift from the recorded versions.
+const evalR = new RLibrary(stack, 'eval-r', {
+  modules: ['gcc', 'r/4.4.0'],
+  packages: { 'data.table': '1.15.4', ggplot2: '3.5.1', scales: '1.3.0', optparse: '1.7.5', magrittr: '2.0.3' },
+  localRepo: home.join('R/cran'),
+});
+
+new Job(stack, 'evaluate', {
+  environment: evalR,
+  allocation: { partition: 'gpu', time: '00:30:00', cpusPerTask: 2, mem: '8G' },
+  workdir: home.join('flat-bug'),
+  run: [['Rscript', 'scripts/evaluation/evaluate.R', '--input', home.join('scratch/my_output_folder')]],
+}).dependsOn(compareModels, 'afterany');

@@ -5,7 +5,7 @@
 // adds what does not depend on the tier (the experiment layer).
 // `hpcdk synth` renders snapshots/rsm/tier1-l4/ and snapshots/rsm/tier2-a100/:
 // diff the two folders to see exactly what differs between the tiers.
-import { App, ClusterProfile, CodeBundle, Dataset, Job, RuntimeRef, Stack } from 'hpcdk';
+import { App, ClusterProfile, CodeBundle, Dataset, Job, RuntimeRef, Scratch, Stack } from 'hpcdk';
 
 const tier1 = new ClusterProfile('tier1-l4', {
   scheduler: 'slurm',
@@ -42,6 +42,9 @@ const corpus = new Dataset(stack, 'pg19', {
 
 new Job(stack, 'train', {
   code,
+  // Never start the 2-day A100 run before this exact code and environment ran to
+  // COMPLETED on the L4: plan reads tier 1's state and refuses until it has.
+  gate: { completedOn: 'tier1-l4' },
   stage: [corpus],
   // "If your model + batch requires > 20 GB of vRAM, do not run it on tier 1."
   requires: { gpuMemoryGb: 20 },
@@ -53,5 +56,9 @@ new Job(stack, 'train', {
   // Checkpoints every 10-20 minutes are the script's own; on the time-limit warning,
   // ask it to save now, then requeue. On restart, train.py resumes from the newest.
   checkpoint: { hook: 'kill -USR1 "$HPCDK_STEP_PID"\nsleep 60', secondsBefore: 300 },
+  // Lose nothing: checkpoints go from local SSD to persistent storage every 15 minutes
+  // in the background, on the warning signal and at the end; the newest 3 are kept, and
+  // a requeued run on another node finds the newest in RESUME_FROM.
+  outputs: [{ from: Scratch.path('checkpoints'), to: 'checkpoints', everyMinutes: 15, keep: 3, resumeVar: 'RESUME_FROM' }],
   run: [['python3', 'examples/rsm/train.py', '--config', RuntimeRef.env('TRAIN_CONFIG'), '--data', corpus.path, '--resume', 'latest']],
 });

@@ -35,7 +35,9 @@ def main():
     os.makedirs(folder, exist_ok=True)
 
     step = 0
-    latest = newest_checkpoint(folder) if args.resume == "latest" else None
+    # Resume order: the newest checkpoint on local disk (the same node), else the
+    # newest one kept on persistent storage (a requeued run on another node).
+    latest = (newest_checkpoint(folder) or os.environ.get("RESUME_FROM") or None) if args.resume == "latest" else None
     if latest:
         with open(latest) as f:
             step = json.load(f)["step"]

@@ -87,15 +87,15 @@ describe('the seed-modelled stacks on the SLURM test cluster', () => {
 });
 
 describe('the seed 001 stack on the SLURM test cluster', () => {
-  it('flat-bug: gathers the wheelhouse, builds a virtualenv per node from it offline, stages the dataset, runs the compare-models array to COMPLETED', async (ctx) => {
+  it('flat-bug: gathers the wheelhouse, builds a virtualenv per node from it offline, stages the dataset, runs the compare-models array to COMPLETED with its outputs copied back, then the R evaluation', async (ctx) => {
     const env = clusterEnv(ctx);
     const sshEnv = { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! };
     const dir = copyRepo('hpcdk-e2e-');
     addTestClusterProfile(dir);
     // The checkout and the zipped dataset, where the seed keeps them: $HOME/flat-bug and $HOME/scratch/fb_data.
     const setup = String.raw`set -e
-test ! -e "$HOME/flat-bug" && test ! -e "$HOME/scratch/fb_data"
-mkdir -p "$HOME/flat-bug/flat_bug" "$HOME/flat-bug/scripts/experiments" "$HOME/scratch/fb_data/fb_yolo/insects/images/val" "$HOME/scratch/fb_data/fb_yolo/insects/labels/val"
+test ! -e "$HOME/flat-bug" && test ! -e "$HOME/scratch/fb_data" && test ! -e "$HOME/R/cran"
+mkdir -p "$HOME/flat-bug/flat_bug" "$HOME/flat-bug/scripts/experiments" "$HOME/flat-bug/scripts/evaluation" "$HOME/scratch/fb_data/fb_yolo/insects/images/val" "$HOME/scratch/fb_data/fb_yolo/insects/labels/val"
 printf '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "flat-bug"\nversion = "0.3.0"\n' > "$HOME/flat-bug/pyproject.toml"
 printf '__version__ = "0.3.0"\n' > "$HOME/flat-bug/flat_bug/__init__.py"
 cat > "$HOME/flat-bug/scripts/experiments/compare_models.py" <<'PY'
@@ -105,8 +105,25 @@ for a in ("-i", "-g", "--model", "--tmp", "-o"): p.add_argument(a)
 a = p.parse_args()
 n = len(os.listdir(a.i))
 os.makedirs(a.tmp, exist_ok=True)
+with open(os.path.join(a.tmp, f"result-{a.model}.txt"), "w") as f:
+    f.write(f"{a.model}: {n} images\n")
 print(f"compared {a.model} on {n} images with flat_bug {flat_bug.__version__}; labels {os.path.exists(a.g)}")
 PY
+cat > "$HOME/flat-bug/scripts/evaluation/evaluate.R" <<'R'
+for (p in c("data.table", "ggplot2", "scales", "optparse", "magrittr")) suppressPackageStartupMessages(library(p, character.only = TRUE))
+args <- commandArgs(trailingOnly = TRUE)
+results <- list.files(file.path(args[2], "job_output"), recursive = TRUE)
+cat("evaluated", length(results), "results with", format(packageVersion("ggplot2")), "\n")
+R
+# Stand-ins for the five CRAN packages, in a local repository of source tarballs.
+mkdir -p "$HOME/R/cran/src/contrib" && cd "$(mktemp -d)"
+for p in data.table:1.15.4 ggplot2:3.5.1 scales:1.3.0 optparse:1.7.5 magrittr:2.0.3; do
+  n=$(echo "$p" | cut -d: -f1); v=$(echo "$p" | cut -d: -f2); mkdir -p "$n/R"
+  printf 'Package: %s\nVersion: %s\nTitle: Stand-in\nDescription: A stand-in for the test cluster.\nLicense: MIT\nAuthor: t\nMaintainer: t <t@example.invalid>\n' "$n" "$v" > "$n/DESCRIPTION"
+  printf 'export(standin)\n' > "$n/NAMESPACE"; printf 'standin <- function() TRUE\n' > "$n/R/standin.R"
+  R CMD build "$n" >/dev/null && mv "$n"_"$v".tar.gz "$HOME/R/cran/src/contrib/"
+done
+Rscript -e 'tools::write_PACKAGES(file.path(Sys.getenv("HOME"), "R/cran/src/contrib"), type = "source")'
 touch "$HOME/scratch/fb_data/fb_yolo/insects/images/val/bug1.jpg" "$HOME/scratch/fb_data/fb_yolo/insects/images/val/bug2.jpg"
 echo '{}' > "$HOME/scratch/fb_data/fb_yolo/insects/labels/val/instances_default.json"
 (cd "$HOME/scratch/fb_data/fb_yolo" && zip -q -r ../fb_yolo.zip .)`;
@@ -124,10 +141,22 @@ echo '{}' > "$HOME/scratch/fb_data/fb_yolo/insects/labels/val/instances_default.
       expect(rows.map((r) => r.address).sort()).toEqual(['compare-models/MODEL=fb_large', 'compare-models/MODEL=fb_medium', 'compare-models/MODEL=fb_small']);
       const logs = await onCluster(env, 'cat /tmp/hpcdk-remote-e2e-*/flat-bug/logs/compare-models/*.out');
       for (const model of ['fb_large', 'fb_medium', 'fb_small']) expect(logs).toContain(`compared ${model} on 2 images with flat_bug 0.3.0; labels True`);
+      // Each model's job_output left $SLURM_TMPDIR for a folder of its own before the scheduler deleted it.
+      for (const model of ['fb_large', 'fb_medium', 'fb_small']) {
+        expect(await onCluster(env, `cat "$HOME/scratch/my_output_folder/job_output/MODEL=${model}/result-${model}.txt"`)).toBe(`${model}: 2 images`);
+      }
+      // The R evaluation ran after the array, with the pinned packages apply installed.
+      await waitFor('the evaluation to complete', async () => {
+        const r = await hpcdk(dir, ['status', 'flat-bug', '--target', 'testcluster', '--json'], sshEnv);
+        const evaluate = (JSON.parse(r.stdout) as { resources: Array<{ address: string; status: string }> }).resources.find((x) => x.address === 'evaluate');
+        if (evaluate?.status === 'FAILED') throw new Error(`evaluate failed:\n${(await hpcdk(dir, ['logs', 'flat-bug/evaluate', '--target', 'testcluster', '--err'], sshEnv)).stdout}`);
+        return evaluate?.status === 'COMPLETED' ? evaluate : undefined;
+      }, 120_000);
+      expect((await hpcdk(dir, ['logs', 'flat-bug/evaluate', '--target', 'testcluster'], sshEnv)).stdout).toContain('evaluated 3 results with 3.5.1');
       const again = await hpcdk(dir, ['plan', 'flat-bug', '--target', 'testcluster', '--detailed-exitcode'], sshEnv);
       expect(again.exitCode, again.stdout).toBe(0);
     } finally {
-      await onCluster(env, 'rm -rf "$HOME/flat-bug" "$HOME/scratch/fb_data"');
+      await onCluster(env, 'rm -rf "$HOME/flat-bug" "$HOME/scratch/fb_data" "$HOME/scratch/my_output_folder" "$HOME/R/cran"');
     }
-  });
+  }, 300_000);
 });

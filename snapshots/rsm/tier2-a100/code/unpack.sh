@@ -3,7 +3,7 @@
 # shellcheck disable=SC2016 # single-quoted values are literals on purpose
 set -euo pipefail
 archive="${HPCDK_STACK_DIR}/bundles/code/incoming.tar.gz"
-dest="${HPCDK_STACK_DIR}/bundles/code/4abf6d1e630be869"
+dest="${HPCDK_STACK_DIR}/bundles/code/60e5002939f6b60d"
 if [ -f "$dest/.hpcdk-commit" ]; then
   echo "hpcdk: $dest is already unpacked (commit $(cat "$dest/.hpcdk-commit"))"
   exit 0

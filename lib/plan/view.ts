@@ -93,9 +93,14 @@ function indentDiff(diff: string, c: Colors): string {
     .trimEnd();
 }
 
+/** What changed since the last apply, after a change's reason: ` because allocation, run changed`. */
+function because(changed: readonly string[] | undefined): string {
+  return changed && changed.length > 0 ? ` because ${changed.join(', ')} changed` : '';
+}
+
 function resourceBlock(r: ResourceChange, c: Colors): string {
   const color = colorFor(r.action, c);
-  const lines = [`  ${c.bold(`# ${r.address}`)} ${VERB[r.action]} (${r.reason}${r.changed ? `; changed: ${r.changed.join(', ')}` : ''})`, `  ${color(SYMBOL[r.action].padStart(3))} ${r.kind} "${r.address}"`];
+  const lines = [`  ${c.bold(`# ${r.address}`)} ${VERB[r.action]} (${r.reason})${because(r.changed)}`, `  ${color(SYMBOL[r.action].padStart(3))} ${r.kind} "${r.address}"`];
   if (r.gate) lines.push(`        ${gateLine(r.gate, c)}`);
   for (const f of r.files) {
     if (f.action === 'no-op') continue;
@@ -117,7 +122,7 @@ function sweepBlock(sweep: string, points: readonly ResourceChange[], c: Colors)
   const action: Action = submit.length > 0 ? (cancel.length > 0 ? 'replace' : 'submit') : changed.some((p) => p.action === 'cancel') ? 'cancel' : 'update';
   const verb = submit.length > 0 ? `${submit.length} of ${points.length} point${points.length === 1 ? '' : 's'} will be submitted` : `${changed.length} of ${points.length} points change`;
   const why = [...new Set(changed.flatMap((p) => p.changed ?? []))];
-  const lines = [`  ${c.bold(`# ${sweep}`)}: ${verb}${why.length > 0 ? ` (changed: ${why.join(', ')})` : ''}`, `  ${colorFor(action, c)(SYMBOL[action].padStart(3))} sweep "${sweep}"`];
+  const lines = [`  ${c.bold(`# ${sweep}`)}: ${verb}${because(why)}`, `  ${colorFor(action, c)(SYMBOL[action].padStart(3))} sweep "${sweep}"`];
   const files = new Map<string, ResourceChange['files'][number]>();
   for (const p of changed) for (const f of p.files) if (f.action !== 'no-op') files.set(f.path, f);
   for (const f of files.values()) {

@@ -76,7 +76,7 @@ describe('plan says why a resource changes', () => {
     expect(train.action).toBe('submit');
     expect(train.changed).toEqual(['allocation', 'run']);
     expect(plan.resources.filter((r) => r.changed).map((r) => r.address)).toEqual(['train']);
-    expect(renderPlan(plan, noColor)).toMatch(/# train will be submitted \(changed since job \d+ \(COMPLETED\); changed: allocation, run\)/);
+    expect(renderPlan(plan, noColor)).toMatch(/# train will be submitted \(changed since job \d+ \(COMPLETED\)\) because allocation, run changed\n/);
   });
 
   it('names a requirement change on the environment, and the environment as the job\'s changed dependency', () => {
@@ -86,6 +86,7 @@ describe('plan says why a resource changes', () => {
     expect(env).toMatchObject({ action: 'update', build: true, changed: ['requirements'] });
     expect(plan.resources.find((r) => r.address === 'train')!.changed).toEqual(['env (dependency)']);
     expect(plan.resources.find((r) => r.address === 'report')!.changed).toBeUndefined();
+    expect(renderPlan(plan, noColor)).toContain('# env will be updated in place (changed: will be rebuilt) because requirements changed\n');
   });
 
   it("names a sweep's job template once for all its points", () => {
@@ -96,7 +97,7 @@ describe('plan says why a resource changes', () => {
       ['submit', ['template']],
       ['submit', ['template']],
     ]);
-    expect(renderPlan(plan, noColor)).toContain('# grid: 2 of 2 points will be submitted (changed: template)');
+    expect(renderPlan(plan, noColor)).toContain('# grid: 2 of 2 points will be submitted because template changed\n');
   });
 
   it('says nothing changed for a job resubmitted because it failed', () => {

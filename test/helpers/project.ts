@@ -47,7 +47,8 @@ export function copyRepo(prefix = 'hpcdk-copy-'): string {
 
 export function cleanupProjects(): void {
   if (process.env.HPCDK_TEST_KEEP) return;
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  // A local job may still be writing its last log lines as the suite ends: retry rather than fail.
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 }
 
 export interface CliResult {

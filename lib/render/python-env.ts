@@ -4,9 +4,15 @@
  * build or activate an environment. Every value enters shell text through
  * lib/shell; every script starts with `set -euo pipefail`.
  */
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import { STACK_DIR_LINE } from '../core/runtime.js';
 import { comment, quote, word, words, type ShellValue } from '../shell/index.js';
+
+/** yaml, loaded when a conda environment is first rendered: most stacks have none, and it costs about 30 ms to load. */
+const requireLazily = createRequire(import.meta.url);
+function stringify(value: unknown, options?: import('yaml').ToStringOptions): string {
+  return (requireLazily('yaml') as typeof import('yaml')).stringify(value, options);
+}
 
 /** What a script sources and loads before Python is usable on a target. */
 export interface ShellSetup {

@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import SSHConfig from 'ssh-config';
 import { Client, type ConnectConfig } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import type { ClusterProfile } from '../core/cluster-profile.js';
 import { checkHostKey, fingerprint, keyType, knownHostName, rememberHostKey } from './known-hosts.js';
 import { lineSplitter, wrapScript, type ExecResult, type RunOptions, type Transport } from './transport.js';
+import { loadExeca } from './lazy-execa.js';
 
 export interface SshOptions {
   /** Accept and record a host key seen for the first time. A changed key is refused regardless. */
@@ -161,7 +161,7 @@ export class OpenSshTransport implements Transport {
   }
 
   public async run(script: string, options: RunOptions = {}): Promise<ExecResult> {
-    const child = execa('ssh', [...this.args, this.alias, 'bash -s'], { input: wrapScript(script), reject: false, stripFinalNewline: false });
+    const child = (await loadExeca())('ssh', [...this.args, this.alias, 'bash -s'], { input: wrapScript(script), reject: false, stripFinalNewline: false });
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;

@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { loadExeca } from './lazy-execa.js';
 
 export interface ExecResult {
   readonly stdout: string;
@@ -53,7 +53,7 @@ export class LocalTransport implements Transport {
   public readonly description = 'local';
 
   public async run(script: string, options: RunOptions = {}): Promise<ExecResult> {
-    const child = execa('bash', ['-s'], { input: wrapScript(script), reject: false, encoding: 'utf8', buffer: true, stripFinalNewline: false });
+    const child = (await loadExeca())('bash', ['-s'], { input: wrapScript(script), reject: false, encoding: 'utf8', buffer: true, stripFinalNewline: false });
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { execa } from 'execa';
 import type { Client, SFTPWrapper } from 'ssh2';
 import { lineSplitter, type ExecResult, type RunOptions } from '../transport.js';
 import { checkCommand, checkWords } from './commands.js';
+import { loadExeca } from '../lazy-execa.js';
 
 /** A file to write on the target. */
 export interface RemoteFile {
@@ -179,7 +179,7 @@ export class OpenSshChannel implements AutomationChannel {
   }
 
   private async batch(commands: readonly string[], work: string): Promise<string> {
-    const r = await execa('sftp', ['-b', '-', ...sftpOptions(this.sshArgs), this.alias], { input: `${commands.join('\n')}\n`, reject: false, cwd: work });
+    const r = await (await loadExeca())('sftp', ['-b', '-', ...sftpOptions(this.sshArgs), this.alias], { input: `${commands.join('\n')}\n`, reject: false, cwd: work });
     if (r.exitCode !== 0) throw new Error(`${this.description}: sftp failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-4).join('\n')}`);
     return String(r.stdout);
   }
@@ -226,7 +226,7 @@ export class OpenSshChannel implements AutomationChannel {
 
   public async exec(argv: readonly string[], options: RunOptions = {}): Promise<ExecResult> {
     checkCommand(argv);
-    const child = execa('ssh', [...this.sshArgs, '-T', this.alias, ...argv], { reject: false, stripFinalNewline: false, stdin: 'ignore' });
+    const child = (await loadExeca())('ssh', [...this.sshArgs, '-T', this.alias, ...argv], { reject: false, stripFinalNewline: false, stdin: 'ignore' });
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;

@@ -63,6 +63,8 @@ export async function findStackFiles(projectDir: string): Promise<string[]> {
 /** The first frame of `error` inside the project (not node_modules), as `file:line:col`. */
 function locate(error: unknown, projectDir: string, fallbackFile: string): string | undefined {
   const text = error instanceof Error ? `${error.message}\n${error.stack ?? ''}` : String(error);
+  // esbuild counts columns from 0, stack traces and editors from 1.
+  const compileError = error instanceof Error && /ERROR: /.test(error.message);
   const pattern = /((?:file:\/\/)?\/[^\s():]+\.[cm]?[tj]sx?):(\d+):(\d+)/g;
   for (const match of text.matchAll(pattern)) {
     const raw = match[1]!;
@@ -70,7 +72,7 @@ function locate(error: unknown, projectDir: string, fallbackFile: string): strin
     if (path.includes(`${'/'}node_modules${'/'}`)) continue;
     const rel = relative(projectDir, path);
     if (rel.startsWith('..')) continue;
-    return `${rel}:${match[2]}:${match[3]}`;
+    return `${rel}:${match[2]}:${compileError ? Number(match[3]) + 1 : match[3]}`;
   }
   return relative(projectDir, fallbackFile);
 }

@@ -83,7 +83,7 @@ new TextFile(s, 'two', { content: 'x', fileName: 'a/b' });
     const dir = makeProject({ 'stacks/broken.ts': `const a: number = 1;\nconst b = {;\n` });
     const r = await hpcdk(dir, ['synth']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/stacks\/broken\.ts:2:11: does not compile: Expected identifier but found ";"/);
+    expect(r.stderr).toMatch(/stacks\/broken\.ts:2:12: does not compile: Expected identifier but found ";"/);
   });
 
   it('refuses two stacks with the same name, naming both files', async () => {

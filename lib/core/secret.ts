@@ -27,7 +27,7 @@ export class Secret {
   }
 
   public static fromTargetFile(path: string): Secret {
-    if (path.trim() === '' || /[\n\0]/.test(path)) throw new TypeError('Secret.fromTargetFile: needs a path');
+    if (path.trim() === '' || /[\n\0]/.test(path)) throw new TypeError(`Secret.fromTargetFile: needs a path of one line (got ${JSON.stringify(path)})`);
     return new Secret('target-file', path);
   }
 

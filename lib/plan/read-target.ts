@@ -245,8 +245,8 @@ export async function readTarget(
   builds: readonly BuildToDescribe[] = [],
   runDirs: readonly string[] = [],
 ): Promise<ActualState> {
-  // An automation node runs no shell: its helper prints the same sections (run records aside).
-  const r = isAutomation(conn) ? await readOnAutomationNode(conn, stack, expected, scripts, locks) : await conn.transport.run(readScript(conn, stack, expected, scripts, locks, builds, runDirs));
+  // An automation node runs no shell: its helper prints the same sections.
+  const r = isAutomation(conn) ? await readOnAutomationNode(conn, stack, expected, scripts, locks, runDirs) : await conn.transport.run(readScript(conn, stack, expected, scripts, locks, builds, runDirs));
   if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
     throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
   }

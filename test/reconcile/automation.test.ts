@@ -105,7 +105,7 @@ ${body}
   return { dir, base: profile.base };
 }
 
-interface Row { address: string; status: string; jobId?: string; exitCode?: number }
+interface Row { address: string; status: string; jobId?: string; exitCode?: number; run?: Record<string, unknown> }
 
 const HELD = "allocation: { time: '00:05:00', extra: { begin: 'now+3600' } }";
 
@@ -159,6 +159,9 @@ new Job(s, 'train', {
     }, 90_000);
     expect(rows.find((r) => r.address === 'train')).toMatchObject({ status: 'COMPLETED', exitCode: 0 });
     expect(rows.find((r) => r.address === 'grid/x=2')).toMatchObject({ status: 'COMPLETED', jobId: expect.stringMatching(/^\d+_1$/) });
+    // The run records come with the same read: the helper prints them as the read script does.
+    expect(rows.find((r) => r.address === 'train')!.run).toMatchObject({ address: 'train', state: 'ended', exitCode: 0 });
+    expect(rows.find((r) => r.address === 'grid/x=2')!.run).toMatchObject({ address: 'grid', point: 'x=2', params: { x: 2 }, state: 'ended' });
     expect(rows.find((r) => r.address === 'config')).toMatchObject({ status: 'deployed' });
 
     const status = await counted(node, ['status']);

@@ -208,7 +208,7 @@ describe('automation mode: the helper, run by python3 here', () => {
     expect(actual.jobs.get('41')).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
     expect(actual.jobs.get('42_0')).toMatchObject({ state: 'FAILED', exitCode: 3 });
     expect(actual.locks).toEqual(new Map([['env', 'numpy==2.0.0\n']]));
-    expect(r.stdout).toMatch(/@@refused\n@@builds\n@@queue\n@@end\n$/);
+    expect(r.stdout).toMatch(/@@refused\n@@builds\n@@runs\n@@queue\n@@end\n$/);
   });
 
   it('GIVEN an apply program without submissions WHEN run THEN files are placed and removed, journalled, and the lock released', async () => {

@@ -143,6 +143,14 @@ def read(req, d):
     say('@@refused')
     dry_runs(req['scripts'], d, hashes)
     say('@@builds')
+    say('@@runs')
+    # Run records (run.json, one line each) in the log folders asked for, as the read script prints them.
+    for folder in req.get('runDirs', []):
+        logs = os.path.join(d, 'logs', folder)
+        for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+            data = read_bytes(os.path.join(logs, name)) if name.endswith('.run.json') and is_file(os.path.join(logs, name)) else None
+            if data:
+                say('logs/%s/%s %s' % (folder, name, data.split(b'\n')[0].decode('utf-8', 'replace')))
     say('@@queue')
     r = run(['squeue', '-h', '-r', '-t', 'all', '-u', user(), '-o', '%i|%T|%k'])
     if r.returncode == 0:

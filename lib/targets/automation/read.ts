@@ -17,11 +17,13 @@ export function readOnAutomationNode(
   expected: ReadonlyMap<string, string>,
   scripts: readonly ScriptToTest[],
   locks: readonly LockToRead[],
+  runDirs: readonly string[] = [],
 ): Promise<ExecResult> {
   return runHelper(conn, stack, 'read', {
     expected: Object.fromEntries(expected),
     scripts,
     locks: locks.map((l) => l.address),
+    runDirs,
     commentPrefix: commentPrefix(conn.deployment(stack)),
   });
 }

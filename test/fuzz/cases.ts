@@ -409,7 +409,7 @@ export const PYTHON_ROWS: Row[] = [
   envRow('modules[0]', 'modules', ['python/3.11.5', 'scipy-stack/2024a'], (v) => ({ modules: [v] }), { probe: { file: 'env/bootstrap.sh', anchor: '\nmodule load ', targets: ['slurm'] } }),
   envRow('requirements[0]', 'requirements', ['numpy==1.26.4', 'requests~=2.31.0', 'torch[cuda]==2.1.0; python_version >= "3.10"'], (v) => ({ requirements: [v] })),
   envRow('pipOnly[0]', 'pipOnly', ['ultralytics==8.0.196'], (v) => ({ pipOnly: [v] })),
-  envRow('indexUrls[0]', 'indexUrls', ['https://pypi.org/simple'], (v) => ({ indexUrls: [v] }), { probe: { file: 'env/bootstrap.sh', anchor: '--index-url ' } }),
+  envRow('indexUrls[0]', 'indexUrls', ['https://index.example.invalid/simple'], (v) => ({ indexUrls: [v] }), { probe: { file: 'env/bootstrap.sh', anchor: '--index-url ' } }),
   envRow('extraIndexUrls[0]', 'extraIndexUrls', ['file:///cvmfs/wheels'], (v) => ({ extraIndexUrls: [v] }), { probe: { file: 'env/bootstrap.sh', anchor: '--extra-index-url ' } }),
   envRow('findLinks[0]', 'findLinks', ['/cvmfs/soft.computecanada.ca/custom/python/wheelhouse'], (v) => ({ findLinks: [v] }), { probe: { file: 'env/bootstrap.sh', anchor: '--find-links ' } }),
   envRow('findLinks[0] (a RuntimeRef path segment)', 'findLinks', ['project/dist'], (v) => ({ findLinks: [RuntimeRef.env('HOME').join('d', v)] }), {
@@ -467,7 +467,7 @@ export const WHEELHOUSE_ROWS: Row[] = [
   wheelRow('requirements[0]', 'requirements', ['torch==2.1.0'], (v) => ({ requirements: [v] })),
   wheelRow('interpreter', 'interpreter', ['python3.11'], (v) => ({ interpreter: v })),
   wheelRow('modules[0]', 'modules', ['python/3.11.5'], (v) => ({ modules: [v] }), { probe: { file: 'wheels/gather.sh', anchor: '\nmodule load ', targets: ['slurm'] } }),
-  wheelRow('indexUrls[0]', 'indexUrls', ['https://pypi.org/simple'], (v) => ({ indexUrls: [v] }), { probe: { file: 'wheels/gather.sh', anchor: '--index-url ' } }),
+  wheelRow('indexUrls[0]', 'indexUrls', ['https://index.example.invalid/simple'], (v) => ({ indexUrls: [v] }), { probe: { file: 'wheels/gather.sh', anchor: '--index-url ' } }),
   wheelRow('extraIndexUrls[0]', 'extraIndexUrls', ['https://download.pytorch.org/whl/cu121'], (v) => ({ extraIndexUrls: [v] }), { probe: { file: 'wheels/gather.sh', anchor: '--extra-index-url ' } }),
   wheelRow('findLinks[0]', 'findLinks', ['/project/mirror'], (v) => ({ findLinks: [v] }), { probe: { file: 'wheels/gather.sh', anchor: '--find-links ' } }),
 ];

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../../lib/core/digest.js';
@@ -26,7 +26,6 @@ describe('two applies of one stack at once', () => {
   it('one goes through, the other fails naming who holds the lock; nothing is submitted twice', async (ctx) => {
     const env = clusterEnv(ctx);
     const dir = makeProject({ 'stacks/race.ts': source(testClusterProfile()) });
-    let failures = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const profile = testClusterProfile();
       writeFileSync(join(dir, 'stacks/race.ts'), source(profile));
@@ -39,18 +38,17 @@ describe('two applies of one stack at once', () => {
       // THEN exactly one succeeds; the other names the holder, or found its plan outdated by the winner
       const results = [first, second].sort((x, y) => x.exitCode - y.exitCode);
       const loser = results[1]!;
-      const ok = results[0]!.exitCode === 0 && loser.exitCode === 1 && /locked by \S+@\S+ \(apply, pid \d+ on \S+, since [-\d]+ [\d:]+ UTC\)|changed since this plan/.test(loser.stderr);
       // AND the jobs exist once each
       const queue = await onCluster(env, `squeue -h -t all -o '%k' | grep -F ${JSON.stringify(prefix)} | sed 's/@.*//' | sort | uniq -c || true`);
       const counts = queue.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
       const plan = await hpcdk(dir, ['plan', '--detailed-exitcode'], { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! });
-      if (!ok || plan.exitCode !== 0 || JSON.stringify(counts) !== JSON.stringify([`1 ${prefix}a`, `1 ${prefix}b`])) failures += 1;
       expect(results.map((r) => r.exitCode), loser.stderr).toEqual([0, 1]);
       expect(loser.stderr).toMatch(/locked by \S+@\S+ \(apply, pid \d+ on \S+, since [-\d]+ [\d:]+ UTC\)|changed since this plan/);
       expect(counts).toEqual([`1 ${prefix}a`, `1 ${prefix}b`]);
       expect(plan.exitCode, plan.stdout).toBe(0);
     }
-    console.log(`concurrency: ${ROUNDS} rounds of two simultaneous applies, ${failures} failures`);
+    // Reached only when every round above passed its assertions.
+    console.log(`concurrency: ${ROUNDS} rounds of two simultaneous applies, 0 failures`);
   }, 180_000);
 
   it('on the local target too', async () => {
@@ -61,7 +59,7 @@ describe('two applies of one stack at once', () => {
     expect(results[1]!.stderr).toMatch(/locked by \S+@\S+ \(apply, pid \d+ on \S+, since [-\d]+ [\d:]+ UTC\)|changed since this plan/);
     const status = JSON.parse((await hpcdk(dir, ['status', '--json'])).stdout) as { resources: Array<{ address: string; jobId?: string }> };
     expect(status.resources.filter((r) => r.jobId).map((r) => r.address)).toEqual(['a', 'b']);
-    const journal = (await import('node:fs')).readFileSync(join(dir, '.hpcdk/local/race/.hpcdk/journal'), 'utf8');
+    const journal = readFileSync(join(dir, '.hpcdk/local/race/.hpcdk/journal'), 'utf8');
     expect(journal.split('\n').filter((l) => l.startsWith('job ')).length).toBe(2);
   });
 });

@@ -176,11 +176,7 @@ async function runDetail(project: Awaited<ReturnType<typeof openProject>>, ref: 
       await conn.close();
     }
   }
-  throw new CliError(`no stack, job or sweep named ${ref} (stacks: ${[...stackNames(project)].join(', ')})`);
-}
-
-function stackNames(project: Awaited<ReturnType<typeof openProject>>): string[] {
-  return project.stacks.map((s) => s.stack.stackName);
+  throw new CliError(`no stack, job or sweep named ${ref} (stacks: ${project.stacks.map((s) => s.stack.stackName).join(', ')})`);
 }
 
 /** `hpcdk logs [STACK/]ADDRESS`: the newest job's output (or --job ID, --err). One round trip. */

@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { hpcdkPackage } from '../core/package-info.js';
 import { ValidationError } from '../core/validation.js';
-import { StackLoadError } from '../loader/load-stacks.js';
 import type { GraphFormat } from './commands/graph.js';
 import { CliError, EXIT, makeOutput, type Output } from './output.js';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  return hpcdkPackage().version;
 }
 
 const EXIT_CODES_HELP = `
@@ -208,12 +206,14 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
 }
 
 /** Reports an error on stderr and returns the exit code. */
-function report(error: unknown, io: Output): number {
+async function report(error: unknown, io: Output): Promise<number> {
   const c = io.colors;
   if (error instanceof CliError) {
     io.err(`${c.red('Error:')} ${error.message}`);
     return error.exitCode;
   }
+  // Loaded here, not up front: the stack loader brings most of the library with it.
+  const { StackLoadError } = await import('../loader/load-stacks.js');
   if (error instanceof ValidationError || error instanceof StackLoadError) {
     io.err(`${c.red('Error:')} ${error.message}`);
     io.err('Nothing was written.');
@@ -245,6 +245,6 @@ export async function main(argv: string[]): Promise<number> {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
       return EXIT.error;
     }
-    return report(error, io());
+    return await report(error, io());
   }
 }

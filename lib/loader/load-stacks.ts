@@ -7,6 +7,7 @@ import { collectDuring } from '../core/registry.js';
 import type { ClusterProfile } from '../core/cluster-profile.js';
 import { Stack } from '../core/stack.js';
 import { ValidationError } from '../core/validation.js';
+import { compileStacks } from './compiled-stacks.js';
 
 /** The folder of stack files inside a project. */
 export const STACKS_DIR = 'stacks';
@@ -97,15 +98,41 @@ export async function loadProject(projectDir: string): Promise<LoadedProject> {
   // Everything a stack file imports from hpcdk, loaded before the TypeScript hooks
   // are: modules loaded after them all pass through the hooks, which costs far more.
   await import('../index.js');
+  const files = await findStackFiles(dir);
+  const compiled = await compileStacks(dir, files).catch(() => undefined);
+  if (compiled?.modules) {
+    const modules = compiled.modules;
+    try {
+      const project = await evaluateStackFiles(dir, files, (file) => modules.get(file)!);
+      compiled.keep();
+      return project;
+    } catch {
+      // Loaded again below through tsx, which reports the error against the stack file's own lines.
+      compiled.drop();
+    }
+  }
   await registerTypeScript();
+  try {
+    const project = await evaluateStackFiles(dir, files, (file) => pathToFileURL(file).href);
+    // A project the cache stands aside for: remember that, so the next load goes to tsx at once.
+    if (compiled && !compiled.modules) compiled.keep();
+    return project;
+  } catch (e) {
+    if (compiled && !compiled.modules) compiled.drop();
+    throw e;
+  }
+}
+
+/** Runs each stack file (the module `urlOf` gives for it) and gathers the stacks and profiles it makes. */
+async function evaluateStackFiles(dir: string, files: readonly string[], urlOf: (file: string) => string): Promise<LoadedProject> {
   const stacks: LoadedStack[] = [];
   const profiles: ClusterProfile[] = [];
-  for (const file of await findStackFiles(dir)) {
+  for (const file of files) {
     const rel = relative(dir, file);
     let apps: App[];
     try {
       const found = await collectDuring(async () => {
-        await import(pathToFileURL(file).href);
+        await import(urlOf(file));
       });
       apps = found.apps.filter(App.isApp);
       profiles.push(...(found.profiles as ClusterProfile[]));

@@ -6,7 +6,8 @@ import { Client, type ConnectConfig } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import type { ClusterProfile } from '../core/cluster-profile.js';
 import { checkHostKey, fingerprint, keyType, knownHostName, rememberHostKey } from './known-hosts.js';
-import { lineSplitter, wrapScript, type ExecResult, type RunOptions, type Transport } from './transport.js';
+import { SessionPool } from './script-session.js';
+import { lineSplitter, STDIN_SCRIPT_COMMAND, wrapScript, type ExecResult, type RunOptions, type Transport } from './transport.js';
 import { loadExeca } from './lazy-execa.js';
 
 export interface SshOptions {
@@ -78,12 +79,16 @@ function openClient(host: ResolvedHost, options: SshOptions, sock?: Duplex): Pro
   const acceptNew = options.acceptNewHostKey || host.strictHostKeyChecking === 'accept-new' || host.strictHostKeyChecking === 'no';
   let refusal: string | undefined;
   const key = host.identityFiles.find((f) => existsSync(f));
+  const agent = process.env.SSH_AUTH_SOCK;
+  // The methods hpcdk has, in ssh2's order, without its first probe (`none`): one round trip less per login.
+  const methods = [...(key ? ['publickey'] : []), ...(agent ? ['agent'] : [])];
   const config: ConnectConfig = {
     host: host.hostName,
     port: host.port,
     username: host.user,
     readyTimeout: 20_000,
-    ...(process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}),
+    ...(methods.length > 0 ? { authHandler: methods as ConnectConfig['authHandler'] } : {}),
+    ...(agent ? { agent } : {}),
     ...(key ? { privateKey: readFileSync(key) } : {}),
     ...(sock ? { sock } : {}),
     hostVerifier: (blob: Buffer) => {
@@ -109,41 +114,37 @@ function openClient(host: ResolvedHost, options: SshOptions, sock?: Duplex): Pro
   });
 }
 
-/** Runs scripts over one ssh2 connection, kept for the whole command. */
+/** Runs scripts over one ssh2 connection, kept for the whole command, in sessions that take script after script. */
 export class Ssh2Transport implements Transport {
+  private readonly sessions: SessionPool;
+
   constructor(
     /** The connection, for the automation mode's sftp and exec channels (lib/targets/automation). */
     public readonly client: Client,
     public readonly description: string,
     private readonly jump?: Client,
-  ) {}
+  ) {
+    this.sessions = new SessionPool(
+      (command) =>
+        new Promise((resolve, reject) => {
+          this.client.exec(command, (err, channel) => {
+            if (err) return reject(new Error(`${this.description}: ${err.message}`));
+            resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, onClose: (callback) => channel.on('close', callback) });
+          });
+        }),
+    );
+  }
+
+  public prewarm(): Promise<void> {
+    return this.sessions.prewarm();
+  }
 
   public run(script: string, options: RunOptions = {}): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
-      this.client.exec('bash -s', (err, stream) => {
-        if (err) return reject(new Error(`${this.description}: ${err.message}`));
-        const out: Buffer[] = [];
-        const errs: Buffer[] = [];
-        const split = lineSplitter(options.onLine);
-        let exitCode = -1;
-        stream.on('data', (d: Buffer) => {
-          out.push(d);
-          split(d.toString('utf8'));
-        });
-        stream.stderr.on('data', (d: Buffer) => errs.push(d));
-        stream.on('exit', (code: number | null) => {
-          exitCode = code ?? 255;
-        });
-        stream.on('close', () => {
-          resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errs).toString('utf8'), exitCode: exitCode < 0 ? 255 : exitCode, ...(exitCode < 0 ? { connectionLost: true } : {}) });
-        });
-        stream.on('error', reject);
-        stream.end(wrapScript(script));
-      });
-    });
+    return this.sessions.run(script, options);
   }
 
   public async close(): Promise<void> {
+    await this.sessions.end();
     this.client.end();
     this.jump?.end();
   }
@@ -161,7 +162,7 @@ export class OpenSshTransport implements Transport {
   }
 
   public async run(script: string, options: RunOptions = {}): Promise<ExecResult> {
-    const child = (await loadExeca())('ssh', [...this.args, this.alias, 'bash -s'], { input: wrapScript(script), reject: false, stripFinalNewline: false });
+    const child = (await loadExeca())('ssh', [...this.args, this.alias, STDIN_SCRIPT_COMMAND], { input: wrapScript(script), reject: false, stripFinalNewline: false });
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;
@@ -194,18 +195,24 @@ export function openSshArgs(profile: ClusterProfile, options: Pick<SshOptions, '
 export async function openSshTransport(profile: ClusterProfile, options: SshOptions): Promise<Transport> {
   const ssh = profile.spec.ssh;
   if (!ssh) throw new Error(`target ${profile.name} has no ssh connection`);
-  const overrides = { ...(ssh.user ? { user: ssh.user } : {}), ...(ssh.port ? { port: ssh.port } : {}), ...(ssh.proxyJump ? { proxyJump: ssh.proxyJump } : {}) };
   if (options.useOpenSsh) return new OpenSshTransport(ssh.host, ['-o', 'BatchMode=yes', ...openSshArgs(profile, options)]);
+  return openSsh2(ssh, options);
+}
+
+/** Opens one ssh2 connection as a profile's `ssh` settings and ~/.ssh/config say, through its jump host if it has one. */
+export async function openSsh2(ssh: NonNullable<ClusterProfile['spec']['ssh']>, options: Pick<SshOptions, 'acceptNewHostKey'>): Promise<Ssh2Transport> {
+  const overrides = { ...(ssh.user ? { user: ssh.user } : {}), ...(ssh.port ? { port: ssh.port } : {}), ...(ssh.proxyJump ? { proxyJump: ssh.proxyJump } : {}) };
   const host = resolveHost(ssh.host, overrides);
+  const sshOptions: SshOptions = { acceptNewHostKey: options.acceptNewHostKey, useOpenSsh: false };
   let jump: Client | undefined;
   let sock: Duplex | undefined;
   if (host.proxyJump) {
     const jumpHost = resolveHost(host.proxyJump);
-    jump = await openClient(jumpHost, options);
+    jump = await openClient(jumpHost, sshOptions);
     sock = await new Promise<Duplex>((resolve, reject) =>
       jump!.forwardOut('127.0.0.1', 0, host.hostName, host.port, (err, stream) => (err ? reject(err) : resolve(stream))),
     );
   }
-  const client = await openClient(host, options, sock);
+  const client = await openClient(host, sshOptions, sock);
   return new Ssh2Transport(client, `ssh ${host.user}@${host.hostName}:${host.port}`, jump);
 }

@@ -1,3 +1,4 @@
+import { words } from '../shell/index.js';
 import { loadExeca } from './lazy-execa.js';
 
 export interface ExecResult {
@@ -22,8 +23,25 @@ export interface Transport {
   /** For messages: `local`, `ssh root@127.0.0.1:2222`. */
   readonly description: string;
   run(script: string, options?: RunOptions): Promise<ExecResult>;
+  /**
+   * Starts the next round trip's remote shell (sshd's session, the login
+   * shell) and resolves once it is under way, so it starts up while this
+   * process renders. Only for a round trip that will be made: sshd logs
+   * every session started.
+   */
+  prewarm?(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * The command that runs one script sent on stdin (the local target, and the
+ * system ssh client), for the reasons script-session.ts gives for its loop:
+ * `$(cat)` rather than `bash -s` (one read(2) per byte), `--norc`.
+ */
+export const STDIN_SCRIPT_ARGV = ['bash', '--norc', '-c', 'eval "$(cat)"'] as const;
+
+/** STDIN_SCRIPT_ARGV as one command line, for ssh (sh, csh and fish login shells read it alike). */
+export const STDIN_SCRIPT_COMMAND = words(STDIN_SCRIPT_ARGV);
 
 /**
  * Wraps a script so bash parses all of it before running any of it: nothing
@@ -53,7 +71,7 @@ export class LocalTransport implements Transport {
   public readonly description = 'local';
 
   public async run(script: string, options: RunOptions = {}): Promise<ExecResult> {
-    const child = (await loadExeca())('bash', ['-s'], { input: wrapScript(script), reject: false, encoding: 'utf8', buffer: true, stripFinalNewline: false });
+    const child = (await loadExeca())(STDIN_SCRIPT_ARGV[0], STDIN_SCRIPT_ARGV.slice(1), { input: wrapScript(script), reject: false, encoding: 'utf8', buffer: true, stripFinalNewline: false });
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;

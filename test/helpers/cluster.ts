@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { inject, type TestContext } from 'vitest';
+import { countingKey, sessionsWithKey as sessionsInLog } from '../cluster/counting-key.js';
 
 /**
  * The test cluster's env file, or a skip with the reason. Under CI=true a
@@ -49,38 +50,18 @@ export function testClusterProfile(name = 'testcluster'): string {
 }
 
 /**
- * A key of the test's own, authorized on the test cluster, and an ssh config
- * that uses it. sshd logs each login's key fingerprint, so sessions can be
- * counted for this test alone while other test files use the cluster too.
+ * A key of the test's own on the test cluster (test/cluster/counting-key.ts):
+ * sshd logs each login's key fingerprint, so sessions are counted for this
+ * test alone while other test files use the cluster too, and the scripts run
+ * in them (the round trips) are counted on the server too.
  */
-export async function ownKey(env: Record<string, string>, dir: string): Promise<{ config: string; fingerprint: string }> {
-  const { appendFileSync, readFileSync, writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const key = join(dir, 'id_counting');
-  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  appendFileSync(join(env.HPCDK_CLUSTER_DIR!, 'keys', 'authorized_keys'), readFileSync(`${key}.pub`, 'utf8'));
-  const fingerprint = (await execa('ssh-keygen', ['-l', '-f', `${key}.pub`])).stdout.split(' ')[1]!;
-  const config = join(dir, 'ssh_config_own_key');
-  writeFileSync(config, readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/IdentityFile .*/, `IdentityFile ${key}`));
-  return { config, fingerprint };
+export async function ownKey(env: Record<string, string>, dir: string): Promise<{ config: string; fingerprint: string; scripts: () => number }> {
+  return countingKey(env.HPCDK_CLUSTER_DIR!, env.HPCDK_SSH_CONFIG!, env.HPCDK_SSH_LOG!, dir);
 }
 
 /** Exec sessions started on connections that logged in with the key of `fingerprint`. */
 export function sessionsWithKey(env: Record<string, string>, fingerprint: string): { sessions: number; logins: number } {
-  const log = readFileSync(env.HPCDK_SSH_LOG!, 'utf8').split('\n');
-  const ports = new Set<string>();
-  let logins = 0;
-  let sessions = 0;
-  for (const line of log) {
-    const accepted = /^Accepted publickey for \S+ from \S+ port (\d+) .*(SHA256:\S+)/.exec(line);
-    if (accepted && accepted[2] === fingerprint) {
-      ports.add(accepted[1]!);
-      logins += 1;
-    }
-    const started = /^Starting session: command for \S+ from \S+ port (\d+)/.exec(line);
-    if (started && ports.has(started[1]!)) sessions += 1;
-  }
-  return { sessions, logins };
+  return sessionsInLog(env.HPCDK_SSH_LOG!, fingerprint);
 }
 
 /** A test cluster variant started by a suite itself (see startClusterVariant). */

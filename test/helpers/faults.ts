@@ -7,8 +7,8 @@ import { waitFor } from './wait.js';
  * Fault injection for the apply script on the test cluster, with no hook in
  * hpcdk itself: a key of the test's own logs in with
  * `environment="BASH_ENV=<dir>/faults.sh"` (sshd's PermitUserEnvironment), and
- * bash sources that file before the script. Its DEBUG trap counts the apply
- * script's commands, from the lock on, and acts on the one the test names:
+ * bash sources that file in hpcdk's session shell. Its DEBUG trap counts the
+ * apply script's commands, from the lock on, and acts on the one the test names:
  *
  * - `trace`: record every command, numbered, to learn the kill points;
  * - `kill N`: kill -9 the script just before command N runs;
@@ -18,13 +18,15 @@ import { waitFor } from './wait.js';
  */
 const FAULTS_SH = (dir: string) => `# Sourced by bash (BASH_ENV) in this key's SSH sessions only.
 hpcdk_fault_dir=${dir}
-if [[ $- == *s* ]] && [ -z "\${HPCDK_FAULTS_SEEN:-}" ] && [ -e "$hpcdk_fault_dir/mode" ]; then
+# Only in hpcdk's session shell (its \$0), not in the login shell that starts it.
+if [ "$0" = hpcdk-session ] && [ -z "\${HPCDK_FAULTS_SEEN:-}" ] && [ -e "$hpcdk_fault_dir/mode" ]; then
   export HPCDK_FAULTS_SEEN=1
   read -r hpcdk_fault_mode hpcdk_fault_at < "$hpcdk_fault_dir/mode"
   hpcdk_fault_n=0
   hpcdk_fault_armed=
   hpcdk_fault() {
-    [ "$BASH_SUBSHELL" = 0 ] || return 0
+    # Each script runs in a subshell of the session's loop: count its own commands only.
+    [ "$BASH_SUBSHELL" = 1 ] || return 0
     if [ -z "$hpcdk_fault_armed" ]; then
       [[ $BASH_COMMAND == hpcdk_take_lock* ]] || return 0
       hpcdk_fault_armed=1
@@ -33,7 +35,8 @@ if [[ $- == *s* ]] && [ -z "\${HPCDK_FAULTS_SEEN:-}" ] && [ -e "$hpcdk_fault_dir
     hpcdk_fault_n=$((hpcdk_fault_n + 1))
     case "$hpcdk_fault_mode" in
       trace) printf '%s\\t%s\\n' "$hpcdk_fault_n" "\${BASH_COMMAND//$'\\n'/ }" >> "$hpcdk_fault_dir/trace" ;;
-      kill) [ "$hpcdk_fault_n" != "$hpcdk_fault_at" ] || kill -9 $$ ;;
+      # The session and the script in it, as if the whole remote side died.
+      kill) [ "$hpcdk_fault_n" != "$hpcdk_fault_at" ] || kill -9 $$ $BASHPID ;;
       pause)
         if [ "$hpcdk_fault_n" = "$hpcdk_fault_at" ]; then
           echo "$$" > "$hpcdk_fault_dir/paused"

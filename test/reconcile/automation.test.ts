@@ -251,10 +251,10 @@ new Job(s, 'use', { environment: py, allocation: { time: '00:05:00' }, run: ['tr
     const env = clusterEnv(ctx);
     const { dir, base } = project(`new TextFile(s, 'f', { content: 'x' });\nnew Job(s, 'held', { ${HELD}, run: ['true'] });`, robotProfile(false));
     const node = await automationNode(env, dir);
-    // Without the mode, hpcdk sends `bash -s`, which the wrapper refuses.
+    // Without the mode, hpcdk sends a bash command line, which the wrapper refuses.
     const shell = await node.run(['plan']);
     expect(shell.exitCode).toBe(1);
-    expect(shell.stderr).toContain('automation node: command not allowed: bash -s');
+    expect(shell.stderr).toContain(`automation node: command not allowed: bash --norc -c 'while IFS= read`);
     writeFileSync(node.log, '');
 
     const apply = await counted(node, ['apply', '--yes', '--automation', '--openssh']);

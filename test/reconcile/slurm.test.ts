@@ -47,19 +47,21 @@ new Job(s, 'train', {
   run: ['cat files/config/config.yaml', 'echo "gpus=$CUDA_VISIBLE_DEVICES data=$DATA"'],
 }).dependsOn(prep);
 `);
-    // Round trips are counted by sshd itself, for this test's own key.
-    const { config, fingerprint } = await ownKey(env, dir);
+    // Logins and sessions are counted by sshd itself, and scripts by the session shell, for this test's own key.
+    const { config, fingerprint, scripts } = await ownKey(env, dir);
     const counted = (args: string[]) => hpcdk(dir, args, { HPCDK_SSH_CONFIG: config });
     const plan = await counted(['plan', '--detailed-exitcode']);
     expect(plan.exitCode, plan.stderr).toBe(2);
     expect(plan.stdout).toContain('Plan: 1 to add, 0 to change, 0 to destroy; 2 jobs to submit, 0 to cancel.');
-    // One SSH connection, one exec for the whole plan.
+    // One SSH connection, one session, one script for the whole plan.
     expect(sessionsWithKey(env, fingerprint)).toEqual({ logins: 1, sessions: 1 });
+    expect(scripts()).toBe(1);
 
     const apply = await counted(['apply', '--yes']);
     expect(apply.exitCode, apply.stderr).toBe(0);
-    // The plan's read and one script that does everything, over one connection.
-    expect(sessionsWithKey(env, fingerprint)).toEqual({ logins: 2, sessions: 3 });
+    // The plan's read and one script that does everything, over one connection and one session.
+    expect(sessionsWithKey(env, fingerprint)).toEqual({ logins: 2, sessions: 2 });
+    expect(scripts()).toBe(3);
 
     const rows = await waitFor('jobs to complete', async () => {
       const r = await status(dir);

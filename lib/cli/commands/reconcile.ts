@@ -57,9 +57,15 @@ async function planAll(names: string[], options: PlanCommandOptions, io: Output,
   try {
     for (const { stack } of pickStacks(project, names)) {
       const profile = resolveTarget(project, stack, options.target);
-      const synthesis = synthesizeFor(project, stack, profile, io);
-      const conn = await openTarget(project, profile, options);
+      const conn = await openTarget(project, profile, options).catch((e: unknown) => {
+        // A stack that does not render says so, even when its target is out of reach.
+        synthesizeFor(project, stack, profile, io);
+        throw e;
+      });
       try {
+        // The read's remote shell starts up while the stack renders.
+        await conn.transport.prewarm?.();
+        const synthesis = synthesizeFor(project, stack, profile, io);
         const budget = budgetLimits([
           { budget: stack.budget, from: `stack ${stack.stackName}` },
           { budget: profile.spec.budget, from: `target ${profile.name}` },

@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
-import { quote, word } from '../shell/index.js';
+import { posix } from 'node:path';
+import { base64Lines, quote, word, wrapBase64 } from '../shell/index.js';
 import type { Plan } from '../plan/plan.js';
 import { JOURNAL_FUNCTION, inputsLine } from '../state/journal.js';
 import type { TargetConnection } from '../targets/connection.js';
@@ -113,7 +114,7 @@ hpcdk_take_lock() {
   host=$(sed -n 's/.* host=\\([^ ]*\\).*/\\1/p' <<<"$owner")
   since=$(sed -n 's/.* since=\\([0-9]*\\).*/\\1/p' <<<"$owner")
   # A holder on this host that is gone, or any holder past the TTL, left a stale lock.
-  if { [ "$host" = "$(hostname)" ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; } || { [ -n "$since" ] && [ $(( $(date +%s) - since )) -gt ${LOCK_TTL_SECONDS} ]; } || [ -z "$owner" ]; then
+  if { [ "$host" = "$HOSTNAME" ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; } || { [ -n "$since" ] && [ $(( \${EPOCHSECONDS:-$(date +%s)} - since )) -gt ${LOCK_TTL_SECONDS} ]; } || [ -z "$owner" ]; then
     echo "@@note taking over a stale lock ($owner)"
     rm -rf "$hpcdk_lock"
     mkdir "$hpcdk_lock" 2>/dev/null && return 0
@@ -122,7 +123,8 @@ hpcdk_take_lock() {
   exit 3
 }
 hpcdk_take_lock
-printf '%s host=%s pid=%s since=%s\\n' ${quote(lockOwner(operation))} "$(hostname)" "$$" "$(date +%s)" > "$hpcdk_lock/owner"
+# bash's own HOSTNAME and EPOCHSECONDS: each process started here costs a fork of a shell holding the whole script.
+printf '%s host=%s pid=%s since=%s\\n' ${quote(lockOwner(operation))} "$HOSTNAME" "$$" "\${EPOCHSECONDS:-$(date +%s)}" > "$hpcdk_lock/owner"
 trap 'rm -rf "$hpcdk_lock"' EXIT
 # A client that went away (killed, network lost) closes our stdout: the next
 # progress line raises SIGPIPE. Exit through the EXIT trap, releasing the lock.
@@ -153,11 +155,10 @@ export function executeScript(conn: TargetConnection, inputs: ApplyInputs, opera
 D=${word(conn.stackDir(plan.stack))}
 ${JOURNAL_FUNCTION}
 ${conn.scheduler.functions}
-mkdir -p "$D/.hpcdk" "$D/files"
+mkdir -p "$D/.hpcdk/incoming" "$D/files"
 ${lockLines(operation)}
 ${serialCheckLines(plan.serial)}
-declare -A hpcdk_ids=()
-mkdir -p "$D/.hpcdk/incoming"`);
+declare -A hpcdk_ids=()`);
 
   let step = 0;
   for (const f of fileSteps(inputs)) {
@@ -171,18 +172,18 @@ echo "@@step delete "${quote(f.remove)}`);
     step += 1;
     const tmp = `$D/.hpcdk/incoming/${step}`;
     parts.push(`base64 -d > "${tmp}" <<'HPCDK_FILE'
-${Buffer.from(u.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+${base64Lines(u.content)}
 HPCDK_FILE
 chmod ${u.executable ? '755' : '644'} "${tmp}"
-mkdir -p "$(dirname -- "$D/files/"${quote(u.path)})"
+mkdir -p "$D/files/"${quote(posix.dirname(u.path))}
 mv -f "${tmp}" "$D/files/"${quote(u.path)}
 hpcdk_journal file ${quote(u.path)} ${u.sha256}
 echo "@@step upload "${quote(u.path)}`);
   }
   for (const p of inputs.payloads ?? []) {
-    parts.push(`mkdir -p "$(dirname -- "$D/"${quote(p.path)})"
+    parts.push(`mkdir -p "$D/"${quote(posix.dirname(p.path))}
 base64 -d > "$D/"${quote(p.path)}.partial <<'HPCDK_PAYLOAD'
-${p.base64.replace(/(.{76})/g, '$1\n')}
+${wrapBase64(p.base64)}
 HPCDK_PAYLOAD
 mv -f "$D/"${quote(p.path)}.partial "$D/"${quote(p.path)}`);
   }
@@ -209,7 +210,7 @@ echo "@@step build "${quote(r.address)}`);
   for (const secret of inputs.secrets ?? []) {
     // Readable by the owner only, and put in place whole.
     parts.push(`( umask 077 && mkdir -p "$D/.hpcdk/secrets" && base64 -d > "$D/.hpcdk/secrets/"${quote(secret.name)}.partial <<'HPCDK_SECRET'
-${Buffer.from(secret.value, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+${base64Lines(secret.value)}
 HPCDK_SECRET
 chmod 600 "$D/.hpcdk/secrets/"${quote(secret.name)}.partial && mv -f "$D/.hpcdk/secrets/"${quote(secret.name)}.partial "$D/.hpcdk/secrets/"${quote(secret.name)} )`);
   }
@@ -317,9 +318,10 @@ export function submissions(conn: TargetConnection, inputs: ApplyInputs): Submis
  * identities), so a chunk submitted by a killed apply is found, not repeated.
  */
 function sweepChunks(conn: TargetConnection, inputs: ApplyInputs, deployment: string, sweep: string, base: Omit<SubmitRequest, 'address' | 'identity' | 'comment'>): Submission[] {
+  const byAddress = new Map(inputs.resources.map((m) => [m.address, m]));
   const pointsToSubmit = inputs.plan.resources
     .filter((r) => r.group === sweep && (r.action === 'submit' || r.action === 'replace'))
-    .map((r) => inputs.resources.find((m) => m.address === r.address)!)
+    .map((r) => byAddress.get(r.address)!)
     .sort((a, b) => (a.address < b.address ? -1 : 1));
   const chunkSize = conn.profile.spec.maxArraySize;
   const throttle = (pointsToSubmit[0]?.spec as unknown as RunSpec | undefined)?.throttle ?? undefined;
@@ -353,7 +355,7 @@ function chunkLines(conn: TargetConnection, request: SubmitRequest, chunk: NonNu
   const intent = `hpcdk_journal chunk ${quote(sweep)} chunk-${chunk.id} ${points.map((p) => `${quote(p.address)} ${p.identity}`).join(' ')}`;
   return `mkdir -p "$D/params/"${quote(sweep)}
 base64 -d > "$D/"${quote(request.paramsFile!)} <<'HPCDK_FILE'
-${Buffer.from(renderParamsFile(sweep, chunk.id, points), 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+${base64Lines(renderParamsFile(sweep, chunk.id, points))}
 HPCDK_FILE
 ${intent}
 cd "$D"

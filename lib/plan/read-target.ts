@@ -1,4 +1,4 @@
-import { quote, word } from '../shell/index.js';
+import { base64Lines, quote, word } from '../shell/index.js';
 import { foldJournal, type RecordedState } from '../state/journal.js';
 import { commentPrefix, parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
 import type { TargetConnection } from '../targets/connection.js';
@@ -75,7 +75,7 @@ function describeLines(builds: readonly BuildToDescribe[]): string {
     .map(
       (b) => `hpcdk_d=$(mktemp)
 base64 -d > "$hpcdk_d" <<'HPCDK_SCRIPT'
-${Buffer.from(b.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+${base64Lines(b.content)}
 HPCDK_SCRIPT
 if hpcdk_out=$(cd "$D" 2>/dev/null || cd; HPCDK_STACK_DIR="$D" HPCDK_DESCRIBE=1 bash "$hpcdk_d" 2>&1); then hpcdk_ok=ok; else hpcdk_ok=fail; fi
 printf '%s %s ' ${quote(b.address)} "$hpcdk_ok"; printf '%s' "$hpcdk_out" | base64 -w0; echo
@@ -110,7 +110,7 @@ ${scripts
   .map(
     (s, i) => `if [ "$(sha256sum < "$D/files/"${quote(s.path)} 2>/dev/null | cut -d' ' -f1)" != ${s.sha256} ]; then
   base64 -d > "$hpcdk_tmp/${i}.sh" <<'HPCDK_SCRIPT'
-${Buffer.from(s.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n')}
+${base64Lines(s.content)}
 HPCDK_SCRIPT
   if ! hpcdk_out=$(cd "$D" 2>/dev/null || cd; hpcdk_try "$hpcdk_tmp/${i}.sh" 2>&1); then printf '%s ' ${quote(s.path)}; printf '%s' "$hpcdk_out" | base64 -w0; echo; fi
 fi`,

@@ -6,7 +6,7 @@
 import type { Allocation } from '../constructs/allocation.js';
 import { Scratch } from '../core/runtime.js';
 import { sbatchDirectives } from '../render/sbatch.js';
-import { LITERALS_DIRECTIVE, comment, exportLine, quote, words, type ShellValue } from '../shell/index.js';
+import { LITERALS_DIRECTIVE, base64Lines, comment, exportLine, quote, words, type ShellValue } from '../shell/index.js';
 
 /**
  * Allocation options a session does not take over: it is one task on one
@@ -115,7 +115,7 @@ export function renderSessionScript(spec: SessionSpec): string {
       `if [ "$hpcdk_built" != ${quote(spec.requires.builtIdentity)} ]; then printf 'Warning: %s\\n' ${quote(`${spec.address} has changed since it was built on target ${spec.target}; this session uses the build that is there (hpcdk apply rebuilds it).`)} >&2; fi`,
     );
   }
-  const rc = Buffer.from(renderSessionRc(spec), 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
+  const rc = base64Lines(renderSessionRc(spec));
   lines.push(
     'mkdir -p "$HPCDK_STACK_DIR/.hpcdk/shell" || exit 1',
     'hpcdk_rc=$(mktemp "$HPCDK_STACK_DIR/.hpcdk/shell/rc.XXXXXX") || exit 1',

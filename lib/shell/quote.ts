@@ -139,3 +139,15 @@ export function comment(text: string): string {
 export function rshCommand(args: readonly string[]): string {
   return args.map((a) => (a !== '' && SAFE_BARE.test(a) ? a : `'${a.replace(/'/g, "''")}'`)).join(' ');
 }
+
+/** Base64 text in lines of 76 characters, as `base64 -d` reads it from a here-document. */
+export function wrapBase64(base64: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < base64.length; i += 76) lines.push(base64.slice(i, i + 76));
+  return lines.join('\n');
+}
+
+/** `text` as base64 lines: bytes of any kind carried in a here-document, which no shell expands. */
+export function base64Lines(text: string): string {
+  return wrapBase64(Buffer.from(text, 'utf8').toString('base64'));
+}

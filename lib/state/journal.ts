@@ -127,6 +127,6 @@ export function inputsLine(address: string, inputs: Readonly<Record<string, unkn
 /** The shell function every state-changing script uses to append one journal line. */
 export const JOURNAL_FUNCTION = `
 hpcdk_journal() {
-  mkdir -p "$D/.hpcdk"
+  [ -d "$D/.hpcdk" ] || mkdir -p "$D/.hpcdk"
   printf '%s %s\\n' "$*" "\${EPOCHSECONDS:-$(date +%s)}" >> "$D/.hpcdk/journal"
 }`;

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { quote } from '../shell/index.js';
 import type { Scheduler, SubmitRequest } from './scheduler.js';
 
@@ -49,7 +50,7 @@ hpcdk_active_job() {
       dependencyLines(r),
       `hpcdk_job_id="$(hpcdk_active_job ${quote(r.comment)})"`,
       `if [ -z "$hpcdk_job_id" ]; then`,
-      `  mkdir -p -- "$(dirname -- ${quote(r.stdout)})" "$(dirname -- ${quote(r.stderr)})"`,
+      `  mkdir -p -- ${quote(posix.dirname(r.stdout))} ${quote(posix.dirname(r.stderr))}`,
       // The job inherits these (sbatch exports the environment): its params, and its identity for run.json.
       `  hpcdk_job_id="$(HPCDK_IDENTITY=${quote(r.identity)} ${r.paramsFile ? `HPCDK_PARAMS_FILE="$D/"${quote(r.paramsFile)} ` : ''}sbatch --parsable --comment=${quote(r.comment)}${arrayOption(r)} \${hpcdk_deps:+--dependency="$hpcdk_deps"} -- ${quote(`files/${r.script}`)})"`,
       `  hpcdk_job_id="\${hpcdk_job_id%%;*}"`,

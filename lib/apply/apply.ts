@@ -37,13 +37,8 @@ export class StalePlanError extends Error {
 }
 
 /** The uploads a plan needs, taken from the synthesis it was made from. */
-export function applyInputs(plan: Plan, synthesis: Pick<StackSynthesis, 'files' | 'manifest'>): ApplyInputs {
-  const uploads: Upload[] = synthesis.manifest.artifacts.map((a) => ({
-    path: a.path,
-    sha256: a.sha256,
-    executable: a.executable,
-    content: synthesis.files.get(a.path)!.content,
-  }));
+export function applyInputs(plan: Plan, synthesis: Pick<StackSynthesis, 'artifacts' | 'manifest'>): ApplyInputs {
+  const uploads: Upload[] = synthesis.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, executable: a.executable, content: a.content }));
   return { plan, uploads, resources: synthesis.manifest.resources };
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ClusterProfile } from '../core/cluster-profile.js';
 import type { Stack } from '../core/stack.js';
 import type { LoadedProject } from '../loader/load-stacks.js';
-import { MANIFEST_FILE, serializeManifest } from '../synth/manifest.js';
+import { MANIFEST_FILE } from '../synth/manifest.js';
 import { synthesizeStack, type StackSynthesis } from '../synth/synthesize.js';
 import { connect, type TargetConnection } from '../targets/connection.js';
 import { openSshTransport, type SshOptions } from '../targets/ssh-transport.js';
@@ -47,7 +47,7 @@ export function synthesizeFor(project: LoadedProject, stack: Stack, target: Clus
   const synthesis = synthesizeStack(stack, target, project.dir);
   const committed = join(project.dir, SNAPSHOTS_DIR, stack.stackName, target.name, MANIFEST_FILE);
   if (stack.targets.some((t) => t.name === target.name) && existsSync(committed)) {
-    if (readFileSync(committed, 'utf8') !== serializeManifest(synthesis.manifest)) {
+    if (readFileSync(committed, 'utf8') !== synthesis.files.get(MANIFEST_FILE)!.content) {
       io.err(io.colors.yellow(`Warning: snapshots/${stack.stackName}/${target.name}/ is stale; run hpcdk synth and commit it.`));
     }
   }

@@ -30,7 +30,7 @@ export function buildsToDescribe(synthesis: StackSynthesis): BuildToDescribe[] {
   return synthesis.manifest.resources.flatMap((r) => {
     const build = r.spec.build as BuildSpec | undefined;
     if (!build?.describe) return [];
-    const script = synthesis.files.get(build.script);
+    const script = synthesis.artifacts.find((a) => a.path === build.script);
     return script ? [{ address: r.address, content: script.content }] : [];
   });
 }

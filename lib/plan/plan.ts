@@ -113,9 +113,8 @@ function describeState(state: string, exitCode: number | undefined): string {
   return exitCode !== undefined && state !== 'COMPLETED' ? `${state} (exit ${exitCode})` : state;
 }
 
-function fileChanges(resource: ManifestResource, desired: StackSynthesis, actual: ActualState, shaByPath: ReadonlyMap<string, string>): FileChange[] {
+function fileChanges(resource: ManifestResource, wantedContent: ReadonlyMap<string, string>, actual: ActualState, shaByPath: ReadonlyMap<string, string>): FileChange[] {
   return resource.artifacts.map((path) => {
-    const want = desired.files.get(path)!;
     const wantSha = shaByPath.get(path)!;
     const have = actual.files.get(path);
     if (have === undefined) return { path, action: 'create' as const };
@@ -124,7 +123,7 @@ function fileChanges(resource: ManifestResource, desired: StackSynthesis, actual
     return {
       path,
       action: 'update' as const,
-      ...(old !== undefined ? { diff: createTwoFilesPatch(path, path, old, want.content, 'deployed', 'wanted') } : {}),
+      ...(old !== undefined ? { diff: createTwoFilesPatch(path, path, old, wantedContent.get(path)!, 'deployed', 'wanted') } : {}),
     };
   });
 }
@@ -267,8 +266,10 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
 
   const adopted = adoptedJobs(actual);
   const shaByPath = new Map(desired.manifest.artifacts.map((a) => [a.path, a.sha256]));
+  // The rendered files, without the manifest: serialising that is needed for snapshots only.
+  const wantedContent = new Map(desired.artifacts.map((a) => [a.path, a.content]));
   for (const r of wanted) {
-    const files = fileChanges(r, desired, actual, shaByPath);
+    const files = fileChanges(r, wantedContent, actual, shaByPath);
     const anyFile = files.some((f) => f.action !== 'no-op');
     const allNew = files.length > 0 && files.every((f) => f.action === 'create');
     const build = r.spec.build as BuildSpec | undefined;
@@ -342,13 +343,13 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     const have = actual.files.get(path);
     if (have === recordedSha) continue;
     const address = path.slice(0, path.lastIndexOf('/'));
-    const want = desired.files.get(path);
+    const want = wantedContent.get(path);
     const old = actual.contents.get(path);
     drift.push({
       address,
       kind: 'file',
       message: have === undefined ? `${path} was deleted outside hpcdk` : `${path} was edited outside hpcdk`,
-      ...(have !== undefined && old !== undefined && want ? { diff: createTwoFilesPatch(path, path, want.content, old, 'deployed by hpcdk', 'on target') } : {}),
+      ...(have !== undefined && old !== undefined && want !== undefined ? { diff: createTwoFilesPatch(path, path, want, old, 'deployed by hpcdk', 'on target') } : {}),
     });
   }
 

@@ -82,6 +82,15 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
   const issues: ValidationIssue[] = [];
   const artifacts: Artifact[] = [];
 
+  // The points of a sweep share one template object: hash it once, not once a point.
+  const digests = new Map<object, string>();
+  const inputDigest = (value: unknown): string => {
+    if (typeof value !== 'object' || value === null) return digestOf(value);
+    let digest = digests.get(value);
+    if (digest === undefined) digests.set(value, (digest = digestOf(value)));
+    return digest;
+  };
+
   const ctx: SynthContext = {
     stack,
     target,
@@ -127,7 +136,7 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
       const own = decl.artifacts ?? [...artifactPaths.keys()];
       const dependencies = (decl.dependsOn ?? []).flatMap((d) => ctx.resolve(d).resources);
       const inputs: Record<string, string> = {};
-      for (const [name, value] of Object.entries(decl.inputs)) inputs[name] = digestOf(value ?? null);
+      for (const [name, value] of Object.entries(decl.inputs)) inputs[name] = inputDigest(value ?? null);
       const files: Record<string, string> = {};
       for (const p of own) {
         const digest = shaByPath.get(p);
@@ -187,13 +196,28 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
     artifacts: artifacts.map(({ path, kind, construct, sha256: digest, executable }) => ({ path, kind, construct, sha256: digest, executable })),
     resources: [...resources].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
   };
-  const files = new Map<string, SnapshotFile>();
-  for (const a of artifacts) files.set(a.path, { content: a.content, executable: a.executable });
-  if (files.has(MANIFEST_FILE)) {
+  if (artifacts.some((a) => a.path === MANIFEST_FILE)) {
     throw new ValidationError([{ path: stack.node.path, field: '', message: `a construct may not render ${MANIFEST_FILE} at the stack's top level` }]);
   }
-  files.set(MANIFEST_FILE, { content: serializeManifest(manifest), executable: false });
-  return { stack: stack.stackName, target: target.name, artifacts, manifest, files };
+  // Made when first asked for: serialising the manifest of a large sweep costs
+  // more than the rest of a plan's rendering, and plan needs it only to check
+  // the committed snapshot.
+  let files: Map<string, SnapshotFile> | undefined;
+  const snapshotFiles = (): Map<string, SnapshotFile> => {
+    const made = new Map<string, SnapshotFile>();
+    for (const a of artifacts) made.set(a.path, { content: a.content, executable: a.executable });
+    made.set(MANIFEST_FILE, { content: serializeManifest(manifest), executable: false });
+    return made;
+  };
+  return {
+    stack: stack.stackName,
+    target: target.name,
+    artifacts,
+    manifest,
+    get files() {
+      return (files ??= snapshotFiles());
+    },
+  };
 }
 
 /** Renders every declared target of every given stack. Validates all stacks before rendering any. */

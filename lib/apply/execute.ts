@@ -150,18 +150,24 @@ fi`;
  */
 export function executeScript(conn: TargetConnection, inputs: ApplyInputs, operation: string): string {
   const { plan } = inputs;
+  const steps = fileSteps(inputs);
+  const subs = submissions(conn, inputs);
+  // Every folder the script writes into, made by one process.
+  const folders = new Set(['.hpcdk/incoming', 'files']);
+  for (const f of steps) if ('upload' in f) folders.add(posix.join('files', posix.dirname(f.upload.path)));
+  for (const s of subs) if (s.chunk) folders.add(posix.join('params', s.chunk.sweep));
   const parts: string[] = [];
   parts.push(`set -eo pipefail
 D=${word(conn.stackDir(plan.stack))}
 ${JOURNAL_FUNCTION}
 ${conn.scheduler.functions}
-mkdir -p "$D/.hpcdk/incoming" "$D/files"
+mkdir -p ${[...folders].map((f) => `"$D/"${quote(f)}`).join(' ')}
 ${lockLines(operation)}
 ${serialCheckLines(plan.serial)}
 declare -A hpcdk_ids=()`);
 
   let step = 0;
-  for (const f of fileSteps(inputs)) {
+  for (const f of steps) {
     if ('remove' in f) {
       parts.push(`rm -f -- "$D/files/"${quote(f.remove)}
 hpcdk_journal rmfile ${quote(f.remove)}
@@ -175,7 +181,6 @@ echo "@@step delete "${quote(f.remove)}`);
 ${base64Lines(u.content)}
 HPCDK_FILE
 chmod ${u.executable ? '755' : '644'} "${tmp}"
-mkdir -p "$D/files/"${quote(posix.dirname(u.path))}
 mv -f "${tmp}" "$D/files/"${quote(u.path)}
 hpcdk_journal file ${quote(u.path)} ${u.sha256}
 echo "@@step upload "${quote(u.path)}`);
@@ -219,7 +224,7 @@ chmod 600 "$D/.hpcdk/secrets/"${quote(secret.name)}.partial && mv -f "$D/.hpcdk/
     parts.push(`(cd "$D" && ${conn.scheduler.cancelLines(cancels)})`);
     for (const id of cancels) parts.push(`hpcdk_journal cancel ${quote(id)}\necho "@@step cancel "${quote(id)}`);
   }
-  for (const { request, chunk, inputsLine: made } of submissions(conn, inputs)) {
+  for (const { request, chunk, inputsLine: made } of subs) {
     if (chunk) {
       parts.push(chunkLines(conn, request, chunk), `hpcdk_journal ${made.map(quote).join(' ')}`);
       continue;
@@ -347,23 +352,26 @@ function sweepChunks(conn: TargetConnection, inputs: ApplyInputs, deployment: st
   return out;
 }
 
-/** Writes a chunk's params file, submits the array, journals every point as `<array id>_<index>`. */
+/**
+ * Writes a chunk's params file, submits the array, journals every point as
+ * `<array id>_<index>`. The params file and the job lines are written by
+ * bash's own printf: at 1,000 points a `base64 -d` and a here-document cost
+ * two processes and twenty milliseconds.
+ */
 function chunkLines(conn: TargetConnection, request: SubmitRequest, chunk: NonNullable<Submission['chunk']>): string {
   const { sweep, points } = chunk;
-  const journal = points.map((p) => `job ${p.address} ${p.identity} \${hpcdk_job_id}_${p.index} \${EPOCHSECONDS:-0}`).join('\n');
+  const triples = points.map((p) => `${quote(p.address)} ${p.identity} ${p.index}`).join('\n  ');
   // Written ahead: if apply dies between sbatch and the job lines, plan still maps the chunk's tasks to its points.
   const intent = `hpcdk_journal chunk ${quote(sweep)} chunk-${chunk.id} ${points.map((p) => `${quote(p.address)} ${p.identity}`).join(' ')}`;
-  return `mkdir -p "$D/params/"${quote(sweep)}
-base64 -d > "$D/"${quote(request.paramsFile!)} <<'HPCDK_FILE'
-${base64Lines(renderParamsFile(sweep, chunk.id, points))}
-HPCDK_FILE
+  return `printf '%s' ${quote(renderParamsFile(sweep, chunk.id, points))} > "$D/"${quote(request.paramsFile!)}
 ${intent}
 cd "$D"
 ${conn.scheduler.submitLines(request)}
 hpcdk_ids[${quote(sweep)}]="\${hpcdk_ids[${quote(sweep)}]:+\${hpcdk_ids[${quote(sweep)}]}:}$hpcdk_job_id"
-cat >> "$D/.hpcdk/journal" <<HPCDK_JOURNAL
-${journal}
-HPCDK_JOURNAL
+hpcdk_points=(
+  ${triples}
+)
+printf "job %s %s \${hpcdk_job_id}_%s \${EPOCHSECONDS:-0}\\n" "\${hpcdk_points[@]}" >> "$D/.hpcdk/journal"
 echo "@@submitted "${quote(sweep)}" $hpcdk_job_id ${points.length}"`;
 }
 

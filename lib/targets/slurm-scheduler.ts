@@ -23,7 +23,8 @@ export class SlurmScheduler implements Scheduler {
   public readonly name = 'slurm';
 
   public readonly functions = `
-hpcdk_user="$(id -un)"
+# sshd sets USER for the login; id -un where nothing did.
+hpcdk_user="\${USER:-$(id -un)}"
 # The id of an active job with this comment, if one exists: a job submitted by an
 # apply that was killed before it could record it is found, not submitted twice.
 # An array shows as 12_[0-3] or 12_4: its job id is 12.

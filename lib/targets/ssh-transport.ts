@@ -200,7 +200,7 @@ export async function openSshTransport(profile: ClusterProfile, options: SshOpti
 }
 
 /** Opens one ssh2 connection as a profile's `ssh` settings and ~/.ssh/config say, through its jump host if it has one. */
-export async function openSsh2(ssh: NonNullable<ClusterProfile['spec']['ssh']>, options: Pick<SshOptions, 'acceptNewHostKey'>): Promise<Ssh2Transport> {
+async function openSsh2(ssh: NonNullable<ClusterProfile['spec']['ssh']>, options: Pick<SshOptions, 'acceptNewHostKey'>): Promise<Ssh2Transport> {
   const overrides = { ...(ssh.user ? { user: ssh.user } : {}), ...(ssh.port ? { port: ssh.port } : {}), ...(ssh.proxyJump ? { proxyJump: ssh.proxyJump } : {}) };
   const host = resolveHost(ssh.host, overrides);
   const sshOptions: SshOptions = { acceptNewHostKey: options.acceptNewHostKey, useOpenSsh: false };

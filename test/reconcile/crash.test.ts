@@ -38,7 +38,7 @@ const profileSource = () => testClusterProfile().replace("scheduler: 'slurm',", 
  * the array chunk's steps are always among them.
  */
 function killPoints(trace: readonly TraceEntry[], limit = 24): number[] {
-  const chunkSteps = /^hpcdk_journal chunk |^hpcdk_ids\[grid\]|^cat >> "\$D\/\.hpcdk\/journal|HPCDK_PARAMS_FILE=/;
+  const chunkSteps = /^hpcdk_journal chunk |^hpcdk_ids\[grid\]|^hpcdk_points=|^printf "job |HPCDK_PARAMS_FILE=/;
   const others = /^mv -f "\$D\/\.hpcdk\/incoming|^hpcdk_journal (file|built|job) |^printf .*journal|^hpcdk_job_id="\$\{hpcdk_job_id%%|^echo "@@submitted|^\( cd "\$D" && HPCDK_STACK_DIR|^rm -rf "\$D\/\.hpcdk\/incoming/;
   const must = trace.filter((t) => chunkSteps.test(t.command)).map((t) => t.n);
   const rest = trace.filter((t) => !chunkSteps.test(t.command) && others.test(t.command)).map((t) => t.n);
@@ -68,7 +68,7 @@ describe('apply killed with kill -9 at every step that changes the target', () =
     const trace = faults.takeTrace();
     const points = killPoints(trace);
     expect(points.length, trace.map((t) => `${t.n} ${t.command}`).join('\n')).toBeGreaterThanOrEqual(20);
-    expect(trace.some((t) => /^hpcdk_job_id=/.test(t.command) && trace.some((u) => u.n > t.n && /^cat >> "\$D\/\.hpcdk\/journal/.test(u.command))), 'an array chunk is submitted, then journaled').toBe(true);
+    expect(trace.some((t) => /^hpcdk_job_id=/.test(t.command) && trace.some((u) => u.n > t.n && /^printf "job /.test(u.command))), 'an array chunk is submitted, then journaled').toBe(true);
 
     const rounds: Round[] = [];
     for (const at of points) {

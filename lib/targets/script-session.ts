@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { words } from '../shell/index.js';
 import { lineSplitter, wrapScript, type ExecResult, type RunOptions } from './transport.js';
 
@@ -33,7 +34,7 @@ export function newMarker(): string {
   return `hpcdk-end-${randomBytes(12).toString('hex')}`;
 }
 
-/** The streams of a started session: an ssh2 channel or an `ssh` child process. */
+/** The streams of a started session: an ssh2 exec channel, or any process's stdio. */
 export interface SessionStreams {
   readonly stdin: Writable;
   readonly stdout: Readable;
@@ -64,8 +65,11 @@ export class ScriptSession {
     private readonly streams: SessionStreams,
     private readonly marker: string,
   ) {
-    streams.stdout.on('data', (d: Buffer) => this.onStdout(d.toString('utf8')));
-    streams.stderr.on('data', (d: Buffer) => this.onStderr(d.toString('utf8')));
+    // Decoders keep a character whose bytes arrive in two chunks whole.
+    const out = new StringDecoder('utf8');
+    const err = new StringDecoder('utf8');
+    streams.stdout.on('data', (d: Buffer) => this.onStdout(out.write(d)));
+    streams.stderr.on('data', (d: Buffer) => this.onStderr(err.write(d)));
     // A write after the remote end went away: the close below reports it.
     streams.stdin.on('error', () => {});
     streams.onClose(() => this.onClose());

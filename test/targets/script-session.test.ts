@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newMarker, ScriptSession, SessionPool, sessionCommand, type SessionStreams } from '../../lib/targets/script-session.js';
 
@@ -64,6 +65,21 @@ describe('ScriptSession', () => {
     expect(r.stdout).toBe('@@step a\n@@step b\n');
     expect(lines.filter((l) => l !== '')).toEqual(['@@step a', '@@step b']);
     expect(lines.some((l) => l.includes('hpcdk-end-'))).toBe(false);
+  });
+
+  it('GIVEN a character whose bytes arrive in two chunks WHEN read THEN it is decoded whole', async () => {
+    // The framing alone, over streams fed by hand: where a network splits its chunks is not up to a test.
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const session = new ScriptSession({ stdin, stdout, stderr, onClose: () => {} }, 'END');
+    const running = session.run('ignored');
+    const bytes = Buffer.from('é\n', 'utf8');
+    stdout.write(bytes.subarray(0, 1));
+    stdout.write(Buffer.concat([bytes.subarray(1), Buffer.from('\nEND 0\n')]));
+    stderr.write(Buffer.concat([Buffer.from('ü', 'utf8').subarray(0, 1)]));
+    stderr.write(Buffer.concat([Buffer.from('ü', 'utf8').subarray(1), Buffer.from('\nEND\n')]));
+    expect(await running).toEqual({ stdout: 'é\n', stderr: 'ü', exitCode: 0 });
   });
 
   it('GIVEN the remote side dies mid-script WHEN the script runs THEN the result says the connection was lost, with the output so far', async () => {

@@ -25,7 +25,7 @@ export const CodeBundlePropsSchema = z
 export type CodeBundleProps = z.input<typeof CodeBundlePropsSchema>;
 
 /**
- * Seed 004's airlock: the job runs a content-addressed archive of the
+ * An airlock: the job runs a content-addressed archive of the
  * git-tracked files under `paths` as committed, never a working copy that
  * drifted. Its identity is the tree of blob hashes, so a new commit that
  * leaves these files alone changes nothing. Apply refuses uncommitted

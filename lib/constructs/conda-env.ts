@@ -43,11 +43,11 @@ export const CondaEnvPropsSchema = z
     dependencies: z.array(CondaSpecSchema).default([]),
     /** The `pip:` section: pinned PEP 508 requirements installed by conda's pip step. @default none */
     pip: requirementListSchema().default([]),
-    /** Pins installed afterwards with `pip install --no-deps -r requirements-pip.txt` (seed 000). @default none */
+    /** Pins installed afterwards with `pip install --no-deps -r requirements-pip.txt`. @default none */
     pipOnly: requirementListSchema().default([]),
     /** Modules loaded first (a `miniconda` module on some sites). @default none */
     modules: z.array(ModuleNameSchema).default([]),
-    /** The acceptance check (seed 000). @default none */
+    /** The acceptance check. @default none */
     smoke: SmokeSchema.optional(),
     /** Where it is built: `login`, `job` or `per-node` (see PythonEnv). @default 'login' */
     build: BuildPlaceSchema.default('login'),
@@ -63,7 +63,7 @@ export const CondaEnvPropsSchema = z
 export type CondaEnvProps = z.input<typeof CondaEnvPropsSchema>;
 
 /**
- * A conda environment at a prefix (seed 000): environment.yml with channels,
+ * A conda environment at a prefix: environment.yml with channels,
  * conda dependencies and a pip: section, plus pip-only pins installed with
  * --no-deps. Built with `conda env create -p` / `conda env update -p`;
  * recorded with `conda list --export` and checked for drift by plan.

@@ -56,7 +56,7 @@ export const BatchWorkFields = {
     .default({}),
   /**
    * Caches to keep on node-local disk, e.g. `{ HF_HOME: '.cache/huggingface' }`:
-   * each variable is set to that path under the target's scratch variable (seed 000).
+   * each variable is set to that path under the target's scratch variable.
    */
   caches: z.record(z.string().refine(isEnvName, 'must be an environment variable name'), z.string().regex(/^[A-Za-z0-9_.\/-]+$/, 'must be a relative path of plain characters')).default({}),
   /** The folder the steps run in. @default the stack's folder on the target */
@@ -89,19 +89,19 @@ export const BatchWorkFields = {
     })
     .strict()
     .optional(),
-  /** The code the job runs: a bundle of committed files (seed 004's airlock). Jobs see HPCDK_CODE_DIR and HPCDK_CODE_COMMIT. */
+  /** The code the job runs: a bundle of committed files. Jobs see HPCDK_CODE_DIR and HPCDK_CODE_COMMIT. */
   code: z.custom<CodeBundle>((x) => x instanceof CodeBundle, { message: 'must be a CodeBundle' }).optional(),
   /** Datasets to stage to node-local disk before the steps run (once per node). */
   stage: z.array(z.custom<Dataset>((x) => x instanceof Dataset, { message: 'must be a Dataset' })).default([]),
   /**
    * Write the packages each run uses next to its logs (`logs/<address>/frozen/<job id>.txt`), as
-   * provenance (seed 004): the environment's own freeze command, else `python3 -m pip freeze`.
+   * provenance: the environment's own freeze command, else `python3 -m pip freeze`.
    * @default true when the job has an environment, else false
    */
   freeze: z.boolean().optional(),
   /**
-   * Outputs written to node-local scratch and where they are kept (seed 001's
-   * `$SLURM_TMPDIR/job_output`, seed 004's checkpoints). Each is copied back
+   * Outputs written to node-local scratch and where they are kept (such as
+   * `$SLURM_TMPDIR/job_output`, or checkpoints). Each is copied back
    * with rsync when the job ends, whether it succeeded or not, and when the
    * warning signal arrives before the time limit; a copy that fails fails the
    * job, naming what was not copied. A sweep's tasks each copy into a folder
@@ -110,7 +110,7 @@ export const BatchWorkFields = {
   outputs: z.array(OutputSchema).default([]),
   /**
    * Submit only after the same construct, at the same code and environment content, ran to
-   * COMPLETED on that target (seed 004's tier 1 before tier 2). Plan and apply on the stack's
+   * COMPLETED on that target. Plan and apply on the stack's
    * other declared targets refuse until it has; on the named target itself, and on targets the
    * stack is only tried on (`-t local`, a shared profile), the gate does nothing.
    * Not part of the identity: adding a gate submits nothing again.
@@ -124,7 +124,7 @@ export const BatchWorkFields = {
     .optional(),
   /** Run one at a time among jobs of the same name and user (`--dependency=singleton`). @default false */
   singleton: z.boolean().default(false),
-  /** What the work needs of the hardware, checked against the target's partition (seed 004's "> 20 GB VRAM: not on the small tier"). */
+  /** What the work needs of the hardware, checked against the target's partition. */
   requires: z
     .object({
       /** GPU memory per GPU, in GB. */

@@ -50,7 +50,7 @@ export const TargetPathSchema: z.ZodType<ShellValue> = z.union([
 
 const PYTHON_MODULE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
-/** The acceptance check of seed 000: modules to import, and modules whose `__version__` to print. */
+/** The acceptance check: modules to import, and modules whose `__version__` to print. */
 export const SmokeSchema = z
   .object({
     /** Python modules the check imports, e.g. `['torch', 'numpy']`. */
@@ -64,7 +64,7 @@ export const SmokeSchema = z
  * Where an environment is built:
  * - `login`: once, by apply, on the login node (jobs activate it);
  * - `job`: inside each job, on node-local disk (the target's scratch variable);
- * - `per-node`: inside each job, once on every node (`srun --ntasks-per-node=1`), as in seed 001.
+ * - `per-node`: inside each job, once on every node (`srun --ntasks-per-node=1`).
  */
 export const BuildPlaceSchema = z.enum(['login', 'job', 'per-node']);
 export type BuildPlace = z.infer<typeof BuildPlaceSchema>;

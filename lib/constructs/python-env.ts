@@ -46,7 +46,7 @@ export const PythonEnvPropsSchema = z
     modules: z.array(ModuleNameSchema).default([]),
     /** Pinned requirements: PEP 508, each with `==` or `~=` (DRAC wheels: `requests~=2.31.0`). @default none */
     requirements: requirementListSchema().default([]),
-    /** Packages installed with `--no-deps` from a separate requirements-pip.txt (seed 000). @default none */
+    /** Packages installed with `--no-deps` from a separate requirements-pip.txt. @default none */
     pipOnly: requirementListSchema().default([]),
     /** `--index-url`s. @default pip's (PyPI) */
     indexUrls: z.array(IndexUrlSchema).default([]),
@@ -58,7 +58,7 @@ export const PythonEnvPropsSchema = z
     noIndex: z.boolean().default(false),
     /** `virtualenv --no-download`: pip comes from virtualenv's bundled wheels (venv never downloads). @default false */
     noDownload: z.boolean().default(false),
-    /** The acceptance check run after a build (seed 000): imports, and versions printed. @default none */
+    /** The acceptance check run after a build: imports, and versions printed. @default none */
     smoke: SmokeSchema.optional(),
     /** Where the environment lives on the target. @default `<stack folder>/envs/<address>` for `login`, `$<scratchVar>/envs/<address>` otherwise */
     location: TargetPathSchema.optional(),

@@ -45,7 +45,7 @@ export function isVersion(text: string): boolean {
   return VERSION.test(text.trim());
 }
 
-/** The version without its local label: `2.31.0+computecanada` → `2.31.0` (seed 003). */
+/** The version without its local label: `2.31.0+computecanada` → `2.31.0`. */
 export function publicVersion(version: string): string {
   const plus = version.indexOf('+');
   return plus < 0 ? version : version.slice(0, plus);

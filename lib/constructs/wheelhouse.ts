@@ -49,7 +49,7 @@ export type WheelhouseProps = z.input<typeof WheelhousePropsSchema>;
 /**
  * Wheels gathered with pip on a machine with internet (the user's project
  * and its dependencies), installed later with `--no-index --find-links` on
- * nodes without it (seed 001). Pass it in a PythonEnv's `findLinks`.
+ * nodes without it. Pass it in a PythonEnv's `findLinks`.
  */
 export class Wheelhouse extends HpcConstruct<typeof WheelhousePropsSchema> {
   public readonly kind = 'wheelhouse';

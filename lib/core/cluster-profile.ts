@@ -88,7 +88,7 @@ export const ClusterProfileSchema = z
     maxArraySize: z.number().int().positive().default(1001),
     /** The module system, if any. */
     modules: z.enum(['lmod', 'environment-modules', 'none']).default('none'),
-    /** Files a batch script sources before `module` or `conda activate` work (seed 000). */
+    /** Files a batch script sources before `module` or `conda activate` work. */
     shellInit: z.array(z.string().min(1)).default([]),
     /** The node-local scratch variable: `SLURM_TMPDIR` on DRAC, `TMPDIR` elsewhere. */
     scratchVar: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').default('TMPDIR'),

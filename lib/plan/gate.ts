@@ -1,5 +1,5 @@
 /**
- * Promotion gates (seed 004: "don't start a 2-day A100 job without testing on
+ * Promotion gates ("don't start a 2-day A100 job without testing on
  * L4 first"). A job or sweep with `gate: { completedOn: A }` is submitted on
  * another target B only once the same resource, at its current identity on A
  * (A's own synthesis: the same code bundle and environment content), ran to

@@ -171,7 +171,7 @@ export interface TargetFreeze {
 }
 
 /**
- * Seed 000's rule: the same environment on two targets holds the same
+ * The rule: the same environment on two targets holds the same
  * packages. Reports packages present on one target only and versions that
  * differ; local labels (`+computecanada`) are ignored, as DRAC rebuilds
  * the same release. Pure, for plan to call with two targets' locks.

@@ -197,7 +197,7 @@ export function renderSbatch(spec: SbatchSpec): string {
     lines.push('');
   }
   if (spec.freeze) {
-    // Exact library versions next to the logs, as provenance (seed 004).
+    // Exact library versions next to the logs, as provenance.
     lines.push(
       comment('hpcdk: record the packages this run uses, next to its logs'),
       `hpcdk_freeze_dir="\${HPCDK_STACK_DIR}/${spec.freeze.dir}"`,

@@ -2,7 +2,7 @@ import type { StackSynthesis } from '../synth/synthesize.js';
 import type { TargetConnection } from '../targets/connection.js';
 import type { Plan } from '../plan/plan.js';
 import { word } from '../shell/index.js';
-import { describeLockOwner } from '../state/lock-owner.js';
+import { describeLockOwner, FORCE_UNLOCK } from '../state/lock.js';
 import { countSteps, executeScript, type ApplyInputs, type Upload } from './execute.js';
 import { applyOnAutomationNode } from '../targets/automation/apply.js';
 import { unlockOnAutomationNode } from '../targets/automation/logs.js';
@@ -102,7 +102,7 @@ function runApply(conn: TargetConnection, inputs: ApplyInputs, operation: string
 /** Removes a lock left by an apply that will never release it. */
 export async function forceUnlock(conn: TargetConnection, stack: string): Promise<string | undefined> {
   if (isAutomation(conn)) return unlockOnAutomationNode(conn, stack);
-  const r = await conn.transport.run(`D=${word(conn.stackDir(stack))}\nif [ -d "$D/.hpcdk/lock" ]; then cat "$D/.hpcdk/lock/owner" 2>/dev/null || echo unknown; rm -rf "$D/.hpcdk/lock"; fi`);
+  const r = await conn.transport.run(`D=${word(conn.stackDir(stack))}\n${FORCE_UNLOCK}`);
   const owner = r.stdout.trim();
   return owner === '' ? undefined : owner;
 }

@@ -1,8 +1,8 @@
-import { hostname, userInfo } from 'node:os';
 import { posix } from 'node:path';
 import { base64Lines, quote, word, wrapBase64 } from '../shell/index.js';
 import type { Plan } from '../plan/plan.js';
-import { JOURNAL_FUNCTION, inputsLine } from '../state/journal.js';
+import { JOURNAL_FUNCTION, inputsLine, serialCheckLines } from '../state/journal.js';
+import { takeLockLines } from '../state/lock.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { isActive, jobComment, type SubmitRequest } from '../targets/scheduler.js';
 import { digestOf } from '../core/digest.js';
@@ -33,20 +33,6 @@ export interface ApplyInputs {
   readonly payloads?: readonly Payload[];
   /** Secret values for this apply only: never saved with a plan. */
   readonly secrets?: readonly SecretValue[];
-}
-
-/** How long a lock whose holder cannot be checked (another login node) is honoured. */
-export const LOCK_TTL_SECONDS = 2 * 60 * 60;
-
-/** Who is applying, as the lock records it. */
-export function lockOwner(operation: string): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // No passwd entry (some containers): keep "unknown".
-  }
-  return `${user}@${hostname()} op=${operation}`.replace(/[^A-Za-z0-9_.@=: -]+/g, '_');
 }
 
 const ACTS_ON_FILES = new Set(['create', 'update', 'submit', 'replace']);
@@ -100,50 +86,6 @@ function submissionOrder(plan: Plan, resources: readonly ManifestResource[]): Ma
 }
 
 /**
- * Takes the stack's lock (`$D/.hpcdk/lock`, a mkdir with an owner line),
- * taking over a stale one, or prints `@@locked <owner>` and exits 3; the
- * EXIT trap releases it. Apply and gc both hold it while they change a stack.
- */
-export function lockLines(operation: string): string {
-  return `hpcdk_lock="$D/.hpcdk/lock"
-hpcdk_take_lock() {
-  mkdir "$hpcdk_lock" 2>/dev/null && return 0
-  local owner pid host since
-  owner=$(cat "$hpcdk_lock/owner" 2>/dev/null || true)
-  pid=$(sed -n 's/.* pid=\\([0-9]*\\).*/\\1/p' <<<"$owner")
-  host=$(sed -n 's/.* host=\\([^ ]*\\).*/\\1/p' <<<"$owner")
-  since=$(sed -n 's/.* since=\\([0-9]*\\).*/\\1/p' <<<"$owner")
-  # A holder on this host that is gone, or any holder past the TTL, left a stale lock.
-  if { [ "$host" = "$HOSTNAME" ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; } || { [ -n "$since" ] && [ $(( \${EPOCHSECONDS:-$(date +%s)} - since )) -gt ${LOCK_TTL_SECONDS} ]; } || [ -z "$owner" ]; then
-    echo "@@note taking over a stale lock ($owner)"
-    rm -rf "$hpcdk_lock"
-    mkdir "$hpcdk_lock" 2>/dev/null && return 0
-  fi
-  echo "@@locked $owner"
-  exit 3
-}
-hpcdk_take_lock
-# bash's own HOSTNAME and EPOCHSECONDS: each process started here costs a fork of a shell holding the whole script.
-printf '%s host=%s pid=%s since=%s\\n' ${quote(lockOwner(operation))} "$HOSTNAME" "$$" "\${EPOCHSECONDS:-$(date +%s)}" > "$hpcdk_lock/owner"
-trap 'rm -rf "$hpcdk_lock"' EXIT
-# A client that went away (killed, network lost) closes our stdout: the next
-# progress line raises SIGPIPE. Exit through the EXIT trap, releasing the lock.
-trap 'exit 141' PIPE
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM`;
-}
-
-/** Prints `@@stale <serial>` and exits 4 when the journal changed since it was read (it had `serial` lines). */
-export function serialCheckLines(serial: number): string {
-  return `hpcdk_serial=$(grep -c . "$D/.hpcdk/journal" 2>/dev/null || true)
-if [ "\${hpcdk_serial:-0}" != ${quote(String(serial))} ]; then
-  echo "@@stale \${hpcdk_serial:-0}"
-  exit 4
-fi`;
-}
-
-/**
  * The one script that carries out a plan on the target: take the lock, check
  * nothing changed since the plan, upload, cancel, submit, journal each step
  * as soon as it is done, release the lock. Lines starting `@@` report progress.
@@ -162,7 +104,7 @@ D=${word(conn.stackDir(plan.stack))}
 ${JOURNAL_FUNCTION}
 ${conn.scheduler.functions}
 mkdir -p ${[...folders].map((f) => `"$D/"${quote(f)}`).join(' ')}
-${lockLines(operation)}
+${takeLockLines(operation)}
 ${serialCheckLines(plan.serial)}
 declare -A hpcdk_ids=()`);
 

@@ -11,7 +11,7 @@
  * own state is left alone, since another deployment may use it.
  */
 import type { ManifestResource } from '../core/output.js';
-import { describeLockOwner } from '../state/lock-owner.js';
+import { describeLockOwner } from '../state/lock.js';
 import { foldJournal } from '../state/journal.js';
 import type { Manifest } from '../synth/manifest.js';
 import { isActive } from '../targets/scheduler.js';

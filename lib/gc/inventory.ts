@@ -7,6 +7,8 @@
  * so no file name can break the format.
  */
 import { quote, word, words, type ShellValue } from '../shell/index.js';
+import { READ_SERIAL } from '../state/journal.js';
+import { READ_LOCK_OWNER } from '../state/lock.js';
 import { commentPrefix, parseComment, parseQueueLines } from '../targets/scheduler.js';
 import type { Scheduler } from '../targets/scheduler.js';
 
@@ -116,12 +118,12 @@ for D in "$B"/*/; do
   case "$hpcdk_name" in '' | *[!a-z0-9_-]*) continue ;; esac
   echo "@@stack $hpcdk_name"
   echo '@@serial'
-  hpcdk_serial=$(grep -c . "$D/.hpcdk/journal" 2>/dev/null || true)
+  ${READ_SERIAL}
   echo "\${hpcdk_serial:-0}"
   echo '@@journal'
   base64 -w0 < "$D/.hpcdk/journal"; echo
   echo '@@lock'
-  cat "$D/.hpcdk/lock/owner" 2>/dev/null || true
+  ${READ_LOCK_OWNER}
   echo '@@files'
   hpcdk_list files
   echo '@@logs'

@@ -6,7 +6,8 @@
  * there: a deployed file is journaled as removed before it goes, a folder is
  * renamed aside before it is deleted, an image's record goes last.
  */
-import { lockLines, serialCheckLines } from '../apply/execute.js';
+import { serialCheckLines } from '../state/journal.js';
+import { takeLockLines } from '../state/lock.js';
 import { quote, word, words, type ShellValue } from '../shell/index.js';
 import { JOURNAL_FUNCTION } from '../state/journal.js';
 import type { GcItem, RemovalStep } from './decide.js';
@@ -76,7 +77,7 @@ export function removalScript(base: ShellValue, stacks: readonly StackRemoval[],
       (s) => `echo "@@stack "${quote(s.stack)}
 (
 D=${word(s.stackDir)}
-${lockLines('gc')}
+${takeLockLines('gc')}
 ${serialCheckLines(s.serial)}
 ${s.items.map(({ index, item }) => itemLines(index, item)).join('\n')}
 )`,

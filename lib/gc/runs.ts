@@ -7,6 +7,7 @@
 import type { ManifestResource } from '../core/output.js';
 import type { ChunkPoint } from '../state/journal.js';
 import type { Entry } from './inventory.js';
+import { patternRegex } from '../state/log-names.js';
 
 /** A `job` or `built` line of the journal, kept even after the resource was forgotten. */
 export interface JournalEvent {
@@ -47,55 +48,6 @@ export interface LogAttribution {
   readonly runs: readonly Run[];
   /** `logs/<address>/build.log` of resources that are built, by address. */
   readonly buildLogs: ReadonlyMap<string, Entry>;
-}
-
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/**
- * A SLURM filename pattern (`logs/train/%x-%j.out`) as a regex over paths
- * relative to the stack folder: `%x` is the job name, `%j` and `%A` the job
- * id (the local target writes `<id>_<index>` for an array task's `%j`).
- */
-export function patternRegex(pattern: string, jobName: string): RegExp | undefined {
-  if (pattern.startsWith('/')) return undefined;
-  let re = '';
-  let hasId = false;
-  const seen = new Set<string>();
-  const group = (name: string, body: string) => {
-    if (seen.has(name)) return `\\k<${name}>`;
-    seen.add(name);
-    return `(?<${name}>${body})`;
-  };
-  for (let i = 0; i < pattern.length; i += 1) {
-    const m = /^%(\d*)([A-Za-z%])/.exec(pattern.slice(i));
-    if (!m) {
-      re += escapeRegex(pattern[i]!);
-      continue;
-    }
-    i += m[0].length - 1;
-    switch (m[2]) {
-      case '%':
-        re += '%';
-        break;
-      case 'x':
-        re += escapeRegex(jobName);
-        break;
-      case 'j':
-        re += group('j', '\\d+(?:_\\d+)?');
-        hasId = true;
-        break;
-      case 'A':
-        re += group('A', '\\d+');
-        hasId = true;
-        break;
-      case 'a':
-        re += group('a', '\\d+');
-        break;
-      default:
-        re += '[^/]*';
-    }
-  }
-  return hasId ? new RegExp(`^${re}$`) : undefined;
 }
 
 interface Patterns {

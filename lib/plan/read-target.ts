@@ -1,5 +1,6 @@
 import { base64Lines, quote, word } from '../shell/index.js';
 import { foldJournal, type RecordedState } from '../state/journal.js';
+import { READ_LOCK_OWNER } from '../state/lock.js';
 import { commentPrefix, parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { readOnAutomationNode } from '../targets/automation/read.js';
@@ -137,7 +138,7 @@ fi
 echo '@@journal'
 cat "$D/.hpcdk/journal" 2>/dev/null || true
 echo '@@lock'
-cat "$D/.hpcdk/lock/owner" 2>/dev/null || true
+${READ_LOCK_OWNER}
 echo '@@exits'
 # One awk for all exit records: a process per file would cost seconds on large sweeps.
 if [ -d "$D/.hpcdk/exits" ]; then find "$D/.hpcdk/exits" -maxdepth 1 -type f -exec awk 'FNR == 1 { f = FILENAME; sub(/^.*\\//, "", f); print f, $0 }' {} +; fi

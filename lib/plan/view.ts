@@ -1,7 +1,7 @@
 import type { Colors } from '../cli/output.js';
 import type { BudgetConsumer, BudgetFigure, ComputeFigures } from './budget.js';
 import type { Action, Plan, ResourceChange } from './plan.js';
-import { describeLockOwner } from '../state/lock-owner.js';
+import { describeLockOwner } from '../state/lock.js';
 import { gateLine, sweepGateLine } from './gate-view.js';
 
 const SYMBOL: Record<Action, string> = {

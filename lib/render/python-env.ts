@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { STACK_DIR_LINE } from '../core/runtime.js';
 import { comment, quote, word, words, type ShellValue } from '../shell/index.js';
+import { readAsset } from '../core/assets.js';
 
 /** yaml, loaded when a conda environment is first rendered: most stacks have none, and it costs about 30 ms to load. */
 const requireLazily = createRequire(import.meta.url);
@@ -161,7 +162,7 @@ export interface CondaBootstrapSpec {
   readonly pipOnlyCount: number;
 }
 
-/** Seed 000's bootstrap: `conda env create -p` or `conda env update -p`, then the pip-only pins with `--no-deps`. */
+/** The bootstrap: `conda env create -p` or `conda env update -p`, then the pip-only pins with `--no-deps`. */
 export function renderCondaBootstrap(spec: CondaBootstrapSpec): string {
   const lines = [
     ...scriptStart(spec.header),
@@ -221,7 +222,7 @@ export interface SmokeSpec {
   readonly address: string;
 }
 
-/** Seed 000's acceptance check: import everything, print versions. Module names are validated identifiers. */
+/** The acceptance check: import everything, print versions. Module names are validated identifiers. */
 export function renderSmoke(spec: SmokeSpec): string {
   const modules = [...new Set([...spec.imports, ...spec.versions])];
   const python = [
@@ -290,69 +291,11 @@ export function renderJobEnvPrologue(spec: JobEnvSpec): string[] {
  *   distribution's direct requirements (`# requires name: dep dep`) and
  *   where it came from (`# source name==version: url`), so plan can tell a
  *   dependency of a declared package from one added by hand, and the lock
- *   records wheelhouse, index or local path per package (seed 003).
+ *   records wheelhouse, index or local path per package.
  * Extras and markers are ignored in `requires`: that over-approximates
  * what is reachable, so nothing legitimately installed is reported.
  */
-export const ENV_INFO_PY = `# Rendered by hpcdk: records and prints where packages came from and what they require.
-import importlib.metadata as metadata
-import json
-import os
-import re
-import sys
-
-SOURCES = os.path.join(sys.prefix, "hpcdk-sources.json")
-
-
-def normalise(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def load_sources():
-    try:
-        with open(SOURCES) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return {}
-
-
-def record(report_path):
-    sources = load_sources()
-    with open(report_path) as f:
-        report = json.load(f)
-    for item in report.get("install", []):
-        meta = item.get("metadata", {})
-        url = item.get("download_info", {}).get("url", "unknown")
-        sources[normalise(meta.get("name", ""))] = {"version": meta.get("version", ""), "url": url}
-    with open(SOURCES, "w") as f:
-        json.dump(sources, f, indent=1, sort_keys=True)
-
-
-def lock():
-    sources = load_sources()
-    lines = set()
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if not name:
-            continue
-        deps = set()
-        for requirement in dist.requires or []:
-            match = re.match(r"\\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-            if match:
-                deps.add(normalise(match.group(1)))
-        lines.add("# requires " + normalise(name) + ": " + " ".join(sorted(deps)))
-        source = sources.get(normalise(name))
-        if source and source["version"] == dist.version:
-            lines.add("# source " + normalise(name) + "==" + dist.version + ": " + source["url"])
-    for line in sorted(lines):
-        print(line)
-
-
-if sys.argv[1:2] == ["record"]:
-    record(sys.argv[2])
-else:
-    lock()
-`;
+export const ENV_INFO_PY = readAsset('render/env-info.py');
 
 export interface WheelhouseGatherSpec {
   readonly header: readonly string[];

@@ -15,6 +15,9 @@
  *   forget <address> <epoch>                          a resource left the stack
  */
 
+import { quote } from '../shell/index.js';
+import { JOURNAL_FILE, STATE_DIR } from './layout.js';
+
 export interface JobRecord {
   readonly address: string;
   readonly identity: string;
@@ -59,11 +62,10 @@ export function foldJournal(text: string): RecordedState {
   const built = new Map<string, string>();
   const chunks = new Map<string, ChunkPoint[]>();
   const inputs = new Map<string, Map<string, string>>();
-  let serial = 0;
+  const serial = journalSerial(text);
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
     if (f[0] === '' || f[0] === undefined) continue;
-    serial += 1;
     switch (f[0]) {
       case 'file':
         if (f[1] && f[2]) files.set(f[1], f[2]);
@@ -127,6 +129,29 @@ export function inputsLine(address: string, inputs: Readonly<Record<string, unkn
 /** The shell function every state-changing script uses to append one journal line. */
 export const JOURNAL_FUNCTION = `
 hpcdk_journal() {
-  [ -d "$D/.hpcdk" ] || mkdir -p "$D/.hpcdk"
-  printf '%s %s\\n' "$*" "\${EPOCHSECONDS:-$(date +%s)}" >> "$D/.hpcdk/journal"
+  [ -d "$D/${STATE_DIR}" ] || mkdir -p "$D/${STATE_DIR}"
+  printf '%s %s\\n' "$*" "\${EPOCHSECONDS:-$(date +%s)}" >> "$D/${JOURNAL_FILE}"
 }`;
+
+/**
+ * The journal's serial: how many non-empty lines it has. A saved plan or a
+ * gc decision applies only while the serial is what it read. The same count
+ * as `grep -c .` in the scripts and the automation helper's.
+ */
+export function journalSerial(text: string): number {
+  let serial = 0;
+  for (const line of text.split('\n')) if (line !== '') serial += 1;
+  return serial;
+}
+
+/** Bash that sets `hpcdk_serial` to the journal's serial (`$D` is the stack folder). */
+export const READ_SERIAL = `hpcdk_serial=$(grep -c . "$D/${JOURNAL_FILE}" 2>/dev/null || true)`;
+
+/** Prints `@@stale <serial>` and exits 4 when the journal changed since it was read (it had `serial` lines). */
+export function serialCheckLines(serial: number): string {
+  return `${READ_SERIAL}
+if [ "\${hpcdk_serial:-0}" != ${quote(String(serial))} ]; then
+  echo "@@stale \${hpcdk_serial:-0}"
+  exit 4
+fi`;
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideGc } from '../../lib/gc/decide.js';
-import { attributeLogs, journalEvents, patternRegex, retainRuns, type Run } from '../../lib/gc/runs.js';
+import { attributeLogs, journalEvents, retainRuns, type Run } from '../../lib/gc/runs.js';
+import { patternRegex } from '../../lib/state/log-names.js';
 import { foldJournal } from '../../lib/state/journal.js';
 import { entry, jobLine, resource, stackInventory, synthStack, targetInventory } from './fixtures.js';
 

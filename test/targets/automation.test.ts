@@ -15,7 +15,7 @@ import { applyProgram, type SubmitStep } from '../../lib/targets/automation/appl
 import { sftpOptions } from '../../lib/targets/automation/channel.js';
 import { ALLOWED_COMMANDS, AutomationRefusedError, checkCommand, isAllowedCommand, remoteStackDir } from '../../lib/targets/automation/commands.js';
 import { HELPER_NAME, HELPER_PY } from '../../lib/targets/automation/helper.js';
-import { lastJobId, logPath } from '../../lib/targets/automation/logs.js';
+import { lastJobId, logPath } from '../../lib/state/log-names.js';
 import { connect } from '../../lib/targets/connection.js';
 import { LocalTransport } from '../../lib/targets/transport.js';
 import { REPO } from '../helpers/project.js';

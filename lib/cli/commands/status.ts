@@ -2,9 +2,9 @@ import { canonicalJson } from '../../core/digest.js';
 import { computePlan } from '../../plan/plan.js';
 import { expectedFiles, lockCommands } from '../../plan/plan-stack.js';
 import { readTarget } from '../../plan/read-target.js';
-import { quote, word } from '../../shell/index.js';
 import { isAutomation } from '../../targets/automation/transport.js';
 import { readJobLogOnAutomationNode } from '../../targets/automation/logs.js';
+import { readLogScript } from '../../state/log-names.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { openTarget, resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
@@ -205,17 +205,7 @@ export async function logsCommand(ref: string, options: TargetOptions & { dir?: 
       process.stdout.write(await readJobLogOnAutomationNode(conn, stack.stackName, address, spec.jobName, pattern, options.job));
       return EXIT.ok;
     }
-    const r = await conn.transport.run(`D=${word(conn.stackDir(stack.stackName))}
-id=${options.job ? quote(options.job) : `$(awk -v a=${quote(address)} '$1 == "job" && $2 == a { id = $4 } END { print id }' "$D/.hpcdk/journal" 2>/dev/null)`}
-if [ -z "$id" ]; then echo "hpcdk: ${address} has not been submitted" >&2; exit 3; fi
-p=${quote(pattern)}
-p=\${p//%x/${quote(spec.jobName)}}
-p=\${p//%j/$id}
-# Array tasks: <array job id>_<task index>.
-p=\${p//%A/\${id%_*}}
-p=\${p//%a/\${id##*_}}
-if [ ! -f "$D/$p" ]; then echo "hpcdk: no output yet at $p (job $id)" >&2; exit 4; fi
-cat -- "$D/$p"`);
+    const r = await conn.transport.run(readLogScript({ stackDir: conn.stackDir(stack.stackName), address, jobName: spec.jobName, pattern, ...(options.job ? { job: options.job } : {}) }));
     if (r.exitCode !== 0) throw new CliError(r.stderr.trim().replace(/^hpcdk: /, '') || `reading the log failed (exit ${r.exitCode})`);
     process.stdout.write(r.stdout);
     return EXIT.ok;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { fileSteps, LOCK_TTL_SECONDS, lockOwner, submissions, type ApplyInputs, type Submission } from '../../apply/execute.js';
+import { fileSteps, submissions, type ApplyInputs, type Submission } from '../../apply/execute.js';
+import { INCOMING_DIR } from '../../state/layout.js';
+import { LOCK_TTL_SECONDS, lockOwner } from '../../state/lock.js';
 import { renderParamsFile } from '../../render/params.js';
 import type { TargetConnection } from '../connection.js';
 import { arrayOption } from '../slurm-scheduler.js';
@@ -79,7 +81,7 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
   const files: RemoteFile[] = [];
   const upload = (content: string, mode: number): string => {
     const name = String(files.length + 1);
-    files.push({ path: posix.join('.hpcdk', 'incoming', incoming, name), content, mode });
+    files.push({ path: posix.join(INCOMING_DIR, incoming, name), content, mode });
     return name;
   };
   const steps: ProgramStep[] = [];

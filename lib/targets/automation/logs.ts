@@ -1,26 +1,7 @@
 import { posix } from 'node:path';
 import type { TargetConnection } from '../connection.js';
+import { lastJobId, logPath } from '../../state/log-names.js';
 import { remoteLayout, runHelper } from './transport.js';
-
-/** The newest job id the journal records for `address` (the last `job` line, as `hpcdk logs` reads it). */
-export function lastJobId(journal: string, address: string): string | undefined {
-  let id: string | undefined;
-  for (const line of journal.split('\n')) {
-    const f = line.split(/\s+/);
-    if (f[0] === 'job' && f[1] === address && f[3]) id = f[3];
-  }
-  return id;
-}
-
-/** A job's output path from its `--output` pattern: %x, %j, and for array tasks (`<id>_<index>`) %A and %a. */
-export function logPath(pattern: string, jobName: string, id: string): string {
-  const cut = id.lastIndexOf('_');
-  return pattern
-    .replaceAll('%x', jobName)
-    .replaceAll('%j', id)
-    .replaceAll('%A', cut < 0 ? id : id.slice(0, cut))
-    .replaceAll('%a', cut < 0 ? id : id.slice(cut + 1));
-}
 
 /** `hpcdk logs` on an automation node: the journal and the log, both read over sftp. */
 export async function readJobLogOnAutomationNode(conn: TargetConnection, stack: string, address: string, jobName: string, pattern: string, jobId?: string): Promise<string> {

@@ -5,6 +5,7 @@ export * from './core/cluster-profile.js';
 export * from './core/hpc-construct.js';
 export * from './core/output.js';
 export * from './core/validation.js';
+export { HpcdkError, type HpcdkErrorOptions } from './core/hpcdk-error.js';
 export { sha256, digestOf, shortId } from './core/digest.js';
 export * from './shell/index.js';
 export * from './constructs/index.js';

@@ -2,6 +2,7 @@ import type { StackSynthesis } from '../synth/synthesize.js';
 import type { TargetConnection } from '../targets/connection.js';
 import type { Plan } from '../plan/plan.js';
 import { word } from '../shell/index.js';
+import { HpcdkError } from '../core/hpcdk-error.js';
 import { describeLockOwner, FORCE_UNLOCK } from '../state/lock.js';
 import { countSteps, executeScript, type ApplyInputs, type Upload } from './execute.js';
 import { applyOnAutomationNode } from '../targets/automation/apply.js';
@@ -21,7 +22,7 @@ export interface ApplyResult {
 }
 
 /** The target is held by another apply. */
-export class LockedError extends Error {
+export class LockedError extends HpcdkError {
   constructor(public readonly owner: string) {
     super(`the target is locked by ${describeLockOwner(owner)}; it is released when that apply ends (hpcdk force-unlock removes a lock you know is abandoned)`);
     this.name = 'LockedError';
@@ -29,7 +30,7 @@ export class LockedError extends Error {
 }
 
 /** The target's state changed between plan and apply. */
-export class StalePlanError extends Error {
+export class StalePlanError extends HpcdkError {
   constructor() {
     super('the target changed since this plan was made; run plan again');
     this.name = 'StalePlanError';

@@ -2,6 +2,7 @@ import type { ManifestResource } from '../core/output.js';
 import type { Plan } from '../plan/plan.js';
 import { archiveAtHead, headCommit, treeAtHead, uncommittedChanges } from '../vcs/git.js';
 import { digestOf } from '../core/digest.js';
+import { HpcdkError } from '../core/hpcdk-error.js';
 import type { Payload } from './execute.js';
 
 interface BundleSpec {
@@ -12,7 +13,7 @@ interface BundleSpec {
 }
 
 /** Bundled paths with uncommitted changes: apply refuses them unless told otherwise. */
-export class DirtyBundleError extends Error {
+export class DirtyBundleError extends HpcdkError {
   constructor(public readonly address: string, public readonly files: readonly string[]) {
     super(`code bundle ${address}: uncommitted changes in ${files.join(', ')}. Commit them (the job runs what is committed) or pass --allow-dirty to bundle the last commit anyway`);
     this.name = 'DirtyBundleError';

@@ -1,5 +1,6 @@
 import type { ManifestResource } from '../core/output.js';
 import type { Plan } from '../plan/plan.js';
+import { HpcdkError } from '../core/hpcdk-error.js';
 
 /** A secret's value for one apply, never written anywhere on this side. */
 export interface SecretValue {
@@ -7,7 +8,7 @@ export interface SecretValue {
   readonly value: string;
 }
 
-export class MissingSecretError extends Error {
+export class MissingSecretError extends HpcdkError {
   constructor(public readonly names: readonly string[], public readonly users: readonly string[]) {
     super(`secret${names.length === 1 ? '' : 's'} ${names.join(', ')}: not set in the environment of this apply (needed by ${users.join(', ')}); nothing was done`);
     this.name = 'MissingSecretError';

@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { hpcdkPackage } from '../core/package-info.js';
-import { ValidationError } from '../core/validation.js';
+import { HpcdkError } from '../core/hpcdk-error.js';
 import type { GraphFormat } from './commands/graph.js';
-import { CliError, EXIT, makeOutput, type Output } from './output.js';
+import { EXIT, makeOutput, type Output } from './output.js';
 
 function version(): string {
   return hpcdkPackage().version;
@@ -208,16 +208,10 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
 /** Reports an error on stderr and returns the exit code. */
 async function report(error: unknown, io: Output): Promise<number> {
   const c = io.colors;
-  if (error instanceof CliError) {
+  if (HpcdkError.isHpcdkError(error)) {
     io.err(`${c.red('Error:')} ${error.message}`);
+    if (error.afterword) io.err(error.afterword);
     return error.exitCode;
-  }
-  // Loaded here, not up front: the stack loader brings most of the library with it.
-  const { StackLoadError } = await import('../loader/load-stacks.js');
-  if (error instanceof ValidationError || error instanceof StackLoadError) {
-    io.err(`${c.red('Error:')} ${error.message}`);
-    io.err('Nothing was written.');
-    return EXIT.error;
   }
   // Stack traces are for hpcdk's developers: HPCDK_DEBUG=1 shows them.
   const detail = error instanceof Error ? (process.env.HPCDK_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);

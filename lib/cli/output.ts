@@ -1,4 +1,5 @@
 import pc from 'picocolors';
+import { HpcdkError } from '../core/hpcdk-error.js';
 
 export type Colors = ReturnType<typeof pc.createColors>;
 
@@ -20,12 +21,9 @@ export function makeOutput(colorFlag: boolean): Output {
 }
 
 /** An error the CLI reports as one message and an exit code, without a stack trace. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    public readonly exitCode = 1,
-  ) {
-    super(message);
+export class CliError extends HpcdkError {
+  constructor(message: string, exitCode = 1) {
+    super(message, { exitCode });
     this.name = 'CliError';
   }
 }

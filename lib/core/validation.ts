@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { HpcdkError, NOTHING_WRITTEN } from './hpcdk-error.js';
 import { isRuntimeRef } from '../shell/quote.js';
 
 /** One problem with one field of one construct. */
@@ -103,12 +104,12 @@ export function rawPropIssues(constructPath: string, value: unknown, path: Prope
  * Thrown when synth finds invalid input. It carries every issue found, so the
  * user fixes them all in one round rather than one per run.
  */
-export class ValidationError extends Error {
+export class ValidationError extends HpcdkError {
   public readonly issues: readonly ValidationIssue[];
 
   constructor(issues: readonly ValidationIssue[]) {
     const lines = issues.map(formatIssue);
-    super(`${issues.length} validation error${issues.length === 1 ? '' : 's'}:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    super(`${issues.length} validation error${issues.length === 1 ? '' : 's'}:\n${lines.map((l) => `  ${l}`).join('\n')}`, { afterword: NOTHING_WRITTEN });
     this.name = 'ValidationError';
     this.issues = issues;
   }

@@ -7,6 +7,7 @@ import { collectDuring } from '../core/registry.js';
 import type { ClusterProfile } from '../core/cluster-profile.js';
 import { Stack } from '../core/stack.js';
 import { ValidationError } from '../core/validation.js';
+import { HpcdkError, NOTHING_WRITTEN } from '../core/hpcdk-error.js';
 import { compileStacks } from './compiled-stacks.js';
 
 /** The folder of stack files inside a project. */
@@ -27,13 +28,13 @@ export interface LoadedProject {
 }
 
 /** A stack file that could not be loaded, with where it went wrong. */
-export class StackLoadError extends Error {
+export class StackLoadError extends HpcdkError {
   constructor(
     message: string,
     public readonly file: string,
     public readonly location: string | undefined,
   ) {
-    super(message);
+    super(message, { afterword: NOTHING_WRITTEN });
     this.name = 'StackLoadError';
   }
 }

@@ -6,6 +6,7 @@ import { readTarget, type ActualState, type BuildToDescribe, type LockToRead, ty
 import type { BuildSpec } from '../core/runtime.js';
 import { refuseLoginBuilds } from '../targets/automation/refuse.js';
 import { isAutomation } from '../targets/automation/transport.js';
+import { HpcdkError } from '../core/hpcdk-error.js';
 
 /** The files a synthesis deploys (everything but the manifest), path → sha256. */
 export function expectedFiles(synthesis: StackSynthesis): Map<string, string> {
@@ -36,7 +37,7 @@ export function buildsToDescribe(synthesis: StackSynthesis): BuildToDescribe[] {
 }
 
 /** A script the scheduler refused, reported against the construct that rendered it. */
-export class ScriptRefusedError extends Error {
+export class ScriptRefusedError extends HpcdkError {
   constructor(public readonly refusals: ReadonlyArray<{ construct: string; path: string; message: string }>) {
     super(refusals.map((r) => `[${r.construct}] ${r.message}`).join('\n'));
     this.name = 'ScriptRefusedError';

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { isRuntimeRef, type ShellValue } from '../../shell/index.js';
+import { HpcdkError } from '../../core/hpcdk-error.js';
 
 /**
  * What an automation node's forced-command wrapper lets through (DRAC's
@@ -16,7 +17,7 @@ export const ALLOWED_COMMANDS: readonly string[] = [
 ];
 
 /** Something the automation mode cannot do, refused before anything is sent or changed. */
-export class AutomationRefusedError extends Error {
+export class AutomationRefusedError extends HpcdkError {
   constructor(message: string) {
     super(message);
     this.name = 'AutomationRefusedError';

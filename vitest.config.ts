@@ -1,7 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
 /** Suites that need the real test cluster (SLURM + OpenSSH on loopback); everything else is a unit suite. */
-const CLUSTER_SUITES = ['test/reconcile/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/cli/doctor.test.ts', 'test/cli/images-gc.test.ts', 'test/cli/pull.test.ts', 'test/cli/shell.test.ts'];
+const CLUSTER_SUITES = [
+  'test/reconcile/**/*.test.ts',
+  'test/e2e/**/*.test.ts',
+  'test/cli/doctor.test.ts',
+  'test/cli/images-gc.test.ts',
+  'test/cli/pull.test.ts',
+  'test/cli/shell.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -24,7 +24,12 @@ interface Run {
 
 /** Runs a command under GNU time: whole-process wall time and peak memory. */
 function timed(cmd: string[], cwd: string, env: Record<string, string> = {}): Run {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...cmd], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', ...cmd], {
+    cwd,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
   const last = r.stderr.trim().split('\n').at(-1)!.split(' ');
   return { seconds: Number(last[0]), peakMiB: Number(last[1]) / 1024, stdout: r.stdout };
@@ -88,16 +93,23 @@ function synthBench(n: number): { hpcdk: Run; hpcdkFirst: Run; cdk8s: Run } {
   // Both write every file. hpcdk compiles its stack files on the first run and keeps them until they change
   // (node_modules/.cache); cdk8s's app runs through tsx, which keeps its own compiled files too.
   const runs = [0, 1, 2].map(() => timed(['node', BIN, 'synth', '-q'], ours));
-  const cdk8s = median(3, () => timed(['node', '--import', join(REPO, 'node_modules/tsx/dist/esm/index.mjs'), 'main.ts'], theirs));
+  const cdk8s = median(3, () =>
+    timed(['node', '--import', join(REPO, 'node_modules/tsx/dist/esm/index.mjs'), 'main.ts'], theirs),
+  );
   rmSync(ours, { recursive: true, force: true });
   rmSync(theirs, { recursive: true, force: true });
   return { hpcdk: middle(runs), hpcdkFirst: runs[0]!, cdk8s };
 }
 
 function clusterEnv(): Record<string, string> | undefined {
-  const up = spawnSync('bash', [join(REPO, 'test/cluster/up.sh')], { encoding: 'utf8', env: { ...process.env, HPCDK_CLUSTER_DIR: CLUSTER_DIR } });
+  const up = spawnSync('bash', [join(REPO, 'test/cluster/up.sh')], {
+    encoding: 'utf8',
+    env: { ...process.env, HPCDK_CLUSTER_DIR: CLUSTER_DIR },
+  });
   if (up.status !== 0) {
-    process.stderr.write(`the test cluster could not start; cluster benchmarks are left out:\n${up.stderr.slice(-1000)}\n`);
+    process.stderr.write(
+      `the test cluster could not start; cluster benchmarks are left out:\n${up.stderr.slice(-1000)}\n`,
+    );
     return undefined;
   }
   const env: Record<string, string> = {};
@@ -137,7 +149,10 @@ interface ClusterFigures {
 
 /** Cancels every job and waits until the queue is empty, so the next measurement starts on an idle cluster. */
 function settle(ssh: string[]): void {
-  execFileSync(ssh[0]!, [...ssh.slice(1), 'scancel -u "$(id -un)"; for i in $(seq 60); do [ -z "$(squeue -h -u "$(id -un)" -t PENDING,RUNNING,COMPLETING)" ] && exit 0; sleep 1; done']);
+  execFileSync(ssh[0]!, [
+    ...ssh.slice(1),
+    'scancel -u "$(id -un)"; for i in $(seq 60); do [ -z "$(squeue -h -u "$(id -un)" -t PENDING,RUNNING,COMPLETING)" ] && exit 0; sleep 1; done',
+  ]);
 }
 
 /** Runs `command` and returns what the server counted for it. */
@@ -145,7 +160,14 @@ function counted(key: CountingKey, command: () => Run): { run: Run; trips: Trips
   const before = { ...key.sessions(), scripts: key.scripts() };
   const run = command();
   const after = { ...key.sessions(), scripts: key.scripts() };
-  return { run, trips: { logins: after.logins - before.logins, sessions: after.sessions - before.sessions, scripts: after.scripts - before.scripts } };
+  return {
+    run,
+    trips: {
+      logins: after.logins - before.logins,
+      sessions: after.sessions - before.sessions,
+      scripts: after.scripts - before.scripts,
+    },
+  };
 }
 
 /** Applies and raw submissions timed: a few tenths of a second each on a shared machine vary by a tenth, so more than three. */
@@ -193,7 +215,16 @@ function clusterBench(env: Record<string, string>, n: number): ClusterFigures {
     settle(ssh);
     const raw = `/tmp/hpcdk-bench-raw-${process.pid}-${i}`;
     bases.push(raw);
-    raws.push(timed(['bash', '-c', `${ssh.map((a) => `'${a}'`).join(' ')} 'mkdir -p ${raw} && cat > ${raw}/raw.sbatch && cd ${raw} && sbatch --parsable --array=0-${n - 1} raw.sbatch' < raw.sbatch`], dir));
+    raws.push(
+      timed(
+        [
+          'bash',
+          '-c',
+          `${ssh.map((a) => `'${a}'`).join(' ')} 'mkdir -p ${raw} && cat > ${raw}/raw.sbatch && cd ${raw} && sbatch --parsable --array=0-${n - 1} raw.sbatch' < raw.sbatch`,
+        ],
+        dir,
+      ),
+    );
   }
   const rawSbatch = middle(raws);
 
@@ -228,11 +259,19 @@ function planTime(env: Record<string, string>, n: number): Run {
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
 
 function main(): void {
-  const results: Record<string, unknown> = { machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version } };
+  const results: Record<string, unknown> = {
+    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  };
   const lines: string[] = [];
 
   const synth = synthBench(10_000);
-  results.synth = { points: 10_000, hpcdk: synth.hpcdk, hpcdkFirst: synth.hpcdkFirst, cdk8s: synth.cdk8s, ratio: synth.hpcdk.seconds / synth.cdk8s.seconds };
+  results.synth = {
+    points: 10_000,
+    hpcdk: synth.hpcdk,
+    hpcdkFirst: synth.hpcdkFirst,
+    cdk8s: synth.cdk8s,
+    ratio: synth.hpcdk.seconds / synth.cdk8s.seconds,
+  };
   lines.push(
     `synth, 10,000-point sweep vs cdk8s 10,000 Jobs (FILE_PER_RESOURCE): hpcdk ${fmt(synth.hpcdk.seconds)} s (first run, compiling the stack file: ${fmt(synth.hpcdkFirst.seconds)} s), ${fmt(synth.hpcdk.peakMiB, 0)} MiB; cdk8s ${fmt(synth.cdk8s.seconds)} s, ${fmt(synth.cdk8s.peakMiB, 0)} MiB; ratio ${fmt(synth.hpcdk.seconds / synth.cdk8s.seconds)} (target <= 0.5)`,
   );
@@ -245,7 +284,8 @@ function main(): void {
   if (env) {
     const c = clusterBench(env, 1_000);
     results.cluster = { resources: 1_000, ...c };
-    const trips = (t: { logins: number; sessions: number; scripts: number }) => `${t.scripts} round trip(s) in ${t.sessions} session(s) over ${t.logins} login(s)`;
+    const trips = (t: { logins: number; sessions: number; scripts: number }) =>
+      `${t.scripts} round trip(s) in ${t.sessions} session(s) over ${t.logins} login(s)`;
     lines.push(
       `plan, 1,000 resources over SSH: ${trips(c.planTrips)}, counted on the server (target <= 3 round trips); ${fmt(c.plan.seconds)} s vs ssh host true ${fmt(c.sshTrue.seconds)} s, ratio ${fmt(c.plan.seconds / c.sshTrue.seconds)} (target <= 3)`,
       `apply, 1,000-point sweep: ${fmt(c.apply.seconds)} s (median of ${c.applyRuns.map((x) => fmt(x)).join(', ')}), ${trips(c.applyTrips)}, vs raw sbatch --array=0-999 over ssh ${fmt(c.rawSbatch.seconds)} s (median of ${c.rawRuns.map((x) => fmt(x)).join(', ')}), ratio ${fmt(c.apply.seconds / c.rawSbatch.seconds)} (target <= 2)`,
@@ -254,7 +294,11 @@ function main(): void {
     for (const n of [100, 1_000, 10_000]) growth[n]!.plan = planTime(env, n).seconds;
   }
   results.growth = growth;
-  lines.push(`growth (seconds): ${Object.entries(growth).map(([n, g]) => `${n}: synth ${fmt(g.synth)}${g.plan !== undefined ? `, plan ${fmt(g.plan)}` : ''}`).join('; ')}`);
+  lines.push(
+    `growth (seconds): ${Object.entries(growth)
+      .map(([n, g]) => `${n}: synth ${fmt(g.synth)}${g.plan !== undefined ? `, plan ${fmt(g.plan)}` : ''}`)
+      .join('; ')}`,
+  );
 
   mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
   writeFileSync(join(REPO, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -17,7 +17,10 @@ const narval = new ClusterProfile('narval', {
 });
 
 const app = new App();
-const stack = new Stack(app, 'drac-env', { targets: [narval], description: "seed 003: DRAC wheels with tilde pins, mixed sources" });
+const stack = new Stack(app, 'drac-env', {
+  targets: [narval],
+  description: 'seed 003: DRAC wheels with tilde pins, mixed sources',
+});
 
 /** DRAC's wheelhouse on CVMFS (what its pip config points at). */
 const dracWheels = [

@@ -19,7 +19,10 @@ const graham = new ClusterProfile('graham', {
 });
 
 const app = new App();
-const stack = new Stack(app, 'flat-bug', { targets: [graham], description: 'seed 001: per-node virtualenvs from a wheelhouse, on DRAC' });
+const stack = new Stack(app, 'flat-bug', {
+  targets: [graham],
+  description: 'seed 001: per-node virtualenvs from a wheelhouse, on DRAC',
+});
 
 /** The modules every step loads, in the seed's order. */
 const modules = ['python/3.11.5', 'opencv/4.10.0', 'gcc', 'scipy-stack/2024a', 'r/4.4.0'];
@@ -50,7 +53,10 @@ const env = new PythonEnv(stack, 'env', {
 });
 
 // The zipped dataset, unzipped onto each node's local disk before the steps run.
-const data = new Dataset(stack, 'fb-yolo', { source: home.join('scratch/fb_data/fb_yolo.zip'), destination: 'fb_yolo' });
+const data = new Dataset(stack, 'fb-yolo', {
+  source: home.join('scratch/fb_data/fb_yolo.zip'),
+  destination: 'fb_yolo',
+});
 
 // compare_models as the seed runs it with submitit: one array job, one task per
 // model, each on its node's own virtualenv and copy of the data. The
@@ -68,12 +74,18 @@ const compareModels = new Sweep(stack, 'compare-models', {
   run: [
     ['mkdir', '-p', nodeLocal.join('job_output')],
     [
-      'python', 'scripts/experiments/compare_models.py',
-      '-i', data.path.join('insects/images/val'),
-      '-g', data.path.join('insects/labels/val/instances_default.json'),
-      '--model', Sweep.param('MODEL'),
-      '--tmp', nodeLocal.join('job_output'),
-      '-o', home.join('scratch/my_output_folder'),
+      'python',
+      'scripts/experiments/compare_models.py',
+      '-i',
+      data.path.join('insects/images/val'),
+      '-g',
+      data.path.join('insects/labels/val/instances_default.json'),
+      '--model',
+      Sweep.param('MODEL'),
+      '--tmp',
+      nodeLocal.join('job_output'),
+      '-o',
+      home.join('scratch/my_output_folder'),
     ],
   ],
 });

@@ -56,7 +56,10 @@ function projectImage(scope: Construct, id: string, o: ProjectImageOptions): Con
 }
 
 const app = new App();
-const stack = new Stack(app, 'job-manager', { targets: [cluster], description: 'seed 002: an image from a template, a smoke test, a GPU job in the image' });
+const stack = new Stack(app, 'job-manager', {
+  targets: [cluster],
+  description: 'seed 002: an image from a template, a smoke test, a GPU job in the image',
+});
 
 const image = projectImage(stack, 'image', {
   projectName: 'my-project',

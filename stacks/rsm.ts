@@ -10,7 +10,9 @@ import { App, ClusterProfile, CodeBundle, Dataset, Job, RuntimeRef, Scratch, Sta
 const tier1 = new ClusterProfile('tier1-l4', {
   scheduler: 'slurm',
   ssh: { host: 'tier1' }, // a Host alias in ~/.ssh/config; its IP changes when the VM restarts
-  partitions: { l4: { maxTime: '02:00:00', cpusPerNode: 8, memPerNode: '32G', gpus: { l4: 1 }, gpuMemoryGb: { l4: 22 } } },
+  partitions: {
+    l4: { maxTime: '02:00:00', cpusPerNode: 8, memPerNode: '32G', gpus: { l4: 1 }, gpuMemoryGb: { l4: 22 } },
+  },
   jobDefaults: { partition: 'l4', time: '00:30:00', gpus: { type: 'l4', count: 1 } },
   env: { TRAIN_CONFIG: 'examples/rsm/configs/mini.yaml' },
   scratchVar: 'TMPDIR',
@@ -20,7 +22,9 @@ const tier1 = new ClusterProfile('tier1-l4', {
 const tier2 = new ClusterProfile('tier2-a100', {
   scheduler: 'slurm',
   ssh: { host: 'tier2' },
-  partitions: { a100: { maxTime: '3-00:00:00', cpusPerNode: 64, memPerNode: '512G', gpus: { a100: 4 }, gpuMemoryGb: { a100: 80 } } },
+  partitions: {
+    a100: { maxTime: '3-00:00:00', cpusPerNode: 64, memPerNode: '512G', gpus: { a100: 4 }, gpuMemoryGb: { a100: 80 } },
+  },
   jobDefaults: { partition: 'a100', time: '2-00:00:00', gpus: { type: 'a100', count: 1 } },
   env: { TRAIN_CONFIG: 'examples/rsm/configs/full.yaml' },
   scratchVar: 'TMPDIR',
@@ -28,7 +32,10 @@ const tier2 = new ClusterProfile('tier2-a100', {
 });
 
 const app = new App();
-const stack = new Stack(app, 'rsm', { targets: [tier1, tier2], description: 'seed 004: mini-train on L4, full training on A100' });
+const stack = new Stack(app, 'rsm', {
+  targets: [tier1, tier2],
+  description: 'seed 004: mini-train on L4, full training on A100',
+});
 
 // The airlock: the job runs the committed experiment, never a working copy that drifted.
 // `hpcdk apply` refuses uncommitted changes here (unless --allow-dirty) and records the commit.
@@ -59,6 +66,19 @@ new Job(stack, 'train', {
   // Lose nothing: checkpoints go from local SSD to persistent storage every 15 minutes
   // in the background, on the warning signal and at the end; the newest 3 are kept, and
   // a requeued run on another node finds the newest in RESUME_FROM.
-  outputs: [{ from: Scratch.path('checkpoints'), to: 'checkpoints', everyMinutes: 15, keep: 3, resumeVar: 'RESUME_FROM' }],
-  run: [['python3', 'examples/rsm/train.py', '--config', RuntimeRef.env('TRAIN_CONFIG'), '--data', corpus.path, '--resume', 'latest']],
+  outputs: [
+    { from: Scratch.path('checkpoints'), to: 'checkpoints', everyMinutes: 15, keep: 3, resumeVar: 'RESUME_FROM' },
+  ],
+  run: [
+    [
+      'python3',
+      'examples/rsm/train.py',
+      '--config',
+      RuntimeRef.env('TRAIN_CONFIG'),
+      '--data',
+      corpus.path,
+      '--resume',
+      'latest',
+    ],
+  ],
 });

@@ -19,7 +19,10 @@ const hyak = new ClusterProfile('hyak', {
 const laptop = ClusterProfile.local({ shellInit: ['$HOME/miniconda3/etc/profile.d/conda.sh'] });
 
 const app = new App();
-const stack = new Stack(app, 'tinydesk', { targets: [hyak, laptop], description: 'seed 000: one conda environment on a laptop and a cluster' });
+const stack = new Stack(app, 'tinydesk', {
+  targets: [hyak, laptop],
+  description: 'seed 000: one conda environment on a laptop and a cluster',
+});
 
 const env = new CondaEnv(stack, 'venv', {
   location: RuntimeRef.env('HOME').join('work/tinydesk_v4/venv'),

@@ -23,7 +23,11 @@ describe('programs in other languages ship as files of their own', () => {
     expect(files.map((f) => relative(LIB, f))).toEqual(['render/env-info.py', 'targets/automation/helper.py']);
     for (const file of files) {
       // compile() and not py_compile: nothing is written beside the file.
-      const r = spawnSync('python3', ['-c', 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")', file], { encoding: 'utf8' });
+      const r = spawnSync(
+        'python3',
+        ['-c', 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")', file],
+        { encoding: 'utf8' },
+      );
       expect(r.status, `${file}: ${r.stderr}`).toBe(0);
     }
   });
@@ -32,7 +36,9 @@ describe('programs in other languages ship as files of their own', () => {
     const files = filesEndingIn(LIB, '.R');
     expect(files.map((f) => relative(LIB, f))).toEqual(['render/r-install.R', 'render/r-lock.R']);
     for (const file of files) {
-      const r = spawnSync('Rscript', ['-e', 'invisible(parse(file = commandArgs(TRUE)[1]))', file], { encoding: 'utf8' });
+      const r = spawnSync('Rscript', ['-e', 'invisible(parse(file = commandArgs(TRUE)[1]))', file], {
+        encoding: 'utf8',
+      });
       expect(r.status, `${file}: ${r.stderr}`).toBe(0);
     }
   });
@@ -46,10 +52,20 @@ describe('programs in other languages ship as files of their own', () => {
   it('GIVEN the automation helper WHEN its layout constants are read THEN they equal lib/state/layout.ts', () => {
     const helper = readFileSync(join(LIB, 'targets/automation/helper.py'), 'utf8');
     const constant = (name: string) => new RegExp(`^${name} = '([^']*)'$`, 'm').exec(helper)?.[1];
-    for (const name of ['STATE_DIR', 'JOURNAL_FILE', 'LOCK_FILE', 'LOCK_GATE_FILE', 'LEGACY_LOCK_DIR', 'PACKAGE_LOCKS_DIR', 'EXITS_DIR', 'INCOMING_DIR', 'FILES_DIR'] as const) {
+    for (const name of [
+      'STATE_DIR',
+      'JOURNAL_FILE',
+      'LOCK_FILE',
+      'LOCK_GATE_FILE',
+      'LEGACY_LOCK_DIR',
+      'PACKAGE_LOCKS_DIR',
+      'EXITS_DIR',
+      'INCOMING_DIR',
+      'FILES_DIR',
+    ] as const) {
       expect(constant(name), name).toBe(STACK_PATHS[name]);
     }
-    expect(new RegExp('^GATE_TTL_SECONDS = (\\d+)$', 'm').exec(helper)?.[1]).toBe(String(GATE_TTL_SECONDS));
+    expect(/^GATE_TTL_SECONDS = (\d+)$/m.exec(helper)?.[1]).toBe(String(GATE_TTL_SECONDS));
     // Every path enters scripts inside double quotes as it is: nothing a shell expands.
     for (const [name, path] of Object.entries(STACK_PATHS)) expect(path, name).toMatch(/^[A-Za-z0-9._/-]+$/);
   });
@@ -63,7 +79,15 @@ describe('the on-target state module writes bash that shellcheck accepts', () =>
     ['reading the lock owner', READ_LOCK_OWNER],
     ['the journal writer', JOURNAL_FUNCTION],
     ['the serial check', `${READ_SERIAL}\n${serialCheckLines(3)}`],
-    ['reading a log', readLogScript({ stackDir: '/home/ada/hpcdk/demo', address: 'train', jobName: 'demo-train', pattern: 'logs/train/%x-%j.out' })],
+    [
+      'reading a log',
+      readLogScript({
+        stackDir: '/home/ada/hpcdk/demo',
+        address: 'train',
+        jobName: 'demo-train',
+        pattern: 'logs/train/%x-%j.out',
+      }),
+    ],
   ])('%s', (_name, script) => {
     expect(lintScript(`${opening}${script}\n`)).toBe('');
   });

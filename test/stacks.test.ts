@@ -13,11 +13,17 @@ describe("the repository's stacks", () => {
 
   it('render only scripts that pass bash -n and shellcheck', () => {
     const tree = readTree(join(REPO, 'snapshots'));
-    const scripts = [...tree.keys()].filter((p) => p.endsWith('manifest.json')).flatMap((manifestPath) => {
-      const manifest = JSON.parse(readFileSync(join(REPO, 'snapshots', manifestPath), 'utf8')) as { artifacts: Array<{ path: string; kind: string }> };
-      const folder = manifestPath.slice(0, -'manifest.json'.length);
-      return manifest.artifacts.filter((a) => a.kind === 'script' || a.kind === 'sbatch').map((a) => `${folder}${a.path}`);
-    });
+    const scripts = [...tree.keys()]
+      .filter((p) => p.endsWith('manifest.json'))
+      .flatMap((manifestPath) => {
+        const manifest = JSON.parse(readFileSync(join(REPO, 'snapshots', manifestPath), 'utf8')) as {
+          artifacts: Array<{ path: string; kind: string }>;
+        };
+        const folder = manifestPath.slice(0, -'manifest.json'.length);
+        return manifest.artifacts
+          .filter((a) => a.kind === 'script' || a.kind === 'sbatch')
+          .map((a) => `${folder}${a.path}`);
+      });
     expect(scripts.length).toBeGreaterThan(3);
     for (const path of scripts) {
       expect(lintScript(readFileSync(join(REPO, 'snapshots', path), 'utf8'), path.split('/').pop()), path).toBe('');

@@ -12,7 +12,14 @@ import type { RunOptions } from '../targets/transport.js';
 
 export type ApplyEvent =
   | { readonly type: 'step'; readonly what: string; readonly done: number; readonly total: number }
-  | { readonly type: 'submitted'; readonly address: string; readonly jobId: string; readonly done: number; readonly total: number; readonly tasks?: number }
+  | {
+      readonly type: 'submitted';
+      readonly address: string;
+      readonly jobId: string;
+      readonly done: number;
+      readonly total: number;
+      readonly tasks?: number;
+    }
   | { readonly type: 'note'; readonly message: string };
 
 export interface ApplyResult {
@@ -24,7 +31,9 @@ export interface ApplyResult {
 /** The target is held by another apply. */
 export class LockedError extends HpcdkError {
   constructor(public readonly owner: string) {
-    super(`the target is locked by ${describeLockOwner(owner)}; it is released when that apply ends (hpcdk force-unlock removes a lock you know is abandoned)`);
+    super(
+      `the target is locked by ${describeLockOwner(owner)}; it is released when that apply ends (hpcdk force-unlock removes a lock you know is abandoned)`,
+    );
     this.name = 'LockedError';
   }
 }
@@ -39,12 +48,22 @@ export class StalePlanError extends HpcdkError {
 
 /** The uploads a plan needs, taken from the synthesis it was made from. */
 export function applyInputs(plan: Plan, synthesis: Pick<StackSynthesis, 'artifacts' | 'manifest'>): ApplyInputs {
-  const uploads: Upload[] = synthesis.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, executable: a.executable, content: a.content }));
+  const uploads: Upload[] = synthesis.artifacts.map((a) => ({
+    path: a.path,
+    sha256: a.sha256,
+    executable: a.executable,
+    content: a.content,
+  }));
   return { plan, uploads, resources: synthesis.manifest.resources };
 }
 
 /** Carries out `plan` in one round trip; reports progress through `onEvent`. */
-export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, operation: string, onEvent: (e: ApplyEvent) => void = () => {}): Promise<ApplyResult> {
+export async function applyPlan(
+  conn: TargetConnection,
+  inputs: ApplyInputs,
+  operation: string,
+  onEvent: (e: ApplyEvent) => void = () => {},
+): Promise<ApplyResult> {
   const total = countSteps(inputs.plan, conn.profile.spec.maxArraySize);
   if (total === 0) return { submitted: [], steps: 0 };
   const submitted: Array<{ address: string; jobId: string; tasks?: number }> = [];
@@ -80,7 +99,9 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
   if (stale) throw new StalePlanError();
   if (failed !== undefined) {
     const [what, address] = failed.split(' ');
-    throw new Error(`the ${what} of ${address} failed on ${conn.transport.description}; its log is logs/${address}/build.log on the target:\n${r.stderr.trimEnd()}\nNothing after it was done; apply again once it is fixed.`);
+    throw new Error(
+      `the ${what} of ${address} failed on ${conn.transport.description}; its log is logs/${address}/build.log on the target:\n${r.stderr.trimEnd()}\nNothing after it was done; apply again once it is fixed.`,
+    );
   }
   if (r.connectionLost) {
     throw new Error(
@@ -89,15 +110,22 @@ export async function applyPlan(conn: TargetConnection, inputs: ApplyInputs, ope
     );
   }
   if (r.exitCode !== 0 || !finished) {
-    const what = submitted.length > 0 ? ` Submitted before the failure: ${submitted.map((s) => `${s.address} (job ${s.jobId})`).join(', ')}; they are recorded, and apply again resumes.` : ' What was done is recorded; apply again resumes.';
-    throw new Error(`apply on ${conn.transport.description} failed after ${done} of ${total} steps (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-5).join('\n')}${what}`);
+    const what =
+      submitted.length > 0
+        ? ` Submitted before the failure: ${submitted.map((s) => `${s.address} (job ${s.jobId})`).join(', ')}; they are recorded, and apply again resumes.`
+        : ' What was done is recorded; apply again resumes.';
+    throw new Error(
+      `apply on ${conn.transport.description} failed after ${done} of ${total} steps (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-5).join('\n')}${what}`,
+    );
   }
   return { submitted, steps: done };
 }
 
 /** The apply script, or on an automation node the helper's program (same `@@` lines). */
 function runApply(conn: TargetConnection, inputs: ApplyInputs, operation: string, options: RunOptions) {
-  return isAutomation(conn) ? applyOnAutomationNode(conn, inputs, operation, options) : conn.transport.run(executeScript(conn, inputs, operation), options);
+  return isAutomation(conn)
+    ? applyOnAutomationNode(conn, inputs, operation, options)
+    : conn.transport.run(executeScript(conn, inputs, operation), options);
 }
 
 /** Removes a lock left by an apply that will never release it. */

@@ -81,7 +81,9 @@ function dependencyOrder(selected: ReadonlySet<string>, resources: readonly Mani
 
 /** Jobs to submit, ordered so each comes after the jobs it depends on. */
 function submissionOrder(plan: Plan, resources: readonly ManifestResource[]): ManifestResource[] {
-  const toSubmit = new Set(plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address));
+  const toSubmit = new Set(
+    plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address),
+  );
   return dependencyOrder(toSubmit, resources);
 }
 
@@ -137,7 +139,10 @@ mv -f "$D/"${quote(p.path)}.partial "$D/"${quote(p.path)}`);
   for (const r of buildOrder(plan, inputs.resources)) {
     const build = r.spec.build as BuildSpec;
     const log = `$D/logs/${r.address}/build.log`;
-    const run = (script: string, what: string) => `if ! ( cd "$D" && HPCDK_STACK_DIR="$D" bash "files/"${quote(script)} ) >> "${log}" 2>&1; then
+    const run = (
+      script: string,
+      what: string,
+    ) => `if ! ( cd "$D" && HPCDK_STACK_DIR="$D" bash "files/"${quote(script)} ) >> "${log}" 2>&1; then
   echo "@@failed ${what} "${quote(r.address)}
   tail -n 25 "${log}" >&2
   exit 5
@@ -179,7 +184,8 @@ hpcdk_journal ${made.map(quote).join(' ')}
 echo "@@submitted "${quote(request.address)}" $hpcdk_job_id"`);
   }
   for (const r of plan.resources) {
-    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job')) parts.push(`hpcdk_journal forget ${quote(r.address)}`);
+    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job'))
+      parts.push(`hpcdk_journal forget ${quote(r.address)}`);
   }
   parts.push(`rm -rf "$D/.hpcdk/incoming"\necho "@@done"`);
   return parts.join('\n');
@@ -204,7 +210,10 @@ interface RunSpec {
  * still queued or running. One that already finished has been satisfied (or
  * never will be), and is left out.
  */
-function resolveDependencies(plan: Plan, dependencies: RunSpec['dependencies']): Array<SubmitRequest['dependencies'][number]> {
+function resolveDependencies(
+  plan: Plan,
+  dependencies: RunSpec['dependencies'],
+): Array<SubmitRequest['dependencies'][number]> {
   const out: Array<SubmitRequest['dependencies'][number]> = [];
   const seen = new Set<string>();
   for (const d of dependencies) {
@@ -229,7 +238,6 @@ export interface Submission {
   readonly inputsLine: readonly string[];
 }
 
-
 /** The plan's submissions, each after the jobs it depends on; a sweep's points as chunks. */
 export function submissions(conn: TargetConnection, inputs: ApplyInputs): Submission[] {
   const { plan } = inputs;
@@ -247,7 +255,15 @@ export function submissions(conn: TargetConnection, inputs: ApplyInputs): Submis
       singleton: spec.singleton === true,
     };
     if (r.kind !== 'sweep-point') {
-      out.push({ request: { ...base, address: r.address, identity: r.identity, comment: jobComment(deployment, r.address, r.identity) }, inputsLine: inputsLine(r.address, r.inputs) });
+      out.push({
+        request: {
+          ...base,
+          address: r.address,
+          identity: r.identity,
+          comment: jobComment(deployment, r.address, r.identity),
+        },
+        inputsLine: inputsLine(r.address, r.inputs),
+      });
       continue;
     }
     const sweep = String(spec.sweep);
@@ -264,7 +280,13 @@ export function submissions(conn: TargetConnection, inputs: ApplyInputs): Submis
  * its comment carries the chunk identity (the hash of its points'
  * identities), so a chunk submitted by a killed apply is found, not repeated.
  */
-function sweepChunks(conn: TargetConnection, inputs: ApplyInputs, deployment: string, sweep: string, base: Omit<SubmitRequest, 'address' | 'identity' | 'comment'>): Submission[] {
+function sweepChunks(
+  conn: TargetConnection,
+  inputs: ApplyInputs,
+  deployment: string,
+  sweep: string,
+  base: Omit<SubmitRequest, 'address' | 'identity' | 'comment'>,
+): Submission[] {
   const byAddress = new Map(inputs.resources.map((m) => [m.address, m]));
   const pointsToSubmit = inputs.plan.resources
     .filter((r) => r.group === sweep && (r.action === 'submit' || r.action === 'replace'))
@@ -289,7 +311,11 @@ function sweepChunks(conn: TargetConnection, inputs: ApplyInputs, deployment: st
       paramsFile: `params/${sweep}/${chunkId.slice(0, 16)}.sh`,
     };
     // Points share the sweep's job template; their own input, the params, is in their address.
-    out.push({ request, chunk: { id: chunkId, sweep, points }, inputsLine: inputsLine(sweep, chunk[0]!.inputs, ['template']) });
+    out.push({
+      request,
+      chunk: { id: chunkId, sweep, points },
+      inputsLine: inputsLine(sweep, chunk[0]!.inputs, ['template']),
+    });
   }
   return out;
 }
@@ -322,7 +348,9 @@ export function countSteps(plan: Plan, maxArraySize = 1001): number {
   let n = 0;
   const files = new Set<string>();
   const sweeps = new Map<string, number>();
-  for (const r of plan.resources) if (r.group && (r.action === 'submit' || r.action === 'replace')) sweeps.set(r.group, (sweeps.get(r.group) ?? 0) + 1);
+  for (const r of plan.resources)
+    if (r.group && (r.action === 'submit' || r.action === 'replace'))
+      sweeps.set(r.group, (sweeps.get(r.group) ?? 0) + 1);
   for (const count of sweeps.values()) n += Math.ceil(count / maxArraySize);
   for (const r of plan.resources) {
     if (ACTS_ON_FILES.has(r.action)) {

@@ -14,8 +14,13 @@ interface BundleSpec {
 
 /** Bundled paths with uncommitted changes: apply refuses them unless told otherwise. */
 export class DirtyBundleError extends HpcdkError {
-  constructor(public readonly address: string, public readonly files: readonly string[]) {
-    super(`code bundle ${address}: uncommitted changes in ${files.join(', ')}. Commit them (the job runs what is committed) or pass --allow-dirty to bundle the last commit anyway`);
+  constructor(
+    public readonly address: string,
+    public readonly files: readonly string[],
+  ) {
+    super(
+      `code bundle ${address}: uncommitted changes in ${files.join(', ')}. Commit them (the job runs what is committed) or pass --allow-dirty to bundle the last commit anyway`,
+    );
     this.name = 'DirtyBundleError';
   }
 }
@@ -24,7 +29,12 @@ export class DirtyBundleError extends HpcdkError {
  * The archives of the code bundles this plan builds, made from HEAD in the
  * project folder. Checks that HEAD still holds what the plan was made from.
  */
-export function bundlePayloads(plan: Plan, resources: readonly ManifestResource[], projectDir: string, allowDirty: boolean): Payload[] {
+export function bundlePayloads(
+  plan: Plan,
+  resources: readonly ManifestResource[],
+  projectDir: string,
+  allowDirty: boolean,
+): Payload[] {
   const out: Payload[] = [];
   for (const change of plan.resources) {
     if (!change.build) continue;

@@ -9,8 +9,13 @@ export interface SecretValue {
 }
 
 export class MissingSecretError extends HpcdkError {
-  constructor(public readonly names: readonly string[], public readonly users: readonly string[]) {
-    super(`secret${names.length === 1 ? '' : 's'} ${names.join(', ')}: not set in the environment of this apply (needed by ${users.join(', ')}); nothing was done`);
+  constructor(
+    public readonly names: readonly string[],
+    public readonly users: readonly string[],
+  ) {
+    super(
+      `secret${names.length === 1 ? '' : 's'} ${names.join(', ')}: not set in the environment of this apply (needed by ${users.join(', ')}); nothing was done`,
+    );
     this.name = 'MissingSecretError';
   }
 }
@@ -20,8 +25,14 @@ export class MissingSecretError extends HpcdkError {
  * process's environment now. Taken at apply time only, so a saved plan never
  * holds one.
  */
-export function secretsToUpload(plan: Plan, resources: readonly ManifestResource[], env: NodeJS.ProcessEnv = process.env): SecretValue[] {
-  const submitting = new Set(plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address));
+export function secretsToUpload(
+  plan: Plan,
+  resources: readonly ManifestResource[],
+  env: NodeJS.ProcessEnv = process.env,
+): SecretValue[] {
+  const submitting = new Set(
+    plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address),
+  );
   const needed = new Map<string, string[]>();
   for (const r of resources) {
     if (!submitting.has(r.address)) continue;
@@ -33,6 +44,7 @@ export function secretsToUpload(plan: Plan, resources: readonly ManifestResource
     }
   }
   const missing = [...needed.keys()].filter((name) => env[name] === undefined);
-  if (missing.length > 0) throw new MissingSecretError(missing.sort(), [...new Set(missing.flatMap((m) => needed.get(m)!))].sort());
+  if (missing.length > 0)
+    throw new MissingSecretError(missing.sort(), [...new Set(missing.flatMap((m) => needed.get(m)!))].sort());
   return [...needed.keys()].sort().map((name) => ({ name, value: env[name]! }));
 }

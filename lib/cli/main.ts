@@ -52,7 +52,12 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
     .description("print stacks' dependency graphs (environments, images, datasets, code, jobs, sweeps) as Graphviz DOT")
     .argument('[stacks...]', 'stacks to graph (default: all, one cluster per stack)')
     .option('-t, --target <name>', "the target to render for (default: each stack's first declared target)")
-    .addOption(new Option('--format <format>', 'dot, or svg rendered by Graphviz dot (default: svg when --out ends in .svg)').choices(['dot', 'svg']))
+    .addOption(
+      new Option(
+        '--format <format>',
+        'dot, or svg rendered by Graphviz dot (default: svg when --out ends in .svg)',
+      ).choices(['dot', 'svg']),
+    )
     .option('--out <file>', 'write to this file instead of stdout')
     .action((stacks: string[], opts: { target?: string; format?: GraphFormat; out?: string }) => {
       run(import('./commands/graph.js').then((m) => m.graphCommand(stacks, { ...opts, dir: globals().dir }, io())));
@@ -69,25 +74,42 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
 
   const targetOptions = (cmd: Command) =>
     cmd
-      .option('-t, --target <name>', "the target to act on (default: the stack's first declared target; local is always available)")
-      .option('--accept-new-host-key', 'accept and record an SSH host key seen for the first time (a changed key is always refused)')
+      .option(
+        '-t, --target <name>',
+        "the target to act on (default: the stack's first declared target; local is always available)",
+      )
+      .option(
+        '--accept-new-host-key',
+        'accept and record an SSH host key seen for the first time (a changed key is always refused)',
+      )
       .option('--openssh', 'connect through the system OpenSSH client (ControlMaster, MFA) instead of the built-in one')
-      .option('--automation', "reach the target as an MFA cluster's automation node: allow-listed commands only, no shell (also the profile's automation: true)");
+      .option(
+        '--automation',
+        "reach the target as an MFA cluster's automation node: allow-listed commands only, no shell (also the profile's automation: true)",
+      );
 
   const collect = (value: string, previous: string[]) => [...previous, value];
 
   targetOptions(
     program
       .command('plan')
-      .description("show what apply would change on the target: one read of the target, compared with the stack")
+      .description('show what apply would change on the target: one read of the target, compared with the stack')
       .argument('[stacks...]', 'stacks to plan (default: all)')
       .option('--json', 'print the plan as a versioned JSON document')
       .option('--detailed-exitcode', 'exit 2 when the plan has changes, 0 when it has none, 1 on error')
       .option('--out <file>', 'save the plan, to carry it out exactly with hpcdk apply FILE')
-      .option('--replace <address>', 'plan to cancel and submit this job again, whatever its state (repeatable)', collect, [])
+      .option(
+        '--replace <address>',
+        'plan to cancel and submit this job again, whatever its state (repeatable)',
+        collect,
+        [],
+      )
       .option('--destroy', 'plan the removal of everything the stacks deployed and submitted')
       .option('--allow-dirty', 'with --out: bundle the last commit even where bundled paths have uncommitted changes')
-      .option('--ignore-budget', 'plan (and save) even when the submissions request more compute than the budget allows'),
+      .option(
+        '--ignore-budget',
+        'plan (and save) even when the submissions request more compute than the budget allows',
+      ),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
     run(import('./commands/reconcile.js').then((m) => m.planCommand(stacks, { ...opts, dir: globals().dir }, io())));
   });
@@ -113,14 +135,23 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .argument('[stacks...]', 'stacks to destroy (default: all)')
       .option('-y, --yes', 'destroy without asking for confirmation'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
-    run(import('./commands/reconcile.js').then((m) => m.applyCommand(stacks, { ...opts, dir: globals().dir }, io(), 'destroy')));
+    run(
+      import('./commands/reconcile.js').then((m) =>
+        m.applyCommand(stacks, { ...opts, dir: globals().dir }, io(), 'destroy'),
+      ),
+    );
   });
 
   targetOptions(
     program
       .command('status')
-      .description("show each resource's state: files deployed, jobs' scheduler state, exit codes and run records (one read per stack); or one run in full")
-      .argument('[stacks...]', 'stacks to show (default: all), or one ADDRESS (STACK/ADDRESS) to show its newest run in full')
+      .description(
+        "show each resource's state: files deployed, jobs' scheduler state, exit codes and run records (one read per stack); or one run in full",
+      )
+      .argument(
+        '[stacks...]',
+        'stacks to show (default: all), or one ADDRESS (STACK/ADDRESS) to show its newest run in full',
+      )
       .option('--task <n>', "with a sweep's ADDRESS: the run of array task N")
       .option('--json', 'print as JSON'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
@@ -141,8 +172,13 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
   targetOptions(
     program
       .command('images')
-      .description('list the images and .sif files hpcdk built on the target, found by label and by state, and whether a stack still uses each (one read per target)')
-      .argument('[stacks...]', 'stacks to list (default: all); a name the project lacks lists that stack folder on --target')
+      .description(
+        'list the images and .sif files hpcdk built on the target, found by label and by state, and whether a stack still uses each (one read per target)',
+      )
+      .argument(
+        '[stacks...]',
+        'stacks to list (default: all); a name the project lacks lists that stack folder on --target',
+      )
       .option('--json', 'print as JSON'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
     run(import('./commands/images.js').then((m) => m.imagesCommand(stacks, { ...opts, dir: globals().dir }, io())));
@@ -151,9 +187,17 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
   targetOptions(
     program
       .command('gc')
-      .description('remove what no stack and no running job uses: old images, old code bundles and params files, logs beyond --keep-runs; shows what and asks first')
-      .argument('[stacks...]', 'stacks to clean (default: all); with --orphans, also stack folders the project no longer has')
-      .option('--keep-runs <n>', "keep each job's newest N runs' logs and remove older ones (default: logs are left alone)")
+      .description(
+        'remove what no stack and no running job uses: old images, old code bundles and params files, logs beyond --keep-runs; shows what and asks first',
+      )
+      .argument(
+        '[stacks...]',
+        'stacks to clean (default: all); with --orphans, also stack folders the project no longer has',
+      )
+      .option(
+        '--keep-runs <n>',
+        "keep each job's newest N runs' logs and remove older ones (default: logs are left alone)",
+      )
       .option('--orphans', 'remove the named stack folders the project has no stack for (with --target), whole')
       .option('-y, --yes', 'remove without asking for confirmation')
       .option('--json', 'print what gc removes and keeps as JSON; without --yes, remove nothing'),
@@ -164,7 +208,9 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
   targetOptions(
     program
       .command('pull')
-      .description("copy jobs' and sweeps' runs (logs, run.json, frozen packages) and declared outputs into runs/<stack>/<target>/<address>/, incrementally with rsync")
+      .description(
+        "copy jobs' and sweeps' runs (logs, run.json, frozen packages) and declared outputs into runs/<stack>/<target>/<address>/, incrementally with rsync",
+      )
       .argument('[addresses...]', 'jobs and sweeps to pull (default: all of them)')
       .option('--stack <name>', 'only this stack (default: all)')
       .option('--outputs', 'also pull the declared outputs (the default)')
@@ -174,15 +220,22 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
   });
 
   targetOptions(
-    program.command('force-unlock').description('remove the lock an interrupted apply left on a stack').argument('<stack>', 'the stack'),
+    program
+      .command('force-unlock')
+      .description('remove the lock an interrupted apply left on a stack')
+      .argument('<stack>', 'the stack'),
   ).action((stack: string, opts: Record<string, unknown>) => {
-    run(import('./commands/reconcile.js').then((m) => m.forceUnlockCommand(stack, { ...opts, dir: globals().dir }, io())));
+    run(
+      import('./commands/reconcile.js').then((m) => m.forceUnlockCommand(stack, { ...opts, dir: globals().dir }, io())),
+    );
   });
 
   targetOptions(
     program
       .command('doctor')
-      .description('check a target before anything is applied: connection, scheduler, modules, scratch, container runtime, write access')
+      .description(
+        'check a target before anything is applied: connection, scheduler, modules, scratch, container runtime, write access',
+      )
       .option('--json', 'print the checks as JSON')
       .option('--probe-job', 'also run a one-minute job that checks the scratch variable inside a job'),
   ).action((opts: Record<string, unknown>) => {
@@ -192,14 +245,20 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
   targetOptions(
     program
       .command('shell')
-      .description('open a shell on a compute node with an environment active or inside an image (with -- COMMAND: run that instead)')
+      .description(
+        'open a shell on a compute node with an environment active or inside an image (with -- COMMAND: run that instead)',
+      )
       .argument('<address>', 'the environment or image, by its address as plan shows it')
       .argument('[command...]', 'after --: a command to run there instead of an interactive shell')
       .option('--stack <name>', 'the stack, when several have a construct at that address')
       .option('--like <job>', "take this job's allocation instead of the target's job defaults")
       .option('--time <time>', 'the time limit of the session, e.g. 01:00:00'),
   ).action((address: string, command: string[], opts: Record<string, unknown>) => {
-    run(import('./commands/shell.js').then((m) => m.shellCommand(address, command, { ...opts, dir: globals().dir }, io())));
+    run(
+      import('./commands/shell.js').then((m) =>
+        m.shellCommand(address, command, { ...opts, dir: globals().dir }, io()),
+      ),
+    );
   });
 
   return program;
@@ -214,7 +273,8 @@ async function report(error: unknown, io: Output): Promise<number> {
     return error.exitCode;
   }
   // Stack traces are for hpcdk's developers: HPCDK_DEBUG=1 shows them.
-  const detail = error instanceof Error ? (process.env.HPCDK_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
+  const detail =
+    error instanceof Error ? (process.env.HPCDK_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
   io.err(`${c.red('Error:')} ${detail}`);
   return EXIT.error;
 }
@@ -236,7 +296,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not errors; commander has already printed them.
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return EXIT.ok;
       return EXIT.error;
     }
     return await report(error, io());

@@ -12,7 +12,11 @@ export interface Output {
 
 /** Colour only on a terminal, and never with NO_COLOR or --no-color. */
 export function makeOutput(colorFlag: boolean): Output {
-  const enabled = colorFlag && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') && Boolean(process.stdout.isTTY) && process.env.TERM !== 'dumb';
+  const enabled =
+    colorFlag &&
+    !('NO_COLOR' in process.env && process.env.NO_COLOR !== '') &&
+    Boolean(process.stdout.isTTY) &&
+    process.env.TERM !== 'dumb';
   return {
     colors: pc.createColors(enabled),
     out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),

@@ -41,7 +41,9 @@ export function pickTarget(stack: Stack, name: string | undefined): ClusterProfi
   const target = stack.target(name);
   if (!target) {
     const declared = stack.targets.map((t) => t.name).join(', ');
-    throw new CliError(`stack ${stack.stackName} has no target ${name} (declared: ${declared}; local is always available)`);
+    throw new CliError(
+      `stack ${stack.stackName} has no target ${name} (declared: ${declared}; local is always available)`,
+    );
   }
   return target;
 }

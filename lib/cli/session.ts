@@ -38,29 +38,49 @@ export function resolveTarget(project: LoadedProject, stack: Stack, name: string
   // A shared profile made in a stack file without a stack of its own (stacks/profiles.ts).
   const shared = [...project.profiles].reverse().find((p) => p.name === name);
   if (shared) return shared;
-  const known = new Set(['local', ...project.stacks.flatMap((s) => s.stack.targets.map((t) => t.name)), ...project.profiles.map((p) => p.name)]);
+  const known = new Set([
+    'local',
+    ...project.stacks.flatMap((s) => s.stack.targets.map((t) => t.name)),
+    ...project.profiles.map((p) => p.name),
+  ]);
   throw new CliError(`no target named ${name} (targets: ${[...known].sort().join(', ')})`);
 }
 
 /** Renders the (stack, target) pair in memory, warning when its committed snapshot is stale. */
-export function synthesizeFor(project: LoadedProject, stack: Stack, target: ClusterProfile, io: Output): StackSynthesis {
+export function synthesizeFor(
+  project: LoadedProject,
+  stack: Stack,
+  target: ClusterProfile,
+  io: Output,
+): StackSynthesis {
   const synthesis = synthesizeStack(stack, target, project.dir);
   const committed = join(project.dir, SNAPSHOTS_DIR, stack.stackName, target.name, MANIFEST_FILE);
   if (stack.targets.some((t) => t.name === target.name) && existsSync(committed)) {
     if (readFileSync(committed, 'utf8') !== synthesis.files.get(MANIFEST_FILE)!.content) {
-      io.err(io.colors.yellow(`Warning: snapshots/${stack.stackName}/${target.name}/ is stale; run hpcdk synth and commit it.`));
+      io.err(
+        io.colors.yellow(
+          `Warning: snapshots/${stack.stackName}/${target.name}/ is stale; run hpcdk synth and commit it.`,
+        ),
+      );
     }
   }
   return synthesis;
 }
 
 /** Opens the target: local processes, or SSH (ssh2 by default, OpenSSH with --openssh). */
-export async function openTarget(project: LoadedProject, profile: ClusterProfile, options: TargetOptions): Promise<TargetConnection> {
+export async function openTarget(
+  project: LoadedProject,
+  profile: ClusterProfile,
+  options: TargetOptions,
+): Promise<TargetConnection> {
   const ssh: SshOptions = { acceptNewHostKey: options.acceptNewHostKey ?? false, useOpenSsh: options.openssh ?? false };
   const automation = options.automation === true || profile.spec.automation;
   if (automation && profile.isLocal) throw new CliError(`--automation: target ${profile.name} is not reached over SSH`);
   try {
-    return await connect(profile, { projectDir: project.dir, transportFor: (p) => (automation ? openAutomationTransport(p, ssh) : openSshTransport(p, ssh)) });
+    return await connect(profile, {
+      projectDir: project.dir,
+      transportFor: (p) => (automation ? openAutomationTransport(p, ssh) : openSshTransport(p, ssh)),
+    });
   } catch (e) {
     throw new CliError(`cannot reach target ${profile.name}: ${(e as Error).message}`);
   }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ClusterProfile } from '../core/cluster-profile.js';
 
-const SAFE_VALUE = /^[A-Za-z0-9_.,:@%+=\/-]+$/;
+const SAFE_VALUE = /^[A-Za-z0-9_.,:@%+=/-]+$/;
 const safe = (what: string) => z.string().regex(SAFE_VALUE, `must be ${what}, without spaces or shell characters`);
 
 /** SLURM time: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS. */
@@ -10,7 +10,10 @@ export const SLURM_TIME = /^(\d+-\d{1,2}(:\d{1,2}(:\d{1,2})?)?|\d+(:\d{1,2}(:\d{
 export const GpuRequestSchema = z
   .object({
     /** A GPU type the partition offers, e.g. `a100`, `t4`. */
-    type: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a GPU type name').optional(),
+    type: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'must be a GPU type name')
+      .optional(),
     count: z.number().int().positive().default(1),
   })
   .strict();
@@ -19,7 +22,10 @@ export const GpuRequestSchema = z
 export const AllocationSchema = z
   .object({
     account: safe('an account name').optional(),
-    partition: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a partition name').optional(),
+    partition: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be a partition name')
+      .optional(),
     /** Wall time, as SLURM writes it: `02:00:00`, `1-12:00:00`, `90`. */
     time: z.string().regex(SLURM_TIME, 'must be a SLURM time such as 02:00:00 or 1-12:00:00').optional(),
     nodes: z.number().int().positive().optional(),
@@ -27,19 +33,30 @@ export const AllocationSchema = z
     ntasksPerNode: z.number().int().positive().optional(),
     cpusPerTask: z.number().int().positive().optional(),
     /** Memory per node, e.g. `64G`. */
-    mem: z.string().regex(/^\d+[KMGT]?$/, 'must be a SLURM memory size such as 64G').optional(),
+    mem: z
+      .string()
+      .regex(/^\d+[KMGT]?$/, 'must be a SLURM memory size such as 64G')
+      .optional(),
     gpus: GpuRequestSchema.optional(),
     constraint: safe('a constraint expression').optional(),
     qos: safe('a QOS name').optional(),
     mail: z
       .object({
         user: z.string().regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$/, 'must be an email address'),
-        type: z.array(z.enum(['BEGIN', 'END', 'FAIL', 'REQUEUE', 'ALL', 'TIME_LIMIT', 'TIME_LIMIT_80', 'ARRAY_TASKS'])).min(1).default(['FAIL']),
+        type: z
+          .array(z.enum(['BEGIN', 'END', 'FAIL', 'REQUEUE', 'ALL', 'TIME_LIMIT', 'TIME_LIMIT_80', 'ARRAY_TASKS']))
+          .min(1)
+          .default(['FAIL']),
       })
       .strict()
       .optional(),
     /** Extra `#SBATCH --name=value` directives, for what the fields above do not cover. */
-    extra: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a long option name without dashes'), safe('an option value')).default({}),
+    extra: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a long option name without dashes'),
+        safe('an option value'),
+      )
+      .default({}),
   })
   .strict();
 
@@ -55,7 +72,8 @@ export function allocationOnTarget(target: ClusterProfile, own: Allocation): All
   const spec = target.spec;
   const given = Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined));
   const a = { ...spec.jobDefaults, ...given } as Allocation;
-  const partition = a.partition ?? spec.defaultPartition ?? (target.isLocal ? undefined : Object.keys(spec.partitions)[0]);
+  const partition =
+    a.partition ?? spec.defaultPartition ?? (target.isLocal ? undefined : Object.keys(spec.partitions)[0]);
   const account = a.account ?? spec.account;
   return { ...a, ...(partition ? { partition } : {}), ...(account ? { account } : {}) };
 }
@@ -65,7 +83,10 @@ export function timeToMinutes(time: string): number {
   const dash = time.indexOf('-');
   if (dash >= 0) {
     // D-HH, D-HH:MM, D-HH:MM:SS
-    const [h = 0, m = 0, s = 0] = time.slice(dash + 1).split(':').map(Number);
+    const [h = 0, m = 0, s = 0] = time
+      .slice(dash + 1)
+      .split(':')
+      .map(Number);
     return Number(time.slice(0, dash)) * 1440 + h * 60 + m + Math.ceil(s / 60);
   }
   const parts = time.split(':').map(Number);
@@ -98,7 +119,10 @@ export interface ResourceRequest {
 }
 
 /** The request of an allocation already layered over the target's defaults, on the target's partitions. */
-export function resourceRequest(a: Allocation, partitions: Readonly<Record<string, { readonly maxTime?: string }>>): ResourceRequest {
+export function resourceRequest(
+  a: Allocation,
+  partitions: Readonly<Record<string, { readonly maxTime?: string }>>,
+): ResourceRequest {
   const nodes = a.nodes ?? 1;
   // SLURM starts one task per node unless told otherwise.
   const tasks = a.ntasks ?? (a.ntasksPerNode ?? 1) * nodes;

@@ -50,9 +50,18 @@ export class CodeBundle extends HpcConstruct<typeof CodeBundlePropsSchema> imple
   }
 
   public override validateForTarget(ctx: SynthContext): ValidationIssue[] {
-    if (!isGitRepo(ctx.projectDir)) return [this.issue('paths', `the project folder is not in a git repository, so there is no commit to bundle`, ctx.projectDir)];
+    if (!isGitRepo(ctx.projectDir))
+      return [
+        this.issue(
+          'paths',
+          `the project folder is not in a git repository, so there is no commit to bundle`,
+          ctx.projectDir,
+        ),
+      ];
     const tree = this.tree(ctx);
-    const missing = this.props.paths.filter((p) => !tree.some((e) => e.path === p || e.path.startsWith(`${p.replace(/\/$/, '')}/`)));
+    const missing = this.props.paths.filter(
+      (p) => !tree.some((e) => e.path === p || e.path.startsWith(`${p.replace(/\/$/, '')}/`)),
+    );
     return missing.map((p) => this.issue('paths', 'is not tracked by git at HEAD (commit it first)', p));
   }
 
@@ -76,7 +85,7 @@ export class CodeBundle extends HpcConstruct<typeof CodeBundlePropsSchema> imple
 
   public synthesize(ctx: SynthContext): ConstructOutput {
     const tree = this.tree(ctx);
-    const listing = tree.map((e) => `${e.mode} ${e.blob} ${e.path}`).join('\n') + '\n';
+    const listing = `${tree.map((e) => `${e.mode} ${e.blob} ${e.path}`).join('\n')}\n`;
     const unpack = renderUnpackScript({
       archive: STACK_DIR.join('bundles', this.address, 'incoming.tar.gz'),
       commitFile: STACK_DIR.join('bundles', this.address, 'incoming.commit'),
@@ -94,7 +103,12 @@ export class CodeBundle extends HpcConstruct<typeof CodeBundlePropsSchema> imple
           inputs: { tree: listing },
           spec: {
             build: { script: `${this.address}/unpack.sh` },
-            bundle: { paths: this.props.paths, contentId: this.contentId(ctx), archive: `bundles/${this.address}/incoming.tar.gz`, commitFile: `bundles/${this.address}/incoming.commit` },
+            bundle: {
+              paths: this.props.paths,
+              contentId: this.contentId(ctx),
+              archive: `bundles/${this.address}/incoming.tar.gz`,
+              commitFile: `bundles/${this.address}/incoming.commit`,
+            },
           },
         },
       ],

@@ -27,16 +27,24 @@ import {
 /** A conda match spec: `numpy`, `numpy=1.26`, `numpy==1.26.4`, `pytorch>=2.1,<3`, `conda-forge::numpy=1.26`. */
 const CondaSpecSchema = z
   .string()
-  .regex(/^(?:[A-Za-z0-9_.-]+::)?[A-Za-z0-9_][A-Za-z0-9_.-]*(?:\s*(?:==|=|>=|<=|>|<|!=)\s*[A-Za-z0-9_.*+!-]+(?:\s*,\s*(?:==|=|>=|<=|>|<|!=)\s*[A-Za-z0-9_.*+!-]+)*(?:=[A-Za-z0-9_.*+-]+)?)?$/, 'must be a conda match spec such as numpy=1.26.4');
+  .regex(
+    /^(?:[A-Za-z0-9_.-]+::)?[A-Za-z0-9_][A-Za-z0-9_.-]*(?:\s*(?:==|=|>=|<=|>|<|!=)\s*[A-Za-z0-9_.*+!-]+(?:\s*,\s*(?:==|=|>=|<=|>|<|!=)\s*[A-Za-z0-9_.*+!-]+)*(?:=[A-Za-z0-9_.*+-]+)?)?$/,
+    'must be a conda match spec such as numpy=1.26.4',
+  );
 
 export const CondaEnvPropsSchema = z
   .object({
     /** The `name:` written in environment.yml (informative: the environment is created at its prefix). @default none */
-    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a conda environment name').optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'must be a conda environment name')
+      .optional(),
     /** The prefix (`conda env create -p`). @default `<stack folder>/envs/<address>` for `login`, `$<scratchVar>/conda-envs/<address>` otherwise */
     location: TargetPathSchema.optional(),
     /** Channels, in priority order. Required: an environment that names none depends on whoever's .condarc. */
-    channels: z.array(z.string().regex(/^[A-Za-z0-9_.:\/-]+$/, 'must be a channel name or URL')).min(1, 'needs at least one channel (e.g. conda-forge)'),
+    channels: z
+      .array(z.string().regex(/^[A-Za-z0-9_.:/-]+$/, 'must be a channel name or URL'))
+      .min(1, 'needs at least one channel (e.g. conda-forge)'),
     /** The Python version, written as `python=<version>` first among the dependencies. @default none */
     python: PythonVersionSchema.optional(),
     /** Conda packages (match specs). @default none */
@@ -56,7 +64,13 @@ export const CondaEnvPropsSchema = z
   .superRefine((p, ctx) => {
     if (p.python !== undefined) {
       const i = p.dependencies.findIndex((d) => /^(?:[^:]+::)?python(\s*[=<>!]|$)/.test(d));
-      if (i >= 0) ctx.addIssue({ code: 'custom', path: ['dependencies', i], message: 'names python again; the python prop already sets it', input: p.dependencies[i] });
+      if (i >= 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dependencies', i],
+          message: 'names python again; the python prop already sets it',
+          input: p.dependencies[i],
+        });
     }
   });
 
@@ -93,16 +107,29 @@ export class CondaEnv extends Environment<typeof CondaEnvPropsSchema> {
     const pip = requirementLines(p.pip);
     const pipOnly = requirementLines(p.pipOnly);
     const dependencies = this.condaDependencies();
-    const header = [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'];
+    const header = [
+      `${this.node.path} on target ${ctx.target.name}`,
+      'Rendered by hpcdk; edit the stack, not this file.',
+    ];
     const artifacts: ArtifactSpec[] = [
       {
         path: 'environment.yml',
         kind: 'environment-yml',
-        content: renderEnvironmentYml({ ...(p.name !== undefined ? { name: p.name } : {}), channels: p.channels, dependencies, pip }, `${this.node.path}: rendered by hpcdk; edit the stack, not this file.`),
+        content: renderEnvironmentYml(
+          { ...(p.name !== undefined ? { name: p.name } : {}), channels: p.channels, dependencies, pip },
+          `${this.node.path}: rendered by hpcdk; edit the stack, not this file.`,
+        ),
       },
     ];
     if (pipOnly.length > 0) {
-      artifacts.push({ path: 'requirements-pip.txt', kind: 'requirements', content: renderRequirementsFile(`${this.node.path}: pip-only packages, installed with --no-deps (rendered by hpcdk).`, pipOnly) });
+      artifacts.push({
+        path: 'requirements-pip.txt',
+        kind: 'requirements',
+        content: renderRequirementsFile(
+          `${this.node.path}: pip-only packages, installed with --no-deps (rendered by hpcdk).`,
+          pipOnly,
+        ),
+      });
     }
     artifacts.push({
       path: 'bootstrap.sh',
@@ -118,20 +145,43 @@ export class CondaEnv extends Environment<typeof CondaEnvPropsSchema> {
       }),
     });
     if (p.smoke) {
-      artifacts.push({ path: 'smoke.sh', kind: 'script', executable: true, content: renderSmoke({ header, envDir: prefix, imports: p.smoke.imports, versions: p.smoke.versions, address: this.address }) });
+      artifacts.push({
+        path: 'smoke.sh',
+        kind: 'script',
+        executable: true,
+        content: renderSmoke({
+          header,
+          envDir: prefix,
+          imports: p.smoke.imports,
+          versions: p.smoke.versions,
+          address: this.address,
+        }),
+      });
     }
     const build: BuildSpec = {
       script: `${this.address}/bootstrap.sh`,
       ...(p.smoke ? { check: `${this.address}/smoke.sh` } : {}),
       // conda's own list includes the pip-installed packages (build `pypi_0`); conda needs the profile's init first.
-      lock: [...shellSetupLines(shellSetupFor(ctx.target, p.modules)), `conda list --prefix ${word(prefix)} --export`].join('\n'),
+      lock: [
+        ...shellSetupLines(shellSetupFor(ctx.target, p.modules)),
+        `conda list --prefix ${word(prefix)} --export`,
+      ].join('\n'),
     };
     return {
       artifacts,
       resources: [
         {
           kind: this.kind,
-          inputs: { name: p.name ?? null, channels: p.channels, dependencies, pip, pipOnly, modules: p.modules, location: String(prefix), build: p.build },
+          inputs: {
+            name: p.name ?? null,
+            channels: p.channels,
+            dependencies,
+            pip,
+            pipOnly,
+            modules: p.modules,
+            location: String(prefix),
+            build: p.build,
+          },
           spec: { conda: { dependencies, pip, pipOnly }, ...(p.build === 'login' ? { build } : {}) },
         },
       ],

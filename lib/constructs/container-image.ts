@@ -17,8 +17,14 @@ import {
   wrapImageStep,
   type ImageBuildSpec,
 } from '../render/image-build.js';
-import { parseImageReference, type ImageReference, type ImageSpec, type ImageStage, type ImageStep } from '../render/image-spec.js';
-import { isEnvName, RuntimeRef, words } from '../shell/index.js';
+import {
+  parseImageReference,
+  type ImageReference,
+  type ImageSpec,
+  type ImageStage,
+  type ImageStep,
+} from '../render/image-spec.js';
+import { isEnvName, type RuntimeRef, words } from '../shell/index.js';
 import { ShellValueSchema } from './schemas.js';
 
 /** Copied files become artifacts (text, in the snapshot): keep them small. */
@@ -28,30 +34,45 @@ const SAFE_SEGMENT = /^[A-Za-z0-9._+@=-]+$/;
 const oneLine = z.string().refine((s) => !/[\r\n]/.test(s), 'must be one line');
 const absolutePath = z
   .string()
-  .regex(/^\/[A-Za-z0-9._+@=\/-]*$/, 'must be an absolute path of plain characters (letters, digits, . _ + @ = - /)');
+  .regex(/^\/[A-Za-z0-9._+@=/-]*$/, 'must be an absolute path of plain characters (letters, digits, . _ + @ = - /)');
 const contextPath = z
   .string()
-  .refine((p) => p.split('/').every((s) => SAFE_SEGMENT.test(s) && s !== '.' && s !== '..'), 'must be a relative path inside the project, of plain characters, without . or .. segments');
+  .refine(
+    (p) => p.split('/').every((s) => SAFE_SEGMENT.test(s) && s !== '.' && s !== '..'),
+    'must be a relative path inside the project, of plain characters, without . or .. segments',
+  );
 const stageName = z.string().regex(/^[a-z][a-z0-9_-]*$/, 'must be a stage name: lowercase letters, digits, _ and -');
 const imageReference = z.string().superRefine((text, ctx) => {
   const parsed = parseImageReference(text);
   if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem, input: text });
 });
-const shellCommand = z.union([oneLine.min(1, 'a command must not be empty'), z.array(oneLine).min(1, 'a command needs at least one word')]);
+const shellCommand = z.union([
+  oneLine.min(1, 'a command must not be empty'),
+  z.array(oneLine).min(1, 'a command needs at least one word'),
+]);
 const argList = z.array(oneLine).default([]);
 
 export const ImageStepSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('apt'),
-      packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+:~-]+)?$/, 'must be a Debian package name, optionally =version')).min(1, 'name at least one package'),
+      packages: z
+        .array(
+          z
+            .string()
+            .regex(/^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+:~-]+)?$/, 'must be a Debian package name, optionally =version'),
+        )
+        .min(1, 'name at least one package'),
     })
     .strict(),
   z
     .object({
       kind: z.literal('pip'),
       requirements: z.array(oneLine.min(1)).min(1, 'name at least one requirement'),
-      python: z.string().regex(/^[A-Za-z0-9._\/-]+$/, 'must be a program name or path').default('python3'),
+      python: z
+        .string()
+        .regex(/^[A-Za-z0-9._/-]+$/, 'must be a program name or path')
+        .default('python3'),
       args: argList,
     })
     .strict(),
@@ -67,7 +88,8 @@ export const ImageStepSchema = z.discriminatedUnion('kind', [
     .superRefine((c, ctx) => {
       const check = c.fromStage === undefined ? contextPath : absolutePath;
       const r = check.safeParse(c.source);
-      if (!r.success) ctx.addIssue({ code: 'custom', path: ['source'], message: r.error.issues[0]!.message, input: c.source });
+      if (!r.success)
+        ctx.addIssue({ code: 'custom', path: ['source'], message: r.error.issues[0]!.message, input: c.source });
     }),
   z.object({ kind: z.literal('run'), commands: z.array(shellCommand).min(1, 'name at least one command') }).strict(),
 ]);
@@ -83,11 +105,20 @@ export const ImageBlock = {
    * block (its pinned requirements), so images and environments install
    * Python packages one way.
    */
-  pip: (requirements: string[], options: { python?: string; args?: string[] } = {}): ImageStepInput => ({ kind: 'pip', requirements, ...options }),
+  pip: (requirements: string[], options: { python?: string; args?: string[] } = {}): ImageStepInput => ({
+    kind: 'pip',
+    requirements,
+    ...options,
+  }),
   /** A file of the project (relative to the project folder) copied into the image. */
   copy: (source: string, destination: string): ImageStepInput => ({ kind: 'copy', source, destination }),
   /** A path built in an earlier stage, copied into this one. */
-  copyFromStage: (stage: string, source: string, destination: string): ImageStepInput => ({ kind: 'copy', fromStage: stage, source, destination }),
+  copyFromStage: (stage: string, source: string, destination: string): ImageStepInput => ({
+    kind: 'copy',
+    fromStage: stage,
+    source,
+    destination,
+  }),
   /** Commands run at build time: a string is shell as written, an array one command whose words are quoted. */
   run: (...commands: Array<string | string[]>): ImageStepInput => ({ kind: 'run', commands }),
 } as const;
@@ -127,11 +158,16 @@ export const ContainerImagePropsSchema = z
     /** CMD: the default arguments, replaced by those given to `run`. */
     cmd: z.array(oneLine).min(1).optional(),
     /** Labels; `created_by=hpcdk`, `hpcdk.stack` and `hpcdk.address` are always added. */
-    labels: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, 'must be a label key of plain characters'), oneLine).default({}),
+    labels: z
+      .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'must be a label key of plain characters'), oneLine)
+      .default({}),
     /** A smoke test, run as the last build step (Dockerfile `RUN`, `.def` `%test`) and in a built `.sif`. */
     test: z.array(shellCommand).default([]),
     /** The built image's local name. @default `localhost/hpcdk-<stack>-<address>` */
-    imageName: z.string().regex(/^localhost\/[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'must be localhost/<lowercase name>').optional(),
+    imageName: z
+      .string()
+      .regex(/^localhost\/[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'must be localhost/<lowercase name>')
+      .optional(),
     /** Folders bound into the container for jobs, at the same path (data). The stack folder and node-local scratch always are. */
     binds: z.array(ShellValueSchema).default([]),
     /**
@@ -140,7 +176,12 @@ export const ContainerImagePropsSchema = z
      * @default none; `gpuArgs` defaults to `['--device', 'nvidia.com/gpu=all']` (CDI)
      */
     podman: z
-      .object({ globalArgs: argList, buildArgs: argList, runArgs: argList, gpuArgs: z.array(oneLine).default(['--device', 'nvidia.com/gpu=all']) })
+      .object({
+        globalArgs: argList,
+        buildArgs: argList,
+        runArgs: argList,
+        gpuArgs: z.array(oneLine).default(['--device', 'nvidia.com/gpu=all']),
+      })
       .strict()
       .default({ globalArgs: [], buildArgs: [], runArgs: [], gpuArgs: ['--device', 'nvidia.com/gpu=all'] }),
     /** Options for apptainer: `buildArgs` (`--fakeroot`), `execArgs` (`--cleanenv`). @default none */
@@ -152,17 +193,29 @@ export const ContainerImagePropsSchema = z
     const checkCopies = (steps: ReadonlyArray<z.output<typeof ImageStepSchema>>, path: PropertyKey[]) =>
       steps.forEach((s, i) => {
         if (s.kind === 'copy' && s.fromStage !== undefined && !earlier.has(s.fromStage)) {
-          ctx.addIssue({ code: 'custom', path: [...path, i, 'fromStage'], message: `is not an earlier stage (stages: ${[...earlier].join(', ') || 'none'})`, input: s.fromStage });
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, i, 'fromStage'],
+            message: `is not an earlier stage (stages: ${[...earlier].join(', ') || 'none'})`,
+            input: s.fromStage,
+          });
         }
       });
     p.stages.forEach((stage, i) => {
       checkCopies(stage.steps, ['stages', i, 'steps']);
-      if (earlier.has(stage.name) || stage.name === p.stageName) ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: 'names two stages', input: stage.name });
+      if (earlier.has(stage.name) || stage.name === p.stageName)
+        ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: 'names two stages', input: stage.name });
       earlier.add(stage.name);
     });
     checkCopies(p.steps, ['steps']);
     for (const key of RESERVED_LABELS) {
-      if (key in p.labels) ctx.addIssue({ code: 'custom', path: ['labels', key], message: 'is set by hpcdk (the image says who made it, from which stack and address)', input: p.labels[key] });
+      if (key in p.labels)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['labels', key],
+          message: 'is set by hpcdk (the image says who made it, from which stack and address)',
+          input: p.labels[key],
+        });
     }
   });
 
@@ -202,7 +255,9 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
   private copySteps(): Array<{ step: z.output<typeof ImageStepSchema>; field: string }> {
     return [
       ...this.props.steps.map((step, i) => ({ step, field: `steps[${i}]` })),
-      ...this.props.stages.flatMap((stage, j) => stage.steps.map((step, i) => ({ step, field: `stages[${j}].steps[${i}]` }))),
+      ...this.props.stages.flatMap((stage, j) =>
+        stage.steps.map((step, i) => ({ step, field: `stages[${j}].steps[${i}]` })),
+      ),
       ...this.extraSteps.map((step, i) => ({ step, field: `addSteps[${i}]` })),
     ];
   }
@@ -247,12 +302,21 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
   /** Sets the ENTRYPOINT (and `%runscript`'s command). Set it here or in the props, not both. */
   public setEntrypoint(entrypoint: string[]): this {
     if (this.props.entrypoint !== undefined || this.entrypointOverride !== undefined) {
-      this.addIssue('entrypoint', `is set twice: already ${JSON.stringify(this.entrypointOverride ?? this.props.entrypoint)}`, entrypoint);
+      this.addIssue(
+        'entrypoint',
+        `is set twice: already ${JSON.stringify(this.entrypointOverride ?? this.props.entrypoint)}`,
+        entrypoint,
+      );
       return this;
     }
     // The same checks as the prop: a newline would start a line of its own in the .def's %runscript.
     const parsed = z.array(oneLine).min(1).safeParse(entrypoint);
-    const problems = [...(parsed.success ? [] : [{ field: 'entrypoint', message: parsed.error.issues[0]!.message, got: entrypoint as unknown }]), ...rawPropIssues(this.node.path, entrypoint, ['entrypoint'])];
+    const problems = [
+      ...(parsed.success
+        ? []
+        : [{ field: 'entrypoint', message: parsed.error.issues[0]!.message, got: entrypoint as unknown }]),
+      ...rawPropIssues(this.node.path, entrypoint, ['entrypoint']),
+    ];
     if (problems.length > 0) {
       for (const issue of problems) this.addIssue(issue.field, issue.message, issue.got);
       return this;
@@ -271,14 +335,26 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
     const full = resolve(projectDir, step.source);
     let bytes: Buffer;
     try {
-      if (!statSync(full).isFile()) return [this.issue(`${field}.source`, 'is not a file (only files are copied)', step.source)];
+      if (!statSync(full).isFile())
+        return [this.issue(`${field}.source`, 'is not a file (only files are copied)', step.source)];
       bytes = readFileSync(full);
     } catch {
       return [this.issue(`${field}.source`, 'no such file in the project folder', step.source)];
     }
     const content = bytes.toString('utf8');
-    if (bytes.length > MAX_COPIED_FILE_BYTES || content.includes('\0') || !Buffer.from(content, 'utf8').equals(bytes) || content.includes('\r')) {
-      return [this.issue(`${field}.source`, `must be a text file (UTF-8, LF line endings, at most ${MAX_COPIED_FILE_BYTES} bytes): copied files travel in the snapshot`, step.source)];
+    if (
+      bytes.length > MAX_COPIED_FILE_BYTES ||
+      content.includes('\0') ||
+      !Buffer.from(content, 'utf8').equals(bytes) ||
+      content.includes('\r')
+    ) {
+      return [
+        this.issue(
+          `${field}.source`,
+          `must be a text file (UTF-8, LF line endings, at most ${MAX_COPIED_FILE_BYTES} bytes): copied files travel in the snapshot`,
+          step.source,
+        ),
+      ];
     }
     this.copied.set(step.source, { source: step.source, content, sha256: sha256(content) });
     return [];
@@ -294,7 +370,13 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
     };
     const toStep = (s: z.output<typeof ImageStepSchema>): ImageStep =>
       s.kind === 'copy' && s.fromStage === undefined ? { ...s, source: `${CONTEXT_DIR}/${s.source}` } : s;
-    const earlier: ImageStage[] = p.stages.map((s) => ({ name: s.name, from: ref(s.from), env: s.env, ...(s.workdir ? { workdir: s.workdir } : {}), steps: s.steps.map(toStep) }));
+    const earlier: ImageStage[] = p.stages.map((s) => ({
+      name: s.name,
+      from: ref(s.from),
+      env: s.env,
+      ...(s.workdir ? { workdir: s.workdir } : {}),
+      steps: s.steps.map(toStep),
+    }));
     const final: ImageStage = {
       name: p.stageName,
       from: ref(p.from),
@@ -314,18 +396,27 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
 
   /** The built image's local name, without the tag. */
   public get imageName(): string {
-    const slug = `${this.stack.stackName}-${this.address}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+    const slug = `${this.stack.stackName}-${this.address}`
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '');
     return this.props.imageName ?? `localhost/hpcdk-${slug}`;
   }
 
   /** Where apply puts what it built for this image, below the stack folder on the target. */
   private builtPaths(tag: string): { sif: RuntimeRef; record: RuntimeRef } {
-    return { sif: STACK_DIR.join('images', this.address, `${tag}.sif`), record: STACK_DIR.join('images', this.address, `${tag}.built-with`) };
+    return {
+      sif: STACK_DIR.join('images', this.address, `${tag}.sif`),
+      record: STACK_DIR.join('images', this.address, `${tag}.built-with`),
+    };
   }
 
   private render(ctx: SynthContext): { files: ArtifactSpec[]; build: ImageBuildSpec; tag: string } {
     this.readCopiedFiles(ctx.projectDir);
-    const header = [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'];
+    const header = [
+      `${this.node.path} on target ${ctx.target.name}`,
+      'Rendered by hpcdk; edit the stack, not this file.',
+    ];
     const spec = this.imageSpec();
     const dockerfile = renderDockerfile(spec, { header });
     const def = renderApptainerDef(spec, { header });
@@ -346,7 +437,16 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
       { path: 'image.def', kind: 'apptainer-def', content: def },
       { path: 'build.sh', kind: 'script', content: renderImageBuildScript(build), executable: true },
       { path: 'lock.sh', kind: 'script', content: renderImageLockScript(build), executable: true },
-      ...(spec.test.length > 0 ? [{ path: 'check.sh', kind: 'script' as const, content: renderImageCheckScript(build, spec.test), executable: true }] : []),
+      ...(spec.test.length > 0
+        ? [
+            {
+              path: 'check.sh',
+              kind: 'script' as const,
+              content: renderImageCheckScript(build, spec.test),
+              executable: true,
+            },
+          ]
+        : []),
       ...context.map((c) => ({ path: `${CONTEXT_DIR}/${c.source}`, kind: 'file' as const, content: c.content })),
     ];
     return { files, build, tag };
@@ -384,7 +484,15 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
     const gpus = job.gpus > 0;
     const scratchVar = ctx.target.spec.scratchVar;
     const passEnv = [
-      ...new Set(['HPCDK_STACK_DIR', 'SLURM_JOB_ID', 'SLURM_SUBMIT_DIR', 'SLURM_ARRAY_TASK_ID', scratchVar, ...(gpus ? ['CUDA_VISIBLE_DEVICES'] : []), ...job.envNames]),
+      ...new Set([
+        'HPCDK_STACK_DIR',
+        'SLURM_JOB_ID',
+        'SLURM_SUBMIT_DIR',
+        'SLURM_ARRAY_TASK_ID',
+        scratchVar,
+        ...(gpus ? ['CUDA_VISIBLE_DEVICES'] : []),
+        ...job.envNames,
+      ]),
     ];
     return renderImageRunFunction(
       {
@@ -407,4 +515,3 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
     return wrapImageStep(step);
   }
 }
-

@@ -26,7 +26,10 @@ export const DatasetPropsSchema = z
       .refine((p) => !p.split('/').includes('..'), 'must stay inside node-local scratch')
       .optional(),
     /** The source archive's sha256: staging fails if the data changed under the stack. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
+      .optional(),
   })
   .strict();
 
@@ -79,7 +82,17 @@ export class Dataset extends HpcConstruct<typeof DatasetPropsSchema> implements 
     });
     return {
       artifacts: [{ path: 'stage.sh', kind: 'script', content, executable: true }],
-      resources: [{ kind: this.kind, inputs: { source: this.props.source, mode: this.mode, destination: this.path.toString(), sha256: this.props.sha256 ?? null } }],
+      resources: [
+        {
+          kind: this.kind,
+          inputs: {
+            source: this.props.source,
+            mode: this.mode,
+            destination: this.path.toString(),
+            sha256: this.props.sha256 ?? null,
+          },
+        },
+      ],
     };
   }
 }

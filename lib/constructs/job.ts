@@ -6,7 +6,14 @@ import type { StageOutSpec } from '../render/stage-out.js';
 import type { ValidationIssue } from '../core/validation.js';
 import { renderSbatch, type CheckpointSpec, type JobStep } from '../render/sbatch.js';
 import { RuntimeRef, isEnvName, word } from '../shell/index.js';
-import { AllocationSchema, allocationOnTarget, memToMiB, resourceRequest, timeToMinutes, type Allocation } from './allocation.js';
+import {
+  AllocationSchema,
+  allocationOnTarget,
+  memToMiB,
+  resourceRequest,
+  timeToMinutes,
+  type Allocation,
+} from './allocation.js';
 import { Secret } from '../core/secret.js';
 import { CodeBundle } from './code-bundle.js';
 import { Dataset } from './dataset.js';
@@ -18,7 +25,7 @@ export type DependencyType = 'afterok' | 'afterany' | 'afternotok';
 /** Variables that name node-local scratch in job scripts (the target's own name is checked per target). */
 const SCRATCH_VARIABLES = new Set(['HPCDK_SCRATCH', 'SLURM_TMPDIR', 'TMPDIR']);
 
-const LOG_PATH = z.string().regex(/^[A-Za-z0-9_.%\/-]+$/, 'must be a relative path of plain characters');
+const LOG_PATH = z.string().regex(/^[A-Za-z0-9_.%/-]+$/, 'must be a relative path of plain characters');
 
 /** One output: a node-local folder, and the persistent folder it is copied to. */
 const OutputSchema = z
@@ -46,19 +53,35 @@ export const BatchWorkFields = {
    * safe way to pass paths and values.
    */
   run: z
-    .array(z.union([z.string().min(1, 'a step must not be empty'), z.array(shellValue).min(1, 'a command needs at least one word')]))
+    .array(
+      z.union([
+        z.string().min(1, 'a step must not be empty'),
+        z.array(shellValue).min(1, 'a command needs at least one word'),
+      ]),
+    )
     .min(1, 'a job needs at least one step'),
   /** What to ask the scheduler for. */
   allocation: AllocationSchema.default({ extra: {} }),
   /** Environment variables set before the steps run. Values are quoted; RuntimeRefs expand on the node. */
   env: z
-    .record(z.string().refine(isEnvName, 'must be an environment variable name'), z.union([shellValue, z.custom<Secret>(Secret.isSecret, { message: 'must be a string, a RuntimeRef or a Secret' })]))
+    .record(
+      z.string().refine(isEnvName, 'must be an environment variable name'),
+      z.union([
+        shellValue,
+        z.custom<Secret>(Secret.isSecret, { message: 'must be a string, a RuntimeRef or a Secret' }),
+      ]),
+    )
     .default({}),
   /**
    * Caches to keep on node-local disk, e.g. `{ HF_HOME: '.cache/huggingface' }`:
    * each variable is set to that path under the target's scratch variable.
    */
-  caches: z.record(z.string().refine(isEnvName, 'must be an environment variable name'), z.string().regex(/^[A-Za-z0-9_.\/-]+$/, 'must be a relative path of plain characters')).default({}),
+  caches: z
+    .record(
+      z.string().refine(isEnvName, 'must be an environment variable name'),
+      z.string().regex(/^[A-Za-z0-9_./-]+$/, 'must be a relative path of plain characters'),
+    )
+    .default({}),
   /** The folder the steps run in. @default the stack's folder on the target */
   workdir: shellValue.optional(),
   /** Where output goes, relative to the stack's folder on the target. @default `logs/<address>/%x-%j.out` (`%x-%A_%a` for sweeps) */
@@ -153,7 +176,9 @@ export interface ScriptVariant {
  * The common ground of Job and Sweep: an allocation checked against the
  * target, dependencies, and one rendered batch script.
  */
-export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z.ZodType<BatchWorkProps, unknown>> extends HpcConstruct<S> {
+export abstract class BatchWork<
+  S extends z.ZodType<BatchWorkProps, unknown> = z.ZodType<BatchWorkProps, unknown>,
+> extends HpcConstruct<S> {
   private readonly dependencies: Array<{ job: BatchWork; type: DependencyType }> = [];
 
   /** Runs this only after `job`: `afterok` (default) when it succeeded, `afterany` whatever happened, `afternotok` when it failed. */
@@ -184,7 +209,13 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       const to = o.to;
       const variable = to instanceof RuntimeRef ? to.variable : /^\$\{?([A-Za-z_][A-Za-z0-9_]*)/.exec(to)?.[1];
       return variable !== undefined && scratch.has(variable)
-        ? [this.issue(`outputs[${i}].to`, 'is inside node-local scratch, which is deleted when the job ends: name a persistent folder', String(to))]
+        ? [
+            this.issue(
+              `outputs[${i}].to`,
+              'is inside node-local scratch, which is deleted when the job ends: name a persistent folder',
+              String(to),
+            ),
+          ]
         : [];
     });
   }
@@ -194,7 +225,9 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
     const on = this.work.gate?.completedOn;
     if (on === undefined || this.stack.target(on)) return [];
     const names = [...new Set([...this.stack.targets.map((t) => t.name), 'local'])];
-    return [this.issue('gate.completedOn', `is not a target of stack ${this.stack.stackName} (has: ${names.join(', ')})`, on)];
+    return [
+      this.issue('gate.completedOn', `is not a target of stack ${this.stack.stackName} (has: ${names.join(', ')})`, on),
+    ];
   }
 
   /**
@@ -220,19 +253,43 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
     const p = partitions[a.partition];
     const on = `on ${ctx.target.name}`;
     if (!p) {
-      issues.push(this.issue('allocation.partition', `target ${ctx.target.name} has no such partition (has: ${Object.keys(partitions).join(', ')})`, a.partition));
+      issues.push(
+        this.issue(
+          'allocation.partition',
+          `target ${ctx.target.name} has no such partition (has: ${Object.keys(partitions).join(', ')})`,
+          a.partition,
+        ),
+      );
       return issues;
     }
     if (a.time && p.maxTime && timeToMinutes(a.time) > timeToMinutes(p.maxTime)) {
-      issues.push(this.issue('allocation.time', `exceeds partition ${a.partition}'s limit of ${p.maxTime} ${on}`, a.time));
+      issues.push(
+        this.issue('allocation.time', `exceeds partition ${a.partition}'s limit of ${p.maxTime} ${on}`, a.time),
+      );
     }
     if (a.gpus) {
       const offered = p.gpus ?? {};
       if (a.gpus.type !== undefined && !(a.gpus.type in offered)) {
-        issues.push(this.issue('allocation.gpus.type', `partition ${a.partition} ${on} has no GPUs of this type (has: ${Object.keys(offered).join(', ') || 'none'})`, a.gpus.type));
+        issues.push(
+          this.issue(
+            'allocation.gpus.type',
+            `partition ${a.partition} ${on} has no GPUs of this type (has: ${Object.keys(offered).join(', ') || 'none'})`,
+            a.gpus.type,
+          ),
+        );
       } else {
-        const max = a.gpus.type !== undefined ? offered[a.gpus.type]! : Object.values(offered).reduce((x, y) => Math.max(x, y), 0);
-        if (a.gpus.count > max) issues.push(this.issue('allocation.gpus.count', `partition ${a.partition} nodes ${on} have at most ${max}`, a.gpus.count));
+        const max =
+          a.gpus.type !== undefined
+            ? offered[a.gpus.type]!
+            : Object.values(offered).reduce((x, y) => Math.max(x, y), 0);
+        if (a.gpus.count > max)
+          issues.push(
+            this.issue(
+              'allocation.gpus.count',
+              `partition ${a.partition} nodes ${on} have at most ${max}`,
+              a.gpus.count,
+            ),
+          );
       }
       const need = this.work.requires.gpuMemoryGb;
       if (need !== undefined) {
@@ -240,29 +297,48 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
         for (const type of types) {
           const has = p.gpuMemoryGb?.[type];
           if (has !== undefined && has < need) {
-            issues.push(this.issue('requires.gpuMemoryGb', `needs ${need} GB of GPU memory; ${type} on partition ${a.partition} ${on} has ${has} GB`, need));
+            issues.push(
+              this.issue(
+                'requires.gpuMemoryGb',
+                `needs ${need} GB of GPU memory; ${type} on partition ${a.partition} ${on} has ${has} GB`,
+                need,
+              ),
+            );
           }
         }
       }
     }
     if (a.mem && p.memPerNode && memToMiB(a.mem) > memToMiB(p.memPerNode)) {
-      issues.push(this.issue('allocation.mem', `more than a node of partition ${a.partition} ${on} has (${p.memPerNode})`, a.mem));
+      issues.push(
+        this.issue('allocation.mem', `more than a node of partition ${a.partition} ${on} has (${p.memPerNode})`, a.mem),
+      );
     }
     const cpus = (a.cpusPerTask ?? 1) * (a.ntasksPerNode ?? 1);
     if (p.cpusPerNode && cpus > p.cpusPerNode) {
-      issues.push(this.issue('allocation.cpusPerTask', `asks ${cpus} CPUs per node; partition ${a.partition} nodes ${on} have ${p.cpusPerNode}`, a.cpusPerTask));
+      issues.push(
+        this.issue(
+          'allocation.cpusPerTask',
+          `asks ${cpus} CPUs per node; partition ${a.partition} nodes ${on} have ${p.cpusPerNode}`,
+          a.cpusPerTask,
+        ),
+      );
     }
     return issues;
   }
 
   /** What prepares the job's node: datasets staged first, then the environment and image. */
   protected runtimes(): JobRuntime[] {
-    return [this.work.code, ...this.work.stage, this.work.environment, this.work.image].filter((r): r is JobRuntime => r !== undefined);
+    return [this.work.code, ...this.work.stage, this.work.environment, this.work.image].filter(
+      (r): r is JobRuntime => r !== undefined,
+    );
   }
 
   /** What the resource depends on: jobs it waits for, and the runtimes it runs in. */
   protected dependencyConstructs(): HpcConstruct[] {
-    return [...this.dependencies.map((d) => d.job), ...this.runtimes().filter((r): r is JobRuntime & HpcConstruct => HpcConstruct.isHpcConstruct(r))];
+    return [
+      ...this.dependencies.map((d) => d.job),
+      ...this.runtimes().filter((r): r is JobRuntime & HpcConstruct => HpcConstruct.isHpcConstruct(r)),
+    ];
   }
 
   /** Scheduler dependencies, by address, for apply to resolve to job ids. */
@@ -272,7 +348,10 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
 
   /** The outputs with relative destinations made absolute: below the stack's folder, wherever the steps cd to. */
   private outputsOnTarget(): StageOutSpec[] {
-    return this.work.outputs.map((o) => ({ ...o, to: typeof o.to === 'string' && !o.to.startsWith('/') ? STACK_DIR.join(o.to) : o.to }));
+    return this.work.outputs.map((o) => ({
+      ...o,
+      to: typeof o.to === 'string' && !o.to.startsWith('/') ? STACK_DIR.join(o.to) : o.to,
+    }));
   }
 
   /** Renders the batch script. */
@@ -282,8 +361,16 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
     const caches = Object.entries(work.caches)
       .sort(([x], [y]) => (x < y ? -1 : 1))
       .map(([name, path]) => [name, scratch.join(path)] as const);
-    const env = [...Object.entries({ ...ctx.target.spec.env, ...work.env }).sort(([x], [y]) => (x < y ? -1 : 1)), ...caches];
-    const shape = { nodes: allocation.nodes ?? 1, address: this.address, gpus: allocation.gpus?.count ?? 0, envNames: env.map(([name]) => name).sort() };
+    const env = [
+      ...Object.entries({ ...ctx.target.spec.env, ...work.env }).sort(([x], [y]) => (x < y ? -1 : 1)),
+      ...caches,
+    ];
+    const shape = {
+      nodes: allocation.nodes ?? 1,
+      address: this.address,
+      gpus: allocation.gpus?.count ?? 0,
+      envNames: env.map(([name]) => name).sort(),
+    };
     const image = work.image;
     const checkpoint: CheckpointSpec | undefined = work.checkpoint;
     return renderSbatch({
@@ -297,9 +384,10 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       steps: work.run as JobStep[],
       ...(image?.wrapStep ? { wrapStep: (step: string) => image.wrapStep!(ctx, step, shape) } : {}),
       ...(checkpoint ? { checkpoint } : {}),
-      freeze: (work.freeze ?? work.environment !== undefined)
-        ? { dir: `logs/${this.address}/frozen`, command: work.environment?.freezeCommand ?? 'python3 -m pip freeze' }
-        : undefined,
+      freeze:
+        (work.freeze ?? work.environment !== undefined)
+          ? { dir: `logs/${this.address}/frozen`, command: work.environment?.freezeCommand ?? 'python3 -m pip freeze' }
+          : undefined,
       singleton: work.singleton,
       scratchVar: ctx.target.spec.scratchVar,
       outputs: this.outputsOnTarget(),
@@ -307,7 +395,9 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       run: {
         stack: this.stack.stackName,
         address: this.address,
-        ...(work.environment && HpcConstruct.isHpcConstruct(work.environment) ? { environment: work.environment.address } : {}),
+        ...(work.environment && HpcConstruct.isHpcConstruct(work.environment)
+          ? { environment: work.environment.address }
+          : {}),
         ...(work.image && HpcConstruct.isHpcConstruct(work.image) ? { image: work.image.address } : {}),
       },
       header: [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'],
@@ -325,7 +415,11 @@ export abstract class BatchWork<S extends z.ZodType<BatchWorkProps, unknown> = z
       maxAttempts: this.work.maxAttempts,
       singleton: this.work.singleton,
       // Names only: apply reads the values from its own environment and uploads them.
-      secrets: Object.values(this.work.env).filter(Secret.isSecret).filter((x) => x.source === 'env').map((x) => x.name).sort(),
+      secrets: Object.values(this.work.env)
+        .filter(Secret.isSecret)
+        .filter((x) => x.source === 'env')
+        .map((x) => x.name)
+        .sort(),
       // Where the outputs are kept, as the target's shell writes the path (hpcdk pull fetches them).
       outputs: this.outputsOnTarget().map((o) => ({ to: word(o.to), perTask: variant.perTask === true })),
     };
@@ -371,13 +465,19 @@ export class Job extends BatchWork<typeof JobPropsSchema> {
     const allocation = this.allocationFor(ctx);
     const variant = this.variant();
     return {
-      artifacts: [{ path: 'job.sbatch', kind: 'sbatch', content: this.renderScript(ctx, allocation, variant), executable: true }],
+      artifacts: [
+        { path: 'job.sbatch', kind: 'sbatch', content: this.renderScript(ctx, allocation, variant), executable: true },
+      ],
       resources: [
         {
           kind: this.kind,
           inputs: this.runInputs(ctx, allocation),
           dependsOn: this.dependencyConstructs(),
-          spec: { ...this.runSpec(variant, `${this.address}/job.sbatch`), request: resourceRequest(allocation, ctx.target.spec.partitions), ...this.gateSpec(ctx) },
+          spec: {
+            ...this.runSpec(variant, `${this.address}/job.sbatch`),
+            request: resourceRequest(allocation, ctx.target.spec.partitions),
+            ...this.gateSpec(ctx),
+          },
         },
       ],
     };

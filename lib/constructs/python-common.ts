@@ -7,10 +7,19 @@ import { z } from 'zod';
 import type { ClusterProfile } from '../core/cluster-profile.js';
 import { isRuntimeRef, RuntimeRef, type ShellValue } from '../shell/index.js';
 import type { ShellSetup } from '../render/python-env.js';
-import { formatRequirement, isPinned, isRequirementError, parseRequirement, sortRequirements, type Requirement } from './python-requirement.js';
+import {
+  formatRequirement,
+  isPinned,
+  isRequirementError,
+  parseRequirement,
+  sortRequirements,
+  type Requirement,
+} from './python-requirement.js';
 
 /** A Python version as users write it for an interpreter: `3`, `3.11`, `3.11.5`. */
-export const PythonVersionSchema = z.string().regex(/^\d+(\.\d+){0,2}$/, 'must be a Python version such as 3.11 or 3.11.5');
+export const PythonVersionSchema = z
+  .string()
+  .regex(/^\d+(\.\d+){0,2}$/, 'must be a Python version such as 3.11 or 3.11.5');
 
 /** One PEP 508 requirement that pins its version with `==` or `~=`. */
 export const PinnedRequirementSchema = z.string().superRefine((text, ctx) => {
@@ -30,14 +39,22 @@ export function requirementListSchema() {
       const parsed = parseRequirement(text);
       if (isRequirementError(parsed) || parsed.marker !== undefined) return;
       const first = seen.get(parsed.name);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: `names ${parsed.name} again (first at [${first}])`, input: text });
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `names ${parsed.name} again (first at [${first}])`,
+          input: text,
+        });
       else seen.set(parsed.name, i);
     });
   });
 }
 
 /** A module as `module load` takes it: `python/3.11.5`, `gcc`, `scipy-stack/2024a`. */
-export const ModuleNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._+\/-]*$/, 'must be a module name such as python/3.11.5');
+export const ModuleNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._+/-]*$/, 'must be a module name such as python/3.11.5');
 
 /** A package index URL. */
 export const IndexUrlSchema = z.string().regex(/^(https?|file):\/\/[^\s'"]+$/, 'must be an http(s):// or file:// URL');
@@ -54,7 +71,9 @@ const PYTHON_MODULE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 export const SmokeSchema = z
   .object({
     /** Python modules the check imports, e.g. `['torch', 'numpy']`. */
-    imports: z.array(z.string().regex(PYTHON_MODULE, 'must be a Python module name')).min(1, 'a smoke check needs at least one import'),
+    imports: z
+      .array(z.string().regex(PYTHON_MODULE, 'must be a Python module name'))
+      .min(1, 'a smoke check needs at least one import'),
     /** Modules whose `__version__` the check prints. @default none */
     versions: z.array(z.string().regex(PYTHON_MODULE, 'must be a Python module name')).default([]),
   })
@@ -71,7 +90,9 @@ export type BuildPlace = z.infer<typeof BuildPlaceSchema>;
 
 /** Parses validated requirement texts, sorted: the normalised form used in files, specs and identities. */
 export function canonicalRequirements(texts: readonly string[]): Requirement[] {
-  return sortRequirements(texts.map((t) => parseRequirement(t)).filter((r): r is Requirement => !isRequirementError(r)));
+  return sortRequirements(
+    texts.map((t) => parseRequirement(t)).filter((r): r is Requirement => !isRequirementError(r)),
+  );
 }
 
 /** Canonical requirement lines. */

@@ -39,7 +39,10 @@ export const PythonEnvPropsSchema = z
     /** The Python version; picks the interpreter `python<version>` unless `interpreter` is given. @default the `python3` on PATH */
     python: PythonVersionSchema.optional(),
     /** The command that creates the environment. @default `python<python>`, else `python3` */
-    interpreter: z.string().regex(/^[A-Za-z0-9._\/+-]+$/, 'must be a command name or path').optional(),
+    interpreter: z
+      .string()
+      .regex(/^[A-Za-z0-9._/+-]+$/, 'must be a command name or path')
+      .optional(),
     /** `venv` (the standard library's) or `virtualenv` (DRAC's recommendation; faster). @default 'venv' */
     tool: z.enum(['venv', 'virtualenv']).default('venv'),
     /** Modules loaded before the environment is built or used, e.g. `['python/3.11.5', 'scipy-stack/2024a']`. @default none */
@@ -68,13 +71,33 @@ export const PythonEnvPropsSchema = z
   .strict()
   .superRefine((p, ctx) => {
     if (p.noDownload && p.tool !== 'virtualenv') {
-      ctx.addIssue({ code: 'custom', path: ['noDownload'], message: "applies to tool 'virtualenv' only (venv never downloads)", input: p.noDownload });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['noDownload'],
+        message: "applies to tool 'virtualenv' only (venv never downloads)",
+        input: p.noDownload,
+      });
     }
     if (p.noIndex && p.findLinks.length === 0 && (p.requirements.length > 0 || p.pipOnly.length > 0)) {
-      ctx.addIssue({ code: 'custom', path: ['findLinks'], message: 'noIndex needs at least one findLinks folder to install from', input: p.findLinks });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['findLinks'],
+        message: 'noIndex needs at least one findLinks folder to install from',
+        input: p.findLinks,
+      });
     }
-    if (p.build === 'login' && p.location !== undefined && isRuntimeRef(p.location) && /TMPDIR$/.test(p.location.variable)) {
-      ctx.addIssue({ code: 'custom', path: ['location'], message: "a login-built environment cannot live in job scratch; use build: 'job'", input: String(p.location) });
+    if (
+      p.build === 'login' &&
+      p.location !== undefined &&
+      isRuntimeRef(p.location) &&
+      /TMPDIR$/.test(p.location.variable)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['location'],
+        message: "a login-built environment cannot live in job scratch; use build: 'job'",
+        input: String(p.location),
+      });
     }
   });
 
@@ -102,7 +125,10 @@ export class PythonEnv extends Environment<typeof PythonEnvPropsSchema> {
 
   /** The interpreter that creates the environment. */
   public get interpreter(): string {
-    return this.props.interpreter ?? (this.props.python !== undefined ? `python${this.props.python.split('.').slice(0, 2).join('.')}` : 'python3');
+    return (
+      this.props.interpreter ??
+      (this.props.python !== undefined ? `python${this.props.python.split('.').slice(0, 2).join('.')}` : 'python3')
+    );
   }
 
   private wheelhouses(): Wheelhouse[] {
@@ -118,14 +144,33 @@ export class PythonEnv extends Environment<typeof PythonEnvPropsSchema> {
     const envDir = this.location(ctx);
     const requirements = requirementLines(p.requirements);
     const pipOnly = requirementLines(p.pipOnly);
-    const header = [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'];
-    const sources = { indexUrls: p.indexUrls, extraIndexUrls: p.extraIndexUrls, findLinks: this.findLinkValues(), noIndex: p.noIndex };
+    const header = [
+      `${this.node.path} on target ${ctx.target.name}`,
+      'Rendered by hpcdk; edit the stack, not this file.',
+    ];
+    const sources = {
+      indexUrls: p.indexUrls,
+      extraIndexUrls: p.extraIndexUrls,
+      findLinks: this.findLinkValues(),
+      noIndex: p.noIndex,
+    };
     const artifacts: ArtifactSpec[] = [];
     if (requirements.length > 0) {
-      artifacts.push({ path: 'requirements.txt', kind: 'requirements', content: renderRequirementsFile(`${this.node.path}: pinned requirements (rendered by hpcdk).`, requirements) });
+      artifacts.push({
+        path: 'requirements.txt',
+        kind: 'requirements',
+        content: renderRequirementsFile(`${this.node.path}: pinned requirements (rendered by hpcdk).`, requirements),
+      });
     }
     if (pipOnly.length > 0) {
-      artifacts.push({ path: 'requirements-pip.txt', kind: 'requirements', content: renderRequirementsFile(`${this.node.path}: pip-only packages, installed with --no-deps (rendered by hpcdk).`, pipOnly) });
+      artifacts.push({
+        path: 'requirements-pip.txt',
+        kind: 'requirements',
+        content: renderRequirementsFile(
+          `${this.node.path}: pip-only packages, installed with --no-deps (rendered by hpcdk).`,
+          pipOnly,
+        ),
+      });
     }
     artifacts.push({
       path: 'bootstrap.sh',
@@ -149,7 +194,13 @@ export class PythonEnv extends Environment<typeof PythonEnvPropsSchema> {
         path: 'smoke.sh',
         kind: 'script',
         executable: true,
-        content: renderSmoke({ header, envDir, imports: p.smoke.imports, versions: p.smoke.versions, address: this.address }),
+        content: renderSmoke({
+          header,
+          envDir,
+          imports: p.smoke.imports,
+          versions: p.smoke.versions,
+          address: this.address,
+        }),
       });
     }
     artifacts.push({ path: 'env-info.py', kind: 'file', content: ENV_INFO_PY });

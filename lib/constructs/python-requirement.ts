@@ -25,11 +25,25 @@ const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/;
 const VERSION =
   /^(?:(\d+)!)?(\d+(?:\.\d+)*)(?:[-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?(\d*))?(?:-(\d+)|[-_.]?(post|rev|r)[-_.]?(\d*))?(?:[-_.]?(dev)[-_.]?(\d*))?(?:\+([a-z0-9]+(?:[-_.][a-z0-9]+)*))?$/i;
 const MARKER_VARIABLES = new Set([
-  'python_version', 'python_full_version', 'os_name', 'sys_platform', 'platform_release', 'platform_system',
-  'platform_version', 'platform_machine', 'platform_python_implementation', 'implementation_name',
-  'implementation_version', 'extra',
+  'python_version',
+  'python_full_version',
+  'os_name',
+  'sys_platform',
+  'platform_release',
+  'platform_system',
+  'platform_version',
+  'platform_machine',
+  'platform_python_implementation',
+  'implementation_name',
+  'implementation_version',
+  'extra',
   // Legacy spellings pip still accepts.
-  'os.name', 'sys.platform', 'platform.version', 'platform.machine', 'platform.python_implementation', 'python_implementation',
+  'os.name',
+  'sys.platform',
+  'platform.version',
+  'platform.machine',
+  'platform.python_implementation',
+  'python_implementation',
 ]);
 
 /** What Python's str.splitlines() splits on. */
@@ -59,7 +73,8 @@ function markerProblem(marker: string): string | undefined {
   while (at < marker.length) {
     token.lastIndex = at;
     const m = token.exec(marker);
-    if (!m) return marker.slice(at).trim() === '' ? undefined : `cannot read the marker at "${marker.slice(at).trim()}"`;
+    if (!m)
+      return marker.slice(at).trim() === '' ? undefined : `cannot read the marker at "${marker.slice(at).trim()}"`;
     tokens.push(m[1]!.replace(/\s+/g, ' '));
     at = token.lastIndex;
   }
@@ -86,7 +101,8 @@ function markerProblem(marker: string): string | undefined {
         const start = tokens[i];
         if (!value()) return `expected a marker variable or a quoted string, found ${start ?? 'the end'}`;
         const op = tokens[i];
-        if (!op || !/^(===|==|!=|<=|>=|~=|<|>|not in|in)$/.test(op)) return `expected a comparison after ${start}, found ${op ?? 'the end'}`;
+        if (!op || !/^(===|==|!=|<=|>=|~=|<|>|not in|in)$/.test(op))
+          return `expected a comparison after ${start}, found ${op ?? 'the end'}`;
         i += 1;
         if (!value()) return `expected a marker variable or a quoted string after ${op}`;
       }
@@ -106,7 +122,8 @@ function markerProblem(marker: string): string | undefined {
 export function parseRequirement(text: string): Requirement | { error: string } {
   let rest = text.trim();
   // Requirements files hold one per line, and pip splits them as Python's str.splitlines() does: a break inside a marker would start a line of its own (an option such as --extra-index-url).
-  if (LINE_BREAK.test(rest)) return { error: 'must be one line (a line break would start another line of requirements.txt)' };
+  if (LINE_BREAK.test(rest))
+    return { error: 'must be one line (a line break would start another line of requirements.txt)' };
   const nameMatch = NAME.exec(rest);
   if (!nameMatch) return { error: 'must start with a project name' };
   const name = normaliseName(nameMatch[0]);
@@ -122,7 +139,8 @@ export function parseRequirement(text: string): Requirement | { error: string } 
     extras = [...new Set(extras.map(normaliseName))].sort();
     rest = rest.slice(close + 1).trim();
   }
-  if (rest.startsWith('@')) return { error: 'a URL requirement is not a version pin; put the file in a wheelhouse and pin its version' };
+  if (rest.startsWith('@'))
+    return { error: 'a URL requirement is not a version pin; put the file in a wheelhouse and pin its version' };
   let marker: string | undefined;
   const semi = rest.indexOf(';');
   if (semi >= 0) {
@@ -141,13 +159,21 @@ export function parseRequirement(text: string): Requirement | { error: string } 
       const op = m[1] as VersionClause['op'];
       const version = m[2]!;
       const wildcard = version.endsWith('.*');
-      if (op !== '===' && !isVersion(wildcard ? version.slice(0, -2) : version)) return { error: `"${version}" is not a PEP 440 version` };
-      if (wildcard && op !== '==' && op !== '!=') return { error: `.* is only allowed with == and !=, not ${op}${version}` };
-      if (op === '~=' && version.split('.').length < 2) return { error: `~= needs at least two release numbers, as in ~=${version}.0` };
+      if (op !== '===' && !isVersion(wildcard ? version.slice(0, -2) : version))
+        return { error: `"${version}" is not a PEP 440 version` };
+      if (wildcard && op !== '==' && op !== '!=')
+        return { error: `.* is only allowed with == and !=, not ${op}${version}` };
+      if (op === '~=' && version.split('.').length < 2)
+        return { error: `~= needs at least two release numbers, as in ~=${version}.0` };
       clauses.push({ op, version });
     }
   }
-  return { name, extras, clauses: [...clauses].sort((x, y) => (clauseText(x) < clauseText(y) ? -1 : 1)), ...(marker !== undefined ? { marker } : {}) };
+  return {
+    name,
+    extras,
+    clauses: [...clauses].sort((x, y) => (clauseText(x) < clauseText(y) ? -1 : 1)),
+    ...(marker !== undefined ? { marker } : {}),
+  };
 }
 
 /** True when a parse result is an error. */
@@ -172,7 +198,9 @@ export function formatRequirement(r: Requirement): string {
 
 /** Requirements sorted by name, then text: the order files and identities use. */
 export function sortRequirements(rs: readonly Requirement[]): Requirement[] {
-  return [...rs].sort((x, y) => (x.name !== y.name ? (x.name < y.name ? -1 : 1) : formatRequirement(x) < formatRequirement(y) ? -1 : 1));
+  return [...rs].sort((x, y) =>
+    x.name !== y.name ? (x.name < y.name ? -1 : 1) : formatRequirement(x) < formatRequirement(y) ? -1 : 1,
+  );
 }
 
 // --- PEP 440 ordering -------------------------------------------------------
@@ -199,7 +227,12 @@ function parseVersion(text: string): ParsedVersion | undefined {
   const pre = hasPre ? [PRE_RANK[m[3]!.toLowerCase()]!, Number(m[4] || 0)] : hasDev && !hasPost ? [-1, 0] : [3, 0];
   const post = hasPost ? [Number(m[5] ?? (m[7] || 0))] : [-1];
   const dev = hasDev ? [Number(m[9] || 0)] : [Number.MAX_SAFE_INTEGER];
-  return { epoch: Number(m[1] ?? 0), release, key: [...pre, ...post, ...dev], ...(m[10] ? { local: m[10].toLowerCase() } : {}) };
+  return {
+    epoch: Number(m[1] ?? 0),
+    release,
+    key: [...pre, ...post, ...dev],
+    ...(m[10] ? { local: m[10].toLowerCase() } : {}),
+  };
 }
 
 function compareArrays(x: readonly number[], y: readonly number[]): number {
@@ -215,7 +248,11 @@ export function compareVersions(a: string, b: string): number {
   const x = parseVersion(publicVersion(a));
   const y = parseVersion(publicVersion(b));
   if (!x || !y) return a === b ? 0 : a < b ? -1 : 1;
-  return x.epoch !== y.epoch ? (x.epoch < y.epoch ? -1 : 1) : compareArrays(x.release, y.release) || compareArrays(x.key, y.key);
+  return x.epoch !== y.epoch
+    ? x.epoch < y.epoch
+      ? -1
+      : 1
+    : compareArrays(x.release, y.release) || compareArrays(x.key, y.key);
 }
 
 function prefixMatches(installed: string, prefix: string): boolean {
@@ -235,7 +272,9 @@ export function satisfiesClause(installed: string, clause: VersionClause): boole
     case '===':
       return installed === v;
     case '==':
-      return v.endsWith('.*') ? prefixMatches(candidate, v.slice(0, -2)) : compareVersions(candidate, v) === 0 && (!v.includes('+') || candidate === v);
+      return v.endsWith('.*')
+        ? prefixMatches(candidate, v.slice(0, -2))
+        : compareVersions(candidate, v) === 0 && (!v.includes('+') || candidate === v);
     case '!=':
       return v.endsWith('.*') ? !prefixMatches(candidate, v.slice(0, -2)) : compareVersions(candidate, v) !== 0;
     case '<=':
@@ -248,7 +287,9 @@ export function satisfiesClause(installed: string, clause: VersionClause): boole
       return compareVersions(candidate, v) > 0;
     case '~=': {
       // ~=X.Y.Z means >=X.Y.Z, ==X.Y.*
-      const release = publicVersion(v).split(/[^0-9.]/)[0]!.split('.');
+      const release = publicVersion(v)
+        .split(/[^0-9.]/)[0]!
+        .split('.');
       return compareVersions(candidate, v) >= 0 && prefixMatches(candidate, release.slice(0, -1).join('.'));
     }
   }

@@ -19,7 +19,13 @@ import {
 } from '../render/r-library.js';
 import { isRuntimeRef, RuntimeRef, type ShellValue } from '../shell/index.js';
 import { Environment } from './environment.js';
-import { BuildPlaceSchema, IndexUrlSchema, ModuleNameSchema, shellSetupFor, TargetPathSchema } from './python-common.js';
+import {
+  BuildPlaceSchema,
+  IndexUrlSchema,
+  ModuleNameSchema,
+  shellSetupFor,
+  TargetPathSchema,
+} from './python-common.js';
 import { ShellValueSchema } from './schemas.js';
 
 /** R's rule for package names: letters, digits and dots, starting with a letter, not ending with a dot, two characters at least. */
@@ -46,14 +52,23 @@ function isStringList(value: unknown): value is readonly string[] {
 }
 
 function isStringRecord(value: unknown): value is Readonly<Record<string, string>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isRuntimeRef(value) && Object.values(value).every((x) => typeof x === 'string');
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !isRuntimeRef(value) &&
+    Object.values(value).every((x) => typeof x === 'string')
+  );
 }
 
 /** Both forms checked by hand, so each bad pin is reported at its own key or index with R's rules. */
 const PackagesSchema = z
-  .custom<PackagesInput>((v) => isStringList(v) || isStringRecord(v), { message: "must be { name: version } or a list of 'name==version'" })
+  .custom<PackagesInput>((v) => isStringList(v) || isStringRecord(v), {
+    message: "must be { name: version } or a list of 'name==version'",
+  })
   .superRefine((packages, ctx) => {
-    if (Object.keys(packages).length === 0) ctx.addIssue({ code: 'custom', message: 'declares no packages', input: packages });
+    if (Object.keys(packages).length === 0)
+      ctx.addIssue({ code: 'custom', message: 'declares no packages', input: packages });
     if (isStringList(packages)) {
       const seen = new Map<string, number>();
       packages.forEach((text, i) => {
@@ -69,8 +84,10 @@ const PackagesSchema = z
       return;
     }
     for (const [name, version] of Object.entries(packages)) {
-      if (!R_PACKAGE_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: NAME_MESSAGE, input: name });
-      else if (!R_PACKAGE_VERSION.test(version)) ctx.addIssue({ code: 'custom', path: [name], message: VERSION_MESSAGE, input: version });
+      if (!R_PACKAGE_NAME.test(name))
+        ctx.addIssue({ code: 'custom', path: [name], message: NAME_MESSAGE, input: name });
+      else if (!R_PACKAGE_VERSION.test(version))
+        ctx.addIssue({ code: 'custom', path: [name], message: VERSION_MESSAGE, input: version });
     }
   })
   .transform(pinsOf);
@@ -78,14 +95,21 @@ const PackagesSchema = z
 /** A folder on the target: absolute, `$VAR/…` (expanded there; `~` does not expand inside quotes), or a RuntimeRef. */
 const RepoPathSchema = ShellValueSchema.superRefine((path, ctx) => {
   if (typeof path === 'string' && !path.startsWith('/') && RuntimeRef.parse(path) === undefined) {
-    ctx.addIssue({ code: 'custom', message: "must be an absolute path, a path below a variable ('$HOME/rrepo') or a RuntimeRef", input: path });
+    ctx.addIssue({
+      code: 'custom',
+      message: "must be an absolute path, a path below a variable ('$HOME/rrepo') or a RuntimeRef",
+      input: path,
+    });
   }
 }).transform((path): ShellValue => (typeof path === 'string' ? (RuntimeRef.parse(path) ?? path) : path));
 
 export const RLibraryPropsSchema = z
   .object({
     /** The R release the library is for (`4.3`, `4.3.1`); the build fails when the Rscript it finds is another. @default any */
-    r: z.string().regex(/^\d+\.\d+(?:\.\d+)?$/, 'must be an R version such as 4.3 or 4.3.1').optional(),
+    r: z
+      .string()
+      .regex(/^\d+\.\d+(?:\.\d+)?$/, 'must be an R version such as 4.3 or 4.3.1')
+      .optional(),
     /** Modules loaded before R is used, e.g. `['gcc', 'r/4.3.1']` (DRAC). @default none */
     modules: z.array(ModuleNameSchema).default([]),
     /** Pinned packages: `{ 'data.table': '1.14.8' }` or `['data.table==1.14.8']`. Versions as the package's DESCRIPTION spells them. */
@@ -104,13 +128,33 @@ export const RLibraryPropsSchema = z
   .strict()
   .superRefine((p, ctx) => {
     if (p.repos === undefined && p.localRepo === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['repos'], message: 'needs repos (repository URLs) or localRepo (a local repository of source tarballs)', input: undefined });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repos'],
+        message: 'needs repos (repository URLs) or localRepo (a local repository of source tarballs)',
+        input: undefined,
+      });
     }
     if (p.repos !== undefined && p.localRepo !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['localRepo'], message: 'give either repos or localRepo, not both', input: String(p.localRepo) });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['localRepo'],
+        message: 'give either repos or localRepo, not both',
+        input: String(p.localRepo),
+      });
     }
-    if (p.build === 'login' && p.location !== undefined && isRuntimeRef(p.location) && /TMPDIR$/.test(p.location.variable)) {
-      ctx.addIssue({ code: 'custom', path: ['location'], message: "a login-built library cannot live in job scratch; use build: 'job'", input: String(p.location) });
+    if (
+      p.build === 'login' &&
+      p.location !== undefined &&
+      isRuntimeRef(p.location) &&
+      /TMPDIR$/.test(p.location.variable)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['location'],
+        message: "a login-built library cannot live in job scratch; use build: 'job'",
+        input: String(p.location),
+      });
     }
   });
 
@@ -141,11 +185,15 @@ export class RLibrary extends Environment<typeof RLibraryPropsSchema> {
 
   /** The environments' job prologue, its comments naming what this is. */
   public override jobPrologue(ctx: SynthContext): string[] {
-    return super.jobPrologue(ctx).map((line) => (line.startsWith('# hpcdk: ') ? line.replace('Python environment', 'R library') : line));
+    return super
+      .jobPrologue(ctx)
+      .map((line) => (line.startsWith('# hpcdk: ') ? line.replace('Python environment', 'R library') : line));
   }
 
   private sources(): RSources {
-    return this.props.localRepo !== undefined ? { kind: 'local', path: this.props.localRepo } : { kind: 'repos', urls: this.props.repos ?? [] };
+    return this.props.localRepo !== undefined
+      ? { kind: 'local', path: this.props.localRepo }
+      : { kind: 'repos', urls: this.props.repos ?? [] };
   }
 
   public synthesize(ctx: SynthContext): ConstructOutput {
@@ -154,10 +202,17 @@ export class RLibrary extends Environment<typeof RLibraryPropsSchema> {
     const pins = p.packages;
     const lines = pins.map(pinLine);
     const setup = shellSetupFor(ctx.target, p.modules);
-    const header = [`${this.node.path} on target ${ctx.target.name}`, 'Rendered by hpcdk; edit the stack, not this file.'];
+    const header = [
+      `${this.node.path} on target ${ctx.target.name}`,
+      'Rendered by hpcdk; edit the stack, not this file.',
+    ];
     const sources = this.sources();
     const artifacts: ArtifactSpec[] = [
-      { path: 'packages.txt', kind: 'requirements', content: renderRPackagesFile(`${this.node.path}: pinned R packages (rendered by hpcdk).`, pins) },
+      {
+        path: 'packages.txt',
+        kind: 'requirements',
+        content: renderRPackagesFile(`${this.node.path}: pinned R packages (rendered by hpcdk).`, pins),
+      },
       { path: 'install.R', kind: 'file', content: R_INSTALL_PROGRAM },
       { path: 'lock.R', kind: 'file', content: R_LOCK_PROGRAM },
       {
@@ -177,7 +232,12 @@ export class RLibrary extends Environment<typeof RLibraryPropsSchema> {
       },
     ];
     if (p.smoke) {
-      artifacts.push({ path: 'smoke.sh', kind: 'script', executable: true, content: renderRSmoke({ header, setup, libDir, packages: pins.map((x) => x.name), address: this.address }) });
+      artifacts.push({
+        path: 'smoke.sh',
+        kind: 'script',
+        executable: true,
+        content: renderRSmoke({ header, setup, libDir, packages: pins.map((x) => x.name), address: this.address }),
+      });
     }
     const build: BuildSpec = {
       script: `${this.address}/bootstrap.sh`,

@@ -8,12 +8,31 @@ import { resourceRequest } from './allocation.js';
 import { BatchWork, BatchWorkFields, type ScriptVariant } from './job.js';
 
 /** Names a parameter may not take: they would shadow what the shell or the scheduler sets. */
-const RESERVED = new Set(['PATH', 'HOME', 'USER', 'SHELL', 'PWD', 'IFS', 'LANG', 'TMPDIR', 'TERM', 'HOSTNAME', 'OLDPWD', 'PS1', 'PS4', 'BASH_ENV', 'ENV']);
+const RESERVED = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'SHELL',
+  'PWD',
+  'IFS',
+  'LANG',
+  'TMPDIR',
+  'TERM',
+  'HOSTNAME',
+  'OLDPWD',
+  'PS1',
+  'PS4',
+  'BASH_ENV',
+  'ENV',
+]);
 
 const ParamName = z
   .string()
   .refine(isEnvName, 'must be a valid environment variable name (letters, digits, _)')
-  .refine((n) => !RESERVED.has(n) && !n.startsWith('SLURM_') && !n.startsWith('HPCDK_'), 'is reserved (PATH, HOME, SLURM_*, HPCDK_* and the like)');
+  .refine(
+    (n) => !RESERVED.has(n) && !n.startsWith('SLURM_') && !n.startsWith('HPCDK_'),
+    'is reserved (PATH, HOME, SLURM_*, HPCDK_* and the like)',
+  );
 
 const ParamValue = z.union([z.string(), z.number().finite(), z.boolean()]);
 export type ParamValue = z.infer<typeof ParamValue>;
@@ -74,7 +93,9 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
   /** The points, in a stable order (by key). */
   public get points(): SweepPoint[] {
     const all = [...cartesian(this.props.grid), ...this.props.points];
-    return all.map((params) => ({ key: pointKey(params), params })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return all
+      .map((params) => ({ key: pointKey(params), params }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /**
@@ -87,8 +108,12 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
 
   /** A parameter of this sweep, as its jobs see it at run time; an unknown name is a validation error. */
   public param(name: string): RuntimeRef {
-    const names = new Set([...Object.keys(this.props.grid ?? {}), ...(this.props.points ?? []).flatMap((p) => Object.keys(p))]);
-    if (!names.has(name)) this.addIssue('param', `is not a parameter of this sweep (has: ${[...names].sort().join(', ') || 'none'})`, name);
+    const names = new Set([
+      ...Object.keys(this.props.grid ?? {}),
+      ...(this.props.points ?? []).flatMap((p) => Object.keys(p)),
+    ]);
+    if (!names.has(name))
+      this.addIssue('param', `is not a parameter of this sweep (has: ${[...names].sort().join(', ') || 'none'})`, name);
     return RuntimeRef.env(isEnvName(name) ? name : 'INVALID_PARAM');
   }
 
@@ -103,10 +128,17 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
     });
     const max = ctx.target.spec.maxArraySize;
     if (!this.props.chunking && points.length > max) {
-      issues.push(this.issue('chunking', `${points.length} points make an array larger than ${ctx.target.name} allows (MaxArraySize ${max}); allow chunking or use fewer points`, false));
+      issues.push(
+        this.issue(
+          'chunking',
+          `${points.length} points make an array larger than ${ctx.target.name} allows (MaxArraySize ${max}); allow chunking or use fewer points`,
+          false,
+        ),
+      );
     }
     const names = points.map((p) => Object.keys(p.params).sort().join(','));
-    if (new Set(names).size > 1) issues.push(this.issue('points', 'every point must set the same parameters', [...new Set(names)]));
+    if (new Set(names).size > 1)
+      issues.push(this.issue('points', 'every point must set the same parameters', [...new Set(names)]));
     return issues;
   }
 

@@ -39,7 +39,14 @@ export class TextFile extends HpcConstruct<typeof TextFilePropsSchema> {
 
   public synthesize(): ConstructOutput {
     return {
-      artifacts: [{ path: this.fileName, kind: this.props.executable ? 'script' : 'file', content: this.props.content, executable: this.props.executable }],
+      artifacts: [
+        {
+          path: this.fileName,
+          kind: this.props.executable ? 'script' : 'file',
+          content: this.props.content,
+          executable: this.props.executable,
+        },
+      ],
       resources: [{ kind: this.kind, inputs: { content: this.props.content, executable: this.props.executable } }],
     };
   }

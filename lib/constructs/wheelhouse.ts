@@ -5,7 +5,14 @@ import type { ArtifactSpec } from '../core/output.js';
 import { deployedFile, STACK_DIR, type BuildSpec } from '../core/runtime.js';
 import { pipSourceWords, renderRequirementsFile, renderWheelhouseGather } from '../render/python-env.js';
 import { word, type ShellValue } from '../shell/index.js';
-import { IndexUrlSchema, ModuleNameSchema, requirementListSchema, requirementLines, shellSetupFor, TargetPathSchema } from './python-common.js';
+import {
+  IndexUrlSchema,
+  ModuleNameSchema,
+  requirementListSchema,
+  requirementLines,
+  shellSetupFor,
+  TargetPathSchema,
+} from './python-common.js';
 import { ShellValueSchema } from './schemas.js';
 
 export const WheelhousePropsSchema = z
@@ -17,7 +24,10 @@ export const WheelhousePropsSchema = z
     /** More pinned requirements (`==` or `~=`) to download with their dependencies. @default none */
     requirements: requirementListSchema().default([]),
     /** The interpreter whose pip gathers the wheels; wheels are chosen for its version and platform. @default `python3` */
-    interpreter: z.string().regex(/^[A-Za-z0-9._\/+-]+$/, 'must be a command name or path').default('python3'),
+    interpreter: z
+      .string()
+      .regex(/^[A-Za-z0-9._/+-]+$/, 'must be a command name or path')
+      .default('python3'),
     /** Modules loaded before gathering (on DRAC, the same python module the environment uses). @default none */
     modules: z.array(ModuleNameSchema).default([]),
     /** @default pip's (PyPI) */
@@ -40,7 +50,12 @@ export const WheelhousePropsSchema = z
   .strict()
   .superRefine((p, ctx) => {
     if (p.projects.length === 0 && p.requirements.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['projects'], message: 'a wheelhouse needs at least one project or requirement', input: p.projects });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['projects'],
+        message: 'a wheelhouse needs at least one project or requirement',
+        input: p.projects,
+      });
     }
   });
 
@@ -66,8 +81,16 @@ export class Wheelhouse extends HpcConstruct<typeof WheelhousePropsSchema> {
   public synthesize(ctx: SynthContext): ConstructOutput {
     const p = this.props;
     const requirements = requirementLines(p.requirements);
-    const header = [`${this.node.path} on target ${ctx.target.name}: gathers wheels with pip.`, 'Rendered by hpcdk; edit the stack, not this file.'];
-    const sources = { indexUrls: p.indexUrls, extraIndexUrls: p.extraIndexUrls, findLinks: p.findLinks, noIndex: p.noIndex };
+    const header = [
+      `${this.node.path} on target ${ctx.target.name}: gathers wheels with pip.`,
+      'Rendered by hpcdk; edit the stack, not this file.',
+    ];
+    const sources = {
+      indexUrls: p.indexUrls,
+      extraIndexUrls: p.extraIndexUrls,
+      findLinks: p.findLinks,
+      noIndex: p.noIndex,
+    };
     const gather = renderWheelhouseGather({
       header,
       setup: shellSetupFor(ctx.target, p.modules),
@@ -80,7 +103,12 @@ export class Wheelhouse extends HpcConstruct<typeof WheelhousePropsSchema> {
     });
     const artifacts: ArtifactSpec[] = [{ path: 'gather.sh', kind: 'script', content: gather, executable: true }];
     if (requirements.length > 0) {
-      artifacts.push({ path: 'requirements.txt', kind: 'requirements', content: renderRequirementsFile(`${this.node.path}: downloaded into the wheelhouse.`, requirements), executable: false });
+      artifacts.push({
+        path: 'requirements.txt',
+        kind: 'requirements',
+        content: renderRequirementsFile(`${this.node.path}: downloaded into the wheelhouse.`, requirements),
+        executable: false,
+      });
     }
     const build: BuildSpec = {
       script: `${this.address}/gather.sh`,

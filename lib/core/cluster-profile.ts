@@ -19,7 +19,10 @@ export const SshConnectionSchema = z
       // ssh would read a leading dash as an option (`-oProxyCommand=…`).
       .regex(/^[^-]/, 'must be a host alias or name, not starting with -'),
     /** @default taken from ~/.ssh/config, else the local user */
-    user: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a user name').optional(),
+    user: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, 'must be a user name')
+      .optional(),
     /** @default taken from ~/.ssh/config, else 22 */
     port: z.number().int().min(1).max(65535).optional(),
     /** A jump host, as in ProxyJump. */
@@ -32,9 +35,14 @@ export const PartitionSchema = z
     /** The longest time a job may ask for, as SLURM writes it: `D-HH:MM:SS`, `HH:MM:SS` or minutes. */
     maxTime: z.string().optional(),
     /** GPU types and how many of each a node has, e.g. `{ a100: 4 }`. */
-    gpus: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a GPU type name'), z.number().int().positive()).optional(),
+    gpus: z
+      .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a GPU type name'), z.number().int().positive())
+      .optional(),
     /** Memory per node, e.g. `512G`. */
-    memPerNode: z.string().regex(/^\d+[KMGT]?$/, 'must be a SLURM memory size such as 64G').optional(),
+    memPerNode: z
+      .string()
+      .regex(/^\d+[KMGT]?$/, 'must be a SLURM memory size such as 64G')
+      .optional(),
     cpusPerNode: z.number().int().positive().optional(),
     /** GPU memory per GPU type, in GB, for "does the model fit" checks. */
     gpuMemoryGb: z.record(z.string(), z.number().positive()).optional(),
@@ -91,7 +99,10 @@ export const ClusterProfileSchema = z
     /** Files a batch script sources before `module` or `conda activate` work. */
     shellInit: z.array(z.string().min(1)).default([]),
     /** The node-local scratch variable: `SLURM_TMPDIR` on DRAC, `TMPDIR` elsewhere. */
-    scratchVar: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').default('TMPDIR'),
+    scratchVar: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+      .default('TMPDIR'),
     /** Container runtime available to jobs on this target. */
     containerRuntime: z.enum(['apptainer', 'singularity', 'podman', 'docker', 'none']).default('none'),
     /**
@@ -100,7 +111,9 @@ export const ClusterProfileSchema = z
      */
     jobDefaults: z.lazy(() => JobDefaultsSchema).default({}),
     /** Environment variables every job on this target gets, e.g. `{ TRAIN_CONFIG: 'configs/mini.yaml' }`. A job's own env wins. */
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string()).default({}),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), z.string())
+      .default({}),
     /**
      * Automation-node mode, for clusters that require MFA for interactive logins
      * (DRAC's robot nodes): every remote operation is one allow-listed command
@@ -115,10 +128,20 @@ export const ClusterProfileSchema = z
   .strict()
   .superRefine((p, ctx) => {
     if (p.scheduler === 'slurm' && !p.ssh) {
-      ctx.addIssue({ code: 'custom', path: ['ssh'], message: 'a slurm target needs an ssh connection', input: undefined });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ssh'],
+        message: 'a slurm target needs an ssh connection',
+        input: undefined,
+      });
     }
     if (p.defaultPartition !== undefined && !(p.defaultPartition in p.partitions)) {
-      ctx.addIssue({ code: 'custom', path: ['defaultPartition'], message: 'is not one of the declared partitions', input: p.defaultPartition });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultPartition'],
+        message: 'is not one of the declared partitions',
+        input: p.defaultPartition,
+      });
     }
   });
 
@@ -138,7 +161,12 @@ export class ClusterProfile {
   constructor(name: string, props: ClusterProfileProps) {
     const issues = [];
     if (!NAME.test(name)) {
-      issues.push({ path: `target:${name}`, field: 'name', message: 'must be lowercase letters, digits, - or _', got: name });
+      issues.push({
+        path: `target:${name}`,
+        field: 'name',
+        message: 'must be lowercase letters, digits, - or _',
+        got: name,
+      });
     }
     const parsed = ClusterProfileSchema.safeParse(props, { reportInput: true });
     if (!parsed.success) issues.push(...issuesFromZod(`target:${name}`, parsed.error));
@@ -165,7 +193,8 @@ export class ClusterProfile {
     const partitions = { ...(this.input.partitions ?? {}), ...(overrides.partitions ?? {}) };
     const jobDefaults = { ...(this.input.jobDefaults ?? {}), ...(overrides.jobDefaults ?? {}) };
     const env = { ...(this.input.env ?? {}), ...(overrides.env ?? {}) };
-    const budget = this.input.budget || overrides.budget ? { budget: { ...this.input.budget, ...overrides.budget } } : {};
+    const budget =
+      this.input.budget || overrides.budget ? { budget: { ...this.input.budget, ...overrides.budget } } : {};
     return new ClusterProfile(name, { ...this.input, ...overrides, partitions, jobDefaults, env, ...budget });
   }
 

@@ -36,7 +36,8 @@ export function canonicalJson(value: unknown, indent?: number): string {
  */
 function compactJson(value: unknown, ancestors: object[]): string | undefined {
   let node = value;
-  if (node !== null && typeof node === 'object' && typeof (node as { toJSON?: unknown }).toJSON === 'function') node = (node as { toJSON: () => unknown }).toJSON();
+  if (node !== null && typeof node === 'object' && typeof (node as { toJSON?: unknown }).toJSON === 'function')
+    node = (node as { toJSON: () => unknown }).toJSON();
   if (typeof node !== 'object' || node === null) return JSON.stringify(node);
   if (Array.isArray(node)) {
     // A loop, not map: a hole in a sparse array is written as null too.

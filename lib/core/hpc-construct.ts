@@ -73,7 +73,13 @@ export abstract class HpcConstruct<S extends z.ZodType = z.ZodType> extends Cons
     super(scope, id);
     Object.defineProperty(this, HPC_CONSTRUCT, { value: true });
     // The constructs library silently renames `a/b` (and a newline) to `a--b`: say so rather than deploy under another name.
-    if (/[/\n]/.test(id)) this.issues.push({ path: this.node.path, field: 'id', message: 'a construct id may not contain / or a newline (nest constructs in a scope instead)', got: id });
+    if (/[/\n]/.test(id))
+      this.issues.push({
+        path: this.node.path,
+        field: 'id',
+        message: 'a construct id may not contain / or a newline (nest constructs in a scope instead)',
+        got: id,
+      });
     this.issues.push(...rawPropIssues(this.node.path, props));
     const parsed = schema.safeParse(props ?? {}, { reportInput: true });
     if (parsed.success) {
@@ -97,6 +103,7 @@ export abstract class HpcConstruct<S extends z.ZodType = z.ZodType> extends Cons
 
   /** Records a problem found after construction (e.g. by a method call). */
   protected addIssue(field: string, message: string, got?: unknown): void {
+    // biome-ignore lint/complexity/noArguments: a `got` passed as undefined is shown; one left out is not.
     this.issues.push({ path: this.node.path, field, message, ...(arguments.length > 2 ? { got } : {}) });
   }
 
@@ -115,6 +122,7 @@ export abstract class HpcConstruct<S extends z.ZodType = z.ZodType> extends Cons
 
   /** A ValidationIssue for this construct, for use in validateForTarget. */
   protected issue(field: string, message: string, got?: unknown): ValidationIssue {
+    // biome-ignore lint/complexity/noArguments: a `got` passed as undefined is shown; one left out is not.
     return { path: this.node.path, field, message, ...(arguments.length > 2 ? { got } : {}) };
   }
 }

@@ -62,7 +62,7 @@ export const Scratch = {
   },
   /** The line that sets HPCDK_SCRATCH from the target's scratch variable, failing loudly when it is unset. */
   exportLine(scratchVar: string): string {
-    return `export HPCDK_SCRATCH="\${${scratchVar}:?node-local scratch \$${scratchVar} is not set on this node}"`;
+    return `export HPCDK_SCRATCH="\${${scratchVar}:?node-local scratch $${scratchVar} is not set on this node}"`;
   },
 };
 

@@ -22,12 +22,14 @@ export class Secret {
   }
 
   public static fromEnv(variable: string): Secret {
-    if (!ENV_NAME.test(variable)) throw new TypeError(`Secret.fromEnv: not an environment variable name: ${JSON.stringify(variable)}`);
+    if (!ENV_NAME.test(variable))
+      throw new TypeError(`Secret.fromEnv: not an environment variable name: ${JSON.stringify(variable)}`);
     return new Secret('env', variable);
   }
 
   public static fromTargetFile(path: string): Secret {
-    if (path.trim() === '' || /[\n\0]/.test(path)) throw new TypeError(`Secret.fromTargetFile: needs a path of one line (got ${JSON.stringify(path)})`);
+    if (path.trim() === '' || /[\n\0]/.test(path))
+      throw new TypeError(`Secret.fromTargetFile: needs a path of one line (got ${JSON.stringify(path)})`);
     return new Secret('target-file', path);
   }
 

@@ -76,7 +76,12 @@ export class Stack extends Construct {
   public stackIssues(): ValidationIssue[] {
     const issues: ValidationIssue[] = [];
     if (!STACK_NAME.test(this.givenId)) {
-      issues.push({ path: this.node.path, field: 'id', message: 'a stack name must be lowercase letters, digits, - or _', got: this.givenId });
+      issues.push({
+        path: this.node.path,
+        field: 'id',
+        message: 'a stack name must be lowercase letters, digits, - or _',
+        got: this.givenId,
+      });
     }
     issues.push(...rawPropIssues(this.node.path, { description: this.description }));
     if (this.budget !== undefined) {

@@ -55,7 +55,11 @@ export function fieldName(path: ReadonlyArray<PropertyKey>): string {
 }
 
 /** Turns zod's issues into ours, one per offending field. */
-export function issuesFromZod(constructPath: string, error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): ValidationIssue[] {
+export function issuesFromZod(
+  constructPath: string,
+  error: z.ZodError,
+  prefix: ReadonlyArray<PropertyKey> = [],
+): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   for (const issue of error.issues) {
     const path = [...prefix, ...issue.path];
@@ -68,7 +72,10 @@ export function issuesFromZod(constructPath: string, error: z.ZodError, prefix: 
     const input = (issue as { input?: unknown }).input;
     const missing = input === undefined && issue.code === 'invalid_type';
     // A record key that fails its own checks: zod nests the reason.
-    const inner = issue.code === 'invalid_key' ? (issue as { issues?: Array<{ message: string }> }).issues?.map((i) => i.message).join('; ') : undefined;
+    const inner =
+      issue.code === 'invalid_key'
+        ? (issue as { issues?: Array<{ message: string }> }).issues?.map((i) => i.message).join('; ')
+        : undefined;
     out.push({
       path: constructPath,
       field: fieldName(path),
@@ -86,7 +93,12 @@ export function issuesFromZod(constructPath: string, error: z.ZodError, prefix: 
  * `__proto__`, which parsing drops without a word.
  */
 export function rawPropIssues(constructPath: string, value: unknown, path: PropertyKey[] = []): ValidationIssue[] {
-  const nul = (p: PropertyKey[], got: unknown): ValidationIssue => ({ path: constructPath, field: fieldName(p), message: 'must not contain a NUL character', got });
+  const nul = (p: PropertyKey[], got: unknown): ValidationIssue => ({
+    path: constructPath,
+    field: fieldName(p),
+    message: 'must not contain a NUL character',
+    got,
+  });
   if (typeof value === 'string') return value.includes('\0') ? [nul(path, value)] : [];
   if (isRuntimeRef(value)) return value.segments.some((s) => s.includes('\0')) ? [nul(path, value.toString())] : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => rawPropIssues(constructPath, v, [...path, i]));
@@ -95,7 +107,15 @@ export function rawPropIssues(constructPath: string, value: unknown, path: Prope
   if (proto !== Object.prototype && proto !== null) return [];
   return Object.entries(value).flatMap(([k, v]): ValidationIssue[] => {
     if (k.includes('\0')) return [nul([...path, k], k)];
-    if (k === '__proto__') return [{ path: constructPath, field: fieldName([...path, k]), message: 'may not be named __proto__ (it would be dropped)', got: k }];
+    if (k === '__proto__')
+      return [
+        {
+          path: constructPath,
+          field: fieldName([...path, k]),
+          message: 'may not be named __proto__ (it would be dropped)',
+          got: k,
+        },
+      ];
     return rawPropIssues(constructPath, v, [...path, k]);
   });
 }
@@ -109,7 +129,10 @@ export class ValidationError extends HpcdkError {
 
   constructor(issues: readonly ValidationIssue[]) {
     const lines = issues.map(formatIssue);
-    super(`${issues.length} validation error${issues.length === 1 ? '' : 's'}:\n${lines.map((l) => `  ${l}`).join('\n')}`, { afterword: NOTHING_WRITTEN });
+    super(
+      `${issues.length} validation error${issues.length === 1 ? '' : 's'}:\n${lines.map((l) => `  ${l}`).join('\n')}`,
+      { afterword: NOTHING_WRITTEN },
+    );
     this.name = 'ValidationError';
     this.issues = issues;
   }

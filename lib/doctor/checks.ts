@@ -85,7 +85,10 @@ for c in ${words(tools)}; do command -v "$c" >/dev/null 2>&1 || printf 'missing 
   ];
   if (slurm) {
     list.push(
-      { name: 'commands', body: `for c in ${words([...SLURM_COMMANDS, 'srun'])}; do printf '%s %s\\n' "$c" "$(command -v "$c" || echo -)"; done` },
+      {
+        name: 'commands',
+        body: `for c in ${words([...SLURM_COMMANDS, 'srun'])}; do printf '%s %s\\n' "$c" "$(command -v "$c" || echo -)"; done`,
+      },
       { name: 'squeue-version', body: 'squeue -V' },
       { name: 'sinfo-version', body: 'sinfo -V' },
       { name: 'partitions', body: "timeout 15 sinfo -h -o '%R'" },
@@ -107,12 +110,21 @@ printf 'sourced\\n'`,
     });
   }
   if (p.spec.modules !== 'none') {
-    list.push({ name: 'module-system', body: `${initLines(p)}\ntype -t module || exit 1\nmodule --version 2>&1 | head -n 3` });
-    spec.modules.forEach((m, i) => list.push({ name: `module.${i}`, body: moduleProbe(p, m.name) }));
+    list.push({
+      name: 'module-system',
+      body: `${initLines(p)}\ntype -t module || exit 1\nmodule --version 2>&1 | head -n 3`,
+    });
+    spec.modules.forEach((m, i) => {
+      list.push({ name: `module.${i}`, body: moduleProbe(p, m.name) });
+    });
   }
-  if (p.spec.containerRuntime !== 'none') list.push({ name: 'runtime', body: `${initLines(p)}\n${quote(p.spec.containerRuntime)} --version` });
+  if (p.spec.containerRuntime !== 'none')
+    list.push({ name: 'runtime', body: `${initLines(p)}\n${quote(p.spec.containerRuntime)} --version` });
   if (p.spec.containerRuntime !== 'none' || spec.imagesUsed) {
-    list.push({ name: 'runtimes', body: `${initLines(p)}\nfor c in ${words(RUNTIMES)}; do command -v "$c" >/dev/null 2>&1 && printf '%s\\n' "$c"; done; true` });
+    list.push({
+      name: 'runtimes',
+      body: `${initLines(p)}\nfor c in ${words(RUNTIMES)}; do command -v "$c" >/dev/null 2>&1 && printf '%s\\n' "$c"; done; true`,
+    });
   }
   // Creates what is missing of the base folder and a file in it, then removes both: nothing is left behind.
   list.push({
@@ -128,7 +140,10 @@ exit "$code"`,
   if (slurm && spec.probeJob) {
     const v = p.spec.scratchVar;
     const inJob = `printf 'job %s\\nvalue %s\\n' "\${SLURM_JOB_ID:-}" "\${${v}:-}"; if [ -n "\${${v}:-}" ] && [ -d "\${${v}}" ] && [ -w "\${${v}}" ]; then echo writable; fi`;
-    list.push({ name: 'probe-job', body: `timeout ${PROBE_JOB_SECONDS} srun ${spec.probeJob.join(' ')} bash -c ${quote(inJob)}` });
+    list.push({
+      name: 'probe-job',
+      body: `timeout ${PROBE_JOB_SECONDS} srun ${spec.probeJob.join(' ')} bash -c ${quote(inJob)}`,
+    });
   }
   return list;
 }
@@ -158,7 +173,13 @@ export function parseProbes(stdout: string): Map<string, ProbeResult> | undefine
   for (const line of stdout.split('\n')) {
     if (line === '@@end') ended = true;
     const m = /^@@probe (\S+) (\d+) ?(\S*)$/.exec(line);
-    if (m) results.set(m[1]!, { code: Number(m[2]), output: Buffer.from(m[3] ?? '', 'base64').toString('utf8').trim() });
+    if (m)
+      results.set(m[1]!, {
+        code: Number(m[2]),
+        output: Buffer.from(m[3] ?? '', 'base64')
+          .toString('utf8')
+          .trim(),
+      });
   }
   return ended ? results : undefined;
 }
@@ -174,11 +195,22 @@ function fields(output: string): Map<string, string[]> {
   return out;
 }
 
-const lastLines = (text: string, n = 3): string => text.split('\n').filter((l) => l.trim() !== '').slice(-n).join(' / ');
+const lastLines = (text: string, n = 3): string =>
+  text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-n)
+    .join(' / ');
 
 /** A probe the script never answered (it was cut short): a failure, not a pass. */
 function unanswered(id: string, title: string): Check {
-  return { id, title, status: 'fail', detail: 'no answer from the target', fix: 'run hpcdk doctor again; HPCDK_DEBUG=1 shows the raw answer' };
+  return {
+    id,
+    title,
+    status: 'fail',
+    detail: 'no answer from the target',
+    fix: 'run hpcdk doctor again; HPCDK_DEBUG=1 shows the raw answer',
+  };
 }
 
 function basicsCheck(spec: DoctorSpec, r: ProbeResult): Check {
@@ -190,16 +222,26 @@ function basicsCheck(spec: DoctorSpec, r: ProbeResult): Check {
   const where = `as ${f.get('user')?.[0] ?? '?'} on ${f.get('host')?.[0] ?? '?'}`;
   const oldBash = major < MIN_BASH[0] || (major === MIN_BASH[0] && minor < MIN_BASH[1]);
   if (oldBash || missing.length > 0) {
-    const problems = [...(oldBash ? [`bash ${version} (needs ${MIN_BASH.join('.')} or later)`] : []), ...(missing.length > 0 ? [`missing ${missing.join(', ')}`] : [])];
+    const problems = [
+      ...(oldBash ? [`bash ${version} (needs ${MIN_BASH.join('.')} or later)`] : []),
+      ...(missing.length > 0 ? [`missing ${missing.join(', ')}`] : []),
+    ];
     return {
       id: 'basics',
-      title: local ? 'shell tools (bash, coreutils; the local scheduler: setsid, nproc)' : 'shell tools (bash, coreutils)',
+      title: local
+        ? 'shell tools (bash, coreutils; the local scheduler: setsid, nproc)'
+        : 'shell tools (bash, coreutils)',
       status: 'fail',
       detail: `${problems.join('; ')} ${where}`,
       fix: `install them where hpcdk runs its scripts (${local ? 'this machine' : `target ${spec.profile.name}`}): they come with bash, GNU coreutils, findutils, gawk and util-linux`,
     };
   }
-  return { id: 'basics', title: local ? 'shell tools and the local scheduler' : 'shell tools', status: 'ok', detail: `bash ${version}, coreutils ${where}` };
+  return {
+    id: 'basics',
+    title: local ? 'shell tools and the local scheduler' : 'shell tools',
+    status: 'ok',
+    detail: `bash ${version}, coreutils ${where}`,
+  };
 }
 
 function slurmChecks(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult>): Check[] {
@@ -214,7 +256,8 @@ function slurmChecks(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult>
   };
   const squeue = version('squeue-version');
   const sinfo = version('sinfo-version');
-  const versions = squeue === sinfo ? (squeue ?? 'version unknown') : `squeue: ${squeue ?? '?'}, sinfo: ${sinfo ?? '?'}`;
+  const versions =
+    squeue === sinfo ? (squeue ?? 'version unknown') : `squeue: ${squeue ?? '?'}, sinfo: ${sinfo ?? '?'}`;
   checks.push(
     missing.length > 0
       ? {
@@ -224,18 +267,40 @@ function slurmChecks(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult>
           detail: `missing ${missing.join(', ')} on PATH`,
           fix: 'hpcdk runs sbatch, squeue, scancel, scontrol and sinfo on the login node: make sure the profile names a login node of the cluster, and that a non-interactive ssh session finds them on PATH (on some sites a module or the shellInit files put them there)',
         }
-      : { id: 'slurm-commands', title: 'SLURM commands', status: 'ok', detail: `${SLURM_COMMANDS.join(', ')} (${versions})` },
+      : {
+          id: 'slurm-commands',
+          title: 'SLURM commands',
+          status: 'ok',
+          detail: `${SLURM_COMMANDS.join(', ')} (${versions})`,
+        },
   );
   if ((paths.get('srun') ?? '-') === '-') {
-    checks.push({ id: 'srun', title: 'srun', status: 'warn', detail: 'not found', fix: 'hpcdk shell, per-node environment builds and dataset staging on multi-node jobs run srun' });
+    checks.push({
+      id: 'srun',
+      title: 'srun',
+      status: 'warn',
+      detail: 'not found',
+      fix: 'hpcdk shell, per-node environment builds and dataset staging on multi-node jobs run srun',
+    });
   }
   const partitions = results.get('partitions');
   if (partitions && missing.length === 0) {
     const declared = Object.keys(spec.profile.spec.partitions);
-    const offered = new Set(partitions.output.split('\n').map((l) => l.trim()).filter((l) => l !== ''));
+    const offered = new Set(
+      partitions.output
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== ''),
+    );
     const unknown = declared.filter((d) => !offered.has(d));
     if (partitions.code !== 0) {
-      checks.push({ id: 'partitions', title: 'SLURM controller', status: 'fail', detail: `sinfo failed: ${lastLines(partitions.output)}`, fix: 'sinfo must reach slurmctld from the login node: is the controller up, and SLURM_CONF right in a non-interactive session?' });
+      checks.push({
+        id: 'partitions',
+        title: 'SLURM controller',
+        status: 'fail',
+        detail: `sinfo failed: ${lastLines(partitions.output)}`,
+        fix: 'sinfo must reach slurmctld from the login node: is the controller up, and SLURM_CONF right in a non-interactive session?',
+      });
     } else if (unknown.length > 0) {
       checks.push({
         id: 'partitions',
@@ -245,7 +310,15 @@ function slurmChecks(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult>
         fix: `use the partition names sinfo lists in the profile of target ${spec.profile.name} (partitions, defaultPartition)`,
       });
     } else {
-      checks.push({ id: 'partitions', title: 'partitions', status: 'ok', detail: declared.length > 0 ? `${declared.join(', ')} (sinfo lists ${[...offered].join(', ')})` : `none declared (sinfo lists ${[...offered].join(', ')})` });
+      checks.push({
+        id: 'partitions',
+        title: 'partitions',
+        status: 'ok',
+        detail:
+          declared.length > 0
+            ? `${declared.join(', ')} (sinfo lists ${[...offered].join(', ')})`
+            : `none declared (sinfo lists ${[...offered].join(', ')})`,
+      });
     }
   }
   return checks;
@@ -255,9 +328,25 @@ function moduleChecks(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult
   const p = spec.profile;
   const names = spec.modules.map((m) => m.name);
   if (p.spec.modules === 'none') {
-    if (names.length === 0) return [{ id: 'module-system', title: 'modules', status: 'skip', detail: 'the profile names no module system, and no stack loads modules' }];
+    if (names.length === 0)
+      return [
+        {
+          id: 'module-system',
+          title: 'modules',
+          status: 'skip',
+          detail: 'the profile names no module system, and no stack loads modules',
+        },
+      ];
     // A laptop has no modules by design: its jobs use what the machine has.
-    if (p.isLocal) return [{ id: 'module-system', title: 'modules', status: 'skip', detail: `stacks name modules (${names.join(', ')}); the local target loads none` }];
+    if (p.isLocal)
+      return [
+        {
+          id: 'module-system',
+          title: 'modules',
+          status: 'skip',
+          detail: `stacks name modules (${names.join(', ')}); the local target loads none`,
+        },
+      ];
     return [
       {
         id: 'module-system',
@@ -273,7 +362,17 @@ function moduleChecks(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult
   const works = system.code === 0 && /^(function|file|alias)$/m.test(system.output);
   const checks: Check[] = [
     works
-      ? { id: 'module-system', title: `module system (${p.spec.modules})`, status: 'ok', detail: system.output.split('\n').slice(1).find((l) => l.trim() !== '')?.trim() ?? '`module` works' }
+      ? {
+          id: 'module-system',
+          title: `module system (${p.spec.modules})`,
+          status: 'ok',
+          detail:
+            system.output
+              .split('\n')
+              .slice(1)
+              .find((l) => l.trim() !== '')
+              ?.trim() ?? '`module` works',
+        }
       : {
           id: 'module-system',
           title: `module system (${p.spec.modules})`,
@@ -307,8 +406,19 @@ function shellInitCheck(spec: DoctorSpec, r: ProbeResult | undefined): Check[] {
   if (spec.profile.spec.shellInit.length === 0) return [];
   if (!r) return [unanswered('shell-init', 'shellInit')];
   const f = fields(r.output);
-  const bad = [...(f.get('missing') ?? []).map((x) => `${x} is missing`), ...(f.get('failed') ?? []).map((x) => `${x} fails when sourced`)];
-  if (bad.length === 0) return [{ id: 'shell-init', title: 'shellInit', status: 'ok', detail: `sourced ${spec.profile.spec.shellInit.join(', ')}` }];
+  const bad = [
+    ...(f.get('missing') ?? []).map((x) => `${x} is missing`),
+    ...(f.get('failed') ?? []).map((x) => `${x} fails when sourced`),
+  ];
+  if (bad.length === 0)
+    return [
+      {
+        id: 'shell-init',
+        title: 'shellInit',
+        status: 'ok',
+        detail: `sourced ${spec.profile.spec.shellInit.join(', ')}`,
+      },
+    ];
   return [
     {
       id: 'shell-init',
@@ -325,11 +435,27 @@ function scratchCheck(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult
   const title = `scratch $${v}`;
   if (spec.profile.isLocal) {
     return ['TMPDIR', 'SLURM_TMPDIR'].includes(v)
-      ? { id: 'scratch', title, status: 'ok', detail: 'the local runner gives every job a private folder as $TMPDIR and $SLURM_TMPDIR' }
-      : { id: 'scratch', title, status: 'fail', detail: `the local runner sets $TMPDIR and $SLURM_TMPDIR, not $${v}`, fix: "set scratchVar: 'TMPDIR' on the local target" };
+      ? {
+          id: 'scratch',
+          title,
+          status: 'ok',
+          detail: 'the local runner gives every job a private folder as $TMPDIR and $SLURM_TMPDIR',
+        }
+      : {
+          id: 'scratch',
+          title,
+          status: 'fail',
+          detail: `the local runner sets $TMPDIR and $SLURM_TMPDIR, not $${v}`,
+          fix: "set scratchVar: 'TMPDIR' on the local target",
+        };
   }
   if (!spec.probeJob) {
-    return { id: 'scratch', title, status: 'skip', detail: `set inside jobs, not on the login node, so not checked from here (--probe-job runs a one-minute job that checks it)` };
+    return {
+      id: 'scratch',
+      title,
+      status: 'skip',
+      detail: `set inside jobs, not on the login node, so not checked from here (--probe-job runs a one-minute job that checks it)`,
+    };
   }
   const r = results.get('probe-job');
   if (!r) return unanswered('scratch', title);
@@ -337,7 +463,13 @@ function scratchCheck(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult
   const job = f.get('job')?.[0] ?? '';
   const value = f.get('value')?.[0] ?? '';
   if (r.code === 124) {
-    return { id: 'scratch', title, status: 'fail', detail: `the probe job did not run within ${PROBE_JOB_SECONDS} s`, fix: 'the queue may be busy: run again later, or look at squeue; the job asks for the target\'s jobDefaults with a one-minute limit' };
+    return {
+      id: 'scratch',
+      title,
+      status: 'fail',
+      detail: `the probe job did not run within ${PROBE_JOB_SECONDS} s`,
+      fix: "the queue may be busy: run again later, or look at squeue; the job asks for the target's jobDefaults with a one-minute limit",
+    };
   }
   if (r.code !== 0 || job === '') {
     return {
@@ -357,23 +489,64 @@ function scratchCheck(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult
       fix: `set scratchVar in the profile of target ${spec.profile.name} to the variable the site's jobs get for node-local disk (SLURM_TMPDIR on DRAC, often TMPDIR elsewhere)`,
     };
   }
-  if (!f.has('writable')) return { id: 'scratch', title, status: 'fail', detail: `$${v}=${value} in job ${job} is not a writable folder`, fix: 'ask the site: jobs write their caches and staged data there' };
+  if (!f.has('writable'))
+    return {
+      id: 'scratch',
+      title,
+      status: 'fail',
+      detail: `$${v}=${value} in job ${job} is not a writable folder`,
+      fix: 'ask the site: jobs write their caches and staged data there',
+    };
   return { id: 'scratch', title, status: 'ok', detail: `$${v}=${value} in job ${job}, writable` };
 }
 
 function runtimeCheck(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult>): Check[] {
   const runtime = spec.profile.spec.containerRuntime;
   const found = (results.get('runtimes')?.output ?? '').split('\n').filter((l) => RUNTIMES.includes(l.trim()));
-  const others = found.length > 0 ? `; the target has ${found.join(', ')}` : '; the target has none of apptainer, singularity, podman, docker';
+  const others =
+    found.length > 0
+      ? `; the target has ${found.join(', ')}`
+      : '; the target has none of apptainer, singularity, podman, docker';
   if (runtime === 'none') {
-    if (!spec.imagesUsed) return [{ id: 'container-runtime', title: 'container runtime', status: 'skip', detail: 'none named by the profile, and no stack builds an image' }];
+    if (!spec.imagesUsed)
+      return [
+        {
+          id: 'container-runtime',
+          title: 'container runtime',
+          status: 'skip',
+          detail: 'none named by the profile, and no stack builds an image',
+        },
+      ];
     return found.length > 0
-      ? [{ id: 'container-runtime', title: 'container runtime', status: 'ok', detail: `none named by the profile; images are built with what the target has: ${found.join(', ')}` }]
-      : [{ id: 'container-runtime', title: 'container runtime', status: 'fail', detail: `stacks build images, but the target has none of ${RUNTIMES.join(', ')}`, fix: 'install one on the target (or load its module in shellInit)' }];
+      ? [
+          {
+            id: 'container-runtime',
+            title: 'container runtime',
+            status: 'ok',
+            detail: `none named by the profile; images are built with what the target has: ${found.join(', ')}`,
+          },
+        ]
+      : [
+          {
+            id: 'container-runtime',
+            title: 'container runtime',
+            status: 'fail',
+            detail: `stacks build images, but the target has none of ${RUNTIMES.join(', ')}`,
+            fix: 'install one on the target (or load its module in shellInit)',
+          },
+        ];
   }
   const r = results.get('runtime');
   if (!r) return [unanswered('container-runtime', `container runtime ${runtime}`)];
-  if (r.code === 0) return [{ id: 'container-runtime', title: `container runtime ${runtime}`, status: 'ok', detail: r.output.split('\n')[0]! }];
+  if (r.code === 0)
+    return [
+      {
+        id: 'container-runtime',
+        title: `container runtime ${runtime}`,
+        status: 'ok',
+        detail: r.output.split('\n')[0]!,
+      },
+    ];
   return [
     {
       id: 'container-runtime',
@@ -388,12 +561,18 @@ function runtimeCheck(spec: DoctorSpec, results: ReadonlyMap<string, ProbeResult
 function writeCheck(spec: DoctorSpec, r: ProbeResult | undefined): Check {
   if (!r) return unanswered('write-access', 'write access');
   const base = fields(r.output).get('base')?.[0] ?? String(spec.basePath);
-  if (r.code === 0) return { id: 'write-access', title: 'write access', status: 'ok', detail: `created and removed a file in ${base}` };
+  if (r.code === 0)
+    return { id: 'write-access', title: 'write access', status: 'ok', detail: `created and removed a file in ${base}` };
   return {
     id: 'write-access',
     title: 'write access',
     status: 'fail',
-    detail: `cannot write in ${base}: ${lastLines(r.output.split('\n').filter((l) => !l.startsWith('base ')).join('\n'))}`,
+    detail: `cannot write in ${base}: ${lastLines(
+      r.output
+        .split('\n')
+        .filter((l) => !l.startsWith('base '))
+        .join('\n'),
+    )}`,
     fix: `set basePath in the profile of target ${spec.profile.name} to a folder you can write (default ~/.hpcdk; on DRAC, ~/projects/<group>/<you>/hpcdk or $SCRATCH/hpcdk)`,
   };
 }
@@ -405,7 +584,12 @@ function accountingChecks(results: ReadonlyMap<string, ProbeResult>): Check[] {
   const works = sacct.code === 0;
   checks.push(
     works
-      ? { id: 'accounting', title: 'accounting (sacct)', status: 'ok', detail: 'sacct answers: plan learns how jobs that left the queue ended' }
+      ? {
+          id: 'accounting',
+          title: 'accounting (sacct)',
+          status: 'ok',
+          detail: 'sacct answers: plan learns how jobs that left the queue ended',
+        }
       : {
           id: 'accounting',
           title: 'accounting (sacct)',
@@ -417,9 +601,17 @@ function accountingChecks(results: ReadonlyMap<string, ProbeResult>): Check[] {
   const json = (id: string, command: string, r: ProbeResult | undefined, skip?: string): Check => {
     if (skip) return { id, title: command, status: 'skip', detail: skip };
     if (r?.code === 0) return { id, title: command, status: 'ok', detail: 'available' };
-    return { id, title: command, status: 'warn', detail: `not available (${lastLines(r?.output ?? '', 1) || 'no output'})`, fix: 'optional: hpcdk reads the text output; JSON needs SLURM 21.08+ with its openapi/data_parser plugins' };
+    return {
+      id,
+      title: command,
+      status: 'warn',
+      detail: `not available (${lastLines(r?.output ?? '', 1) || 'no output'})`,
+      fix: 'optional: hpcdk reads the text output; JSON needs SLURM 21.08+ with its openapi/data_parser plugins',
+    };
   };
-  checks.push(json('sacct-json', 'sacct --json', results.get('sacct-json'), works ? undefined : 'not checked: no accounting'));
+  checks.push(
+    json('sacct-json', 'sacct --json', results.get('sacct-json'), works ? undefined : 'not checked: no accounting'),
+  );
   checks.push(json('squeue-json', 'squeue --json', results.get('squeue-json')));
   return checks;
 }
@@ -464,7 +656,9 @@ export function connectionCheck(description: string, error: string | undefined, 
     };
   }
   if (/unknown host key|Host key verification failed|No .* host key is known/i.test(error)) {
-    const keyscan = host ? `ssh-keyscan${host.port === 22 ? '' : ` -p ${host.port}`} ${host.hostName} >> ${file}` : 'ssh-keyscan HOST >> ~/.ssh/known_hosts';
+    const keyscan = host
+      ? `ssh-keyscan${host.port === 22 ? '' : ` -p ${host.port}`} ${host.hostName} >> ${file}`
+      : 'ssh-keyscan HOST >> ~/.ssh/known_hosts';
     return {
       id: 'connection',
       title,
@@ -482,7 +676,13 @@ export function connectionCheck(description: string, error: string | undefined, 
       fix: 'the login was refused: check IdentityFile in the ssh config (or the ssh-agent); clusters that ask for a second factor need a ControlMaster connection and --openssh',
     };
   }
-  return { id: 'connection', title, status: 'fail', detail, fix: 'check that the profile\'s ssh host is right and that `ssh HOST true` works from here with the same ssh config' };
+  return {
+    id: 'connection',
+    title,
+    status: 'fail',
+    detail,
+    fix: "check that the profile's ssh host is right and that `ssh HOST true` works from here with the same ssh config",
+  };
 }
 
 /** Splits a `module load a b/1` line into module names (options and shell values are left out). */
@@ -502,7 +702,9 @@ function moduleLoadNames(line: string): string[] {
  * name it: the `modules` props of environments and wheelhouses, and the
  * `module load` lines the synthesized scripts hold (job steps written by hand).
  */
-export function collectModules(stacks: ReadonlyArray<{ readonly stack: Stack; readonly synthesis?: StackSynthesis }>): ModuleUse[] {
+export function collectModules(
+  stacks: ReadonlyArray<{ readonly stack: Stack; readonly synthesis?: StackSynthesis }>,
+): ModuleUse[] {
   const uses = new Map<string, Set<string>>();
   const add = (name: string, by: string) => uses.set(name, (uses.get(name) ?? new Set()).add(by));
   for (const { stack, synthesis } of stacks) {
@@ -511,8 +713,11 @@ export function collectModules(stacks: ReadonlyArray<{ readonly stack: Stack; re
       if (Array.isArray(modules)) for (const name of modules) if (typeof name === 'string') add(name, c.node.path);
     }
     for (const artifact of synthesis?.artifacts ?? []) {
-      for (const line of artifact.content.split('\n')) for (const name of moduleLoadNames(line)) add(name, artifact.construct);
+      for (const line of artifact.content.split('\n'))
+        for (const name of moduleLoadNames(line)) add(name, artifact.construct);
     }
   }
-  return [...uses].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, by]) => ({ name, namedBy: [...by].sort() }));
+  return [...uses]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, by]) => ({ name, namedBy: [...by].sort() }));
 }

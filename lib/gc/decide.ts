@@ -33,7 +33,16 @@ export type RemovalStep =
   /** A folder a killed gc left under the base path. */
   | { readonly op: 'rmtrash'; readonly name: string };
 
-export type ItemKind = 'image' | 'untagged-image' | 'bundle' | 'params' | 'run' | 'build-log' | 'file' | 'leftover' | 'stack';
+export type ItemKind =
+  | 'image'
+  | 'untagged-image'
+  | 'bundle'
+  | 'params'
+  | 'run'
+  | 'build-log'
+  | 'file'
+  | 'leftover'
+  | 'stack';
 
 export interface GcItem {
   /** The stack folder; empty for leftovers under the base path. */
@@ -55,7 +64,11 @@ export interface GcItem {
 export interface GcPlan {
   readonly items: readonly GcItem[];
   /** Per stack folder: its journal serial when read (removal refuses if it changed) and notes for the person. */
-  readonly stacks: ReadonlyArray<{ readonly stack: string; readonly serial: number; readonly notes: readonly string[] }>;
+  readonly stacks: ReadonlyArray<{
+    readonly stack: string;
+    readonly serial: number;
+    readonly notes: readonly string[];
+  }>;
 }
 
 /** What is known of the project when deciding. */
@@ -105,15 +118,29 @@ const BUILT_FILE = /^images\/(.+)\/([^/.]+)\.(built-with|sif|sif\.tmp|sif\.tar|b
  * belongs to a tag when it carries the stack's and address's labels, or
  * (unlabelled) when it has the name the stack gives that image.
  */
-export function builtTags(inv: StackInventory, manifest: Manifest | undefined, podman: readonly PodmanImage[]): BuiltTag[] {
-  const tags = new Map<string, { address: string; tag: string; record?: Entry & { runner: string }; sif?: Entry & { sha256?: string }; leftovers: Entry[] }>();
+export function builtTags(
+  inv: StackInventory,
+  manifest: Manifest | undefined,
+  podman: readonly PodmanImage[],
+): BuiltTag[] {
+  const tags = new Map<
+    string,
+    {
+      address: string;
+      tag: string;
+      record?: Entry & { runner: string };
+      sif?: Entry & { sha256?: string };
+      leftovers: Entry[];
+    }
+  >();
   for (const e of inv.images) {
     const m = BUILT_FILE.exec(e.path);
     if (!m) continue;
     const [, address, tag, ext] = m as unknown as [string, string, string, string];
     const t = tags.get(`${address}\0${tag}`) ?? { address, tag, leftovers: [] };
     if (ext === 'built-with') t.record = { ...e, runner: inv.records.get(e.path) ?? '' };
-    else if (ext === 'sif') t.sif = { ...e, ...(inv.sifSha256.has(e.path) ? { sha256: inv.sifSha256.get(e.path)! } : {}) };
+    else if (ext === 'sif')
+      t.sif = { ...e, ...(inv.sifSha256.has(e.path) ? { sha256: inv.sifSha256.get(e.path)! } : {}) };
     else t.leftovers.push(e);
     tags.set(`${address}\0${tag}`, t);
   }
@@ -147,7 +174,8 @@ export function builtTags(inv: StackInventory, manifest: Manifest | undefined, p
 function knownRepos(inv: StackInventory, manifest: Manifest | undefined): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const add = (address: string, ref: string) => out.set(address, (out.get(address) ?? new Set()).add(splitRef(ref)[0]));
-  for (const r of manifest?.resources ?? []) if (r.kind === 'container-image' && typeof r.spec.image === 'string') add(r.address, r.spec.image);
+  for (const r of manifest?.resources ?? [])
+    if (r.kind === 'container-image' && typeof r.spec.image === 'string') add(r.address, r.spec.image);
   for (const [address, lock] of inv.locks) {
     const m = /^image: (\S+)$/m.exec(lock);
     if (m) add(address, m[1]!);
@@ -195,7 +223,13 @@ export interface ImageRow {
 
 function status(r: Omit<ImageRow, 'status'>): string {
   const parts = [
-    !r.inProject ? 'no such stack in the project' : !r.examined ? 'stack not examined' : r.referenced ? 'in use' : 'unreferenced',
+    !r.inProject
+      ? 'no such stack in the project'
+      : !r.examined
+        ? 'stack not examined'
+        : r.referenced
+          ? 'in use'
+          : 'unreferenced',
     ...(r.recorded ? [] : ['not in state']),
     ...(r.kind === 'podman' && !r.labelled ? ['unlabelled'] : []),
   ];
@@ -203,7 +237,10 @@ function status(r: Omit<ImageRow, 'status'>): string {
 }
 
 /** Every image and .sif hpcdk built on the target, found by label and by the stack folders' records. */
-export function listImages(inventory: TargetInventory, ctx: Pick<GcContext, 'current' | 'projectStacks' | 'only'>): ImageRow[] {
+export function listImages(
+  inventory: TargetInventory,
+  ctx: Pick<GcContext, 'current' | 'projectStacks' | 'only'>,
+): ImageRow[] {
   const rows: ImageRow[] = [];
   const seen = new Set<string>();
   const row = (r: Omit<ImageRow, 'status'>) => rows.push({ ...r, status: status(r) });
@@ -225,10 +262,27 @@ export function listImages(inventory: TargetInventory, ctx: Pick<GcContext, 'cur
       };
       if (t.image) {
         seen.add(t.image.id);
-        row({ ...base, kind: 'podman', image: t.image.ref, ...(t.image.digest ? { digest: t.image.digest } : {}), id: t.image.id, size: t.image.size, age: inventory.now - t.image.created, labelled: isHpcdkImage(t.image) });
+        row({
+          ...base,
+          kind: 'podman',
+          image: t.image.ref,
+          ...(t.image.digest ? { digest: t.image.digest } : {}),
+          id: t.image.id,
+          size: t.image.size,
+          age: inventory.now - t.image.created,
+          labelled: isHpcdkImage(t.image),
+        });
       }
       if (t.sif) {
-        row({ ...base, kind: 'sif', image: t.sif.path, ...(t.sif.sha256 ? { digest: `sha256:${t.sif.sha256}` } : {}), size: t.sif.size, age: inventory.now - t.sif.mtime, labelled: true });
+        row({
+          ...base,
+          kind: 'sif',
+          image: t.sif.path,
+          ...(t.sif.sha256 ? { digest: `sha256:${t.sif.sha256}` } : {}),
+          size: t.sif.size,
+          age: inventory.now - t.sif.mtime,
+          labelled: true,
+        });
       }
     }
   }
@@ -259,7 +313,17 @@ export function listImages(inventory: TargetInventory, ctx: Pick<GcContext, 'cur
       });
     }
   }
-  return rows.sort((a, b) => (a.stack !== b.stack ? (a.stack < b.stack ? -1 : 1) : (a.address ?? '') !== (b.address ?? '') ? ((a.address ?? '') < (b.address ?? '') ? -1 : 1) : b.age - a.age));
+  return rows.sort((a, b) =>
+    a.stack !== b.stack
+      ? a.stack < b.stack
+        ? -1
+        : 1
+      : (a.address ?? '') !== (b.address ?? '')
+        ? (a.address ?? '') < (b.address ?? '')
+          ? -1
+          : 1
+        : b.age - a.age,
+  );
 }
 
 /** Why earlier versions of what a pending or running job uses are kept. */
@@ -276,18 +340,28 @@ interface Holds {
  * may use earlier versions of all it depends on, which are therefore kept.
  */
 function holdsOf(inv: StackInventory, manifest: Manifest, schedulerOk: boolean): Holds {
-  if (!schedulerOk) return { all: 'the scheduler did not answer, so which jobs are running is unknown', byAddress: new Map() };
+  if (!schedulerOk)
+    return { all: 'the scheduler did not answer, so which jobs are running is unknown', byAddress: new Map() };
   const resources = new Map(manifest.resources.map((r) => [r.address, r]));
   const chunks = foldJournal(inv.journal).chunks;
   const roots = new Map<string, string>();
   for (const job of inv.jobs.filter((j) => isActive(j.state))) {
-    const unknown = { all: `job ${job.id} is pending or running, and which version it runs is unknown`, byAddress: new Map<string, string>() };
+    const unknown = {
+      all: `job ${job.id} is pending or running, and which version it runs is unknown`,
+      byAddress: new Map<string, string>(),
+    };
     if (job.address === undefined || job.identity === undefined) return unknown;
-    const points = job.identity.startsWith('chunk-') ? chunks.get(`${job.address}@${job.identity}`) : [{ address: job.address, identity: job.identity }];
+    const points = job.identity.startsWith('chunk-')
+      ? chunks.get(`${job.address}@${job.identity}`)
+      : [{ address: job.address, identity: job.identity }];
     if (!points) return unknown;
     for (const p of points) {
       const r = resources.get(p.address);
-      if (!r) return { all: `job ${job.id} (${p.address}, no longer in the stack) is pending or running`, byAddress: new Map() };
+      if (!r)
+        return {
+          all: `job ${job.id} (${p.address}, no longer in the stack) is pending or running`,
+          byAddress: new Map(),
+        };
       if (r.identity !== p.identity) roots.set(p.address, job.id);
     }
   }
@@ -322,15 +396,32 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
     const files = [...(t.record ? [t.record] : []), ...(t.sif ? [t.sif] : []), ...t.leftovers];
     const size = (t.image?.size ?? 0) + total(files);
     const age = now - (t.image?.created ?? newest(files));
-    const what = t.image ? `${t.image.ref}${t.sif ? ` and ${t.sif.path}` : ''}` : (t.sif?.path ?? `images/${t.address}/${t.tag}`);
+    const what = t.image
+      ? `${t.image.ref}${t.sif ? ` and ${t.sif.path}` : ''}`
+      : (t.sif?.path ?? `images/${t.address}/${t.tag}`);
     const base = { kind: 'image' as const, address: t.address, what, size, age };
     const current = currentTag(manifest, t.address) === t.tag;
     const held = heldReason(holds, t.address);
     if (current) {
       item({ ...base, size: size - total(t.leftovers), remove: false, reason: 'the stack uses it', steps: [] });
-      for (const l of t.leftovers) item({ kind: 'leftover', address: t.address, what: l.path, size: l.size, age: now - l.mtime, remove: true, reason: 'left by an interrupted build', steps: [{ op: 'rm', path: l.path }] });
+      for (const l of t.leftovers)
+        item({
+          kind: 'leftover',
+          address: t.address,
+          what: l.path,
+          size: l.size,
+          age: now - l.mtime,
+          remove: true,
+          reason: 'left by an interrupted build',
+          steps: [{ op: 'rm', path: l.path }],
+        });
     } else if (!t.record) {
-      item({ ...base, remove: false, reason: 'this stack folder has no record of building it (another deployment of the stack may use it)', steps: [] });
+      item({
+        ...base,
+        remove: false,
+        reason: 'this stack folder has no record of building it (another deployment of the stack may use it)',
+        steps: [],
+      });
     } else if (held !== undefined) {
       item({ ...base, remove: false, reason: held, steps: [] });
     } else if (t.record.runner === 'docker') {
@@ -349,9 +440,22 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
     if (!isHpcdkImage(p) || p.labels[LABEL_STACK] !== inv.name || p.names.length > 0) continue;
     const age = now - p.created;
     const address = p.labels[LABEL_ADDRESS];
-    const base = { kind: 'untagged-image' as const, ...(address ? { address } : {}), what: p.id.slice(0, 12), size: p.size, age };
-    if (age < UNTAGGED_MIN_AGE_SECONDS) item({ ...base, remove: false, reason: 'made in the last minutes: a build may still be tagging it', steps: [] });
-    else item({ ...base, remove: true, reason: 'untagged (its tag was built again): nothing can name it', steps: [{ op: 'rmi', ref: p.id, args: p.args }] });
+    const base = {
+      kind: 'untagged-image' as const,
+      ...(address ? { address } : {}),
+      what: p.id.slice(0, 12),
+      size: p.size,
+      age,
+    };
+    if (age < UNTAGGED_MIN_AGE_SECONDS)
+      item({ ...base, remove: false, reason: 'made in the last minutes: a build may still be tagging it', steps: [] });
+    else
+      item({
+        ...base,
+        remove: true,
+        reason: 'untagged (its tag was built again): nothing can name it',
+        steps: [{ op: 'rmi', ref: p.id, args: p.args }],
+      });
   }
 
   for (const b of inv.bundles) {
@@ -361,10 +465,24 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
     const base = { kind: 'bundle' as const, address, what: b.path, size: b.size, age: now - b.mtime };
     const bundle = byAddress.get(address)?.spec.bundle as { contentId?: string } | undefined;
     const held = heldReason(holds, address);
-    if (name.endsWith('.partial') || name.startsWith(TRASH_PREFIX)) item({ ...base, remove: true, reason: 'left by an interrupted unpack or gc', steps: [{ op: 'rmtree', path: b.path }] });
+    if (name.endsWith('.partial') || name.startsWith(TRASH_PREFIX))
+      item({
+        ...base,
+        remove: true,
+        reason: 'left by an interrupted unpack or gc',
+        steps: [{ op: 'rmtree', path: b.path }],
+      });
     else if (bundle?.contentId === name) item({ ...base, remove: false, reason: 'the stack uses it', steps: [] });
     else if (held !== undefined) item({ ...base, remove: false, reason: held, steps: [] });
-    else item({ ...base, remove: true, reason: bundle ? 'code of an earlier commit; the stack uses another' : 'no code bundle of the stack is at this address any more', steps: [{ op: 'rmtree', path: b.path }] });
+    else
+      item({
+        ...base,
+        remove: true,
+        reason: bundle
+          ? 'code of an earlier commit; the stack uses another'
+          : 'no code bundle of the stack is at this address any more',
+        steps: [{ op: 'rmtree', path: b.path }],
+      });
   }
 
   const active = inv.jobs.filter((j) => isActive(j.state));
@@ -373,9 +491,12 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
     if (!m) continue;
     const [, sweep, prefix] = m as unknown as [string, string, string];
     const base = { kind: 'params' as const, address: sweep, what: p.path, size: p.size, age: now - p.mtime };
-    const user = active.find((j) => j.identity === undefined || (j.address === sweep && j.identity.startsWith(`chunk-${prefix}`)));
+    const user = active.find(
+      (j) => j.identity === undefined || (j.address === sweep && j.identity.startsWith(`chunk-${prefix}`)),
+    );
     if (!inventory.schedulerOk) item({ ...base, remove: false, reason: holdsOf(inv, manifest, false).all!, steps: [] });
-    else if (user) item({ ...base, remove: false, reason: `job ${user.id} is pending or running and reads it`, steps: [] });
+    else if (user)
+      item({ ...base, remove: false, reason: `job ${user.id} is pending or running and reads it`, steps: [] });
     else item({ ...base, remove: true, reason: 'its jobs have all finished', steps: [{ op: 'rm', path: p.path }] });
   }
 
@@ -383,7 +504,16 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
   const { runs, buildLogs } = attributeLogs(inv.logs, events, foldJournal(inv.journal).chunks, manifest.resources);
   for (const [address, log] of buildLogs) {
     if (byAddress.get(address)?.spec.build !== undefined) continue;
-    item({ kind: 'build-log', address, what: log.path, size: log.size, age: now - log.mtime, remove: true, reason: 'its resource is no longer in the stack', steps: [{ op: 'rm', path: log.path }] });
+    item({
+      kind: 'build-log',
+      address,
+      what: log.path,
+      size: log.size,
+      age: now - log.mtime,
+      remove: true,
+      reason: 'its resource is no longer in the stack',
+      steps: [{ op: 'rm', path: log.path }],
+    });
   }
   if (ctx.keepRuns !== undefined) {
     const activeRuns = new Set(active.map((j) => runIdOf(j.id)));
@@ -410,9 +540,19 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
     const f = onDisk.get(path);
     if (wanted.has(path) || !f) continue;
     const base = { kind: 'file' as const, what: `files/${path}`, size: f.size, age: now - f.mtime };
-    const held = holds.all ?? (holds.byAddress.size > 0 ? `job ${[...holds.byAddress.values()][0]}, of an earlier version, is pending or running and may read it` : undefined);
+    const held =
+      holds.all ??
+      (holds.byAddress.size > 0
+        ? `job ${[...holds.byAddress.values()][0]}, of an earlier version, is pending or running and may read it`
+        : undefined);
     if (held !== undefined) item({ ...base, remove: false, reason: held, steps: [] });
-    else item({ ...base, remove: true, reason: 'deployed by an earlier apply; no current resource has it', steps: [{ op: 'rmfile', path }] });
+    else
+      item({
+        ...base,
+        remove: true,
+        reason: 'deployed by an earlier apply; no current resource has it',
+        steps: [{ op: 'rmfile', path }],
+      });
   }
   return items;
 }
@@ -420,20 +560,33 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
 /** A stack folder this command does not reconcile: an orphan named for removal, or left alone. */
 function otherStackItem(inv: StackInventory, inventory: TargetInventory, ctx: GcContext): GcItem {
   const all = [...inv.files, ...inv.logs, ...inv.params, ...inv.images, ...inv.bundles];
-  const base = { stack: inv.name, kind: 'stack' as const, what: inv.name, size: total(all), age: inventory.now - newest(all) };
+  const base = {
+    stack: inv.name,
+    kind: 'stack' as const,
+    what: inv.name,
+    size: total(all),
+    age: inventory.now - newest(all),
+  };
   const keep = (reason: string): GcItem => ({ ...base, remove: false, reason, steps: [] });
-  if (ctx.projectStacks.has(inv.name)) return keep(ctx.unexamined?.get(inv.name) ?? 'a stack of this project, not examined on this target');
-  if (!ctx.orphans?.has(inv.name)) return keep('no stack of this project has this name: left alone (name it with --orphans to remove it)');
+  if (ctx.projectStacks.has(inv.name))
+    return keep(ctx.unexamined?.get(inv.name) ?? 'a stack of this project, not examined on this target');
+  if (!ctx.orphans?.has(inv.name))
+    return keep('no stack of this project has this name: left alone (name it with --orphans to remove it)');
   if (!inventory.schedulerOk) return keep('the scheduler did not answer, so which jobs are running is unknown');
   const running = inv.jobs.find((j) => isActive(j.state));
   if (running) return keep(`job ${running.id} is pending or running`);
-  const images = builtTags(inv, undefined, inventory.podman).filter((t) => t.record && t.image && t.record.runner !== 'docker');
+  const images = builtTags(inv, undefined, inventory.podman).filter(
+    (t) => t.record && t.image && t.record.runner !== 'docker',
+  );
   return {
     ...base,
     size: base.size + images.reduce((n, t) => n + t.image!.size, 0),
     remove: true,
     reason: 'no stack of this project has this name; named with --orphans',
-    steps: [...images.map((t) => ({ op: 'rmi' as const, ref: t.image!.ref, args: t.image!.args })), { op: 'rmstack' as const }],
+    steps: [
+      ...images.map((t) => ({ op: 'rmi' as const, ref: t.image!.ref, args: t.image!.args })),
+      { op: 'rmstack' as const },
+    ],
   };
 }
 
@@ -445,12 +598,23 @@ export function decideGc(inventory: TargetInventory, ctx: GcContext): GcPlan {
     const manifest = ctx.current.get(inv.name);
     const reported = manifest !== undefined || ctx.unexamined?.has(inv.name) || !ctx.projectStacks.has(inv.name);
     if (!reported || (ctx.only !== undefined && !ctx.only.has(inv.name))) continue;
-    const notes = inv.lock ? [`locked by ${describeLockOwner(inv.lock)}: gc waits for no one and refuses while the lock is held`] : [];
+    const notes = inv.lock
+      ? [`locked by ${describeLockOwner(inv.lock)}: gc waits for no one and refuses while the lock is held`]
+      : [];
     stacks.push({ stack: inv.name, serial: inv.serial, notes });
     items.push(...(manifest ? stackItems(inv, manifest, inventory, ctx) : [otherStackItem(inv, inventory, ctx)]));
   }
   for (const name of inventory.trash) {
-    items.push({ stack: '', kind: 'leftover', what: name, size: 0, age: 0, remove: true, reason: 'left by an interrupted gc', steps: [{ op: 'rmtrash', name }] });
+    items.push({
+      stack: '',
+      kind: 'leftover',
+      what: name,
+      size: 0,
+      age: 0,
+      remove: true,
+      reason: 'left by an interrupted gc',
+      steps: [{ op: 'rmtrash', name }],
+    });
   }
   return { items, stacks };
 }

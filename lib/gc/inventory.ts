@@ -95,7 +95,10 @@ export function inventoryScript(request: InventoryRequest): string {
   const { scheduler } = request;
   // squeue answers for every stack at once; the local scheduler keeps jobs in each stack folder.
   const perStackQueue = scheduler.name === 'local';
-  const probe = scheduler.name === 'slurm' ? 'if squeue -h -u "$(id -un)" -o %i >/dev/null 2>&1; then echo ok; else echo fail; fi' : 'echo ok';
+  const probe =
+    scheduler.name === 'slurm'
+      ? 'if squeue -h -u "$(id -un)" -o %i >/dev/null 2>&1; then echo ok; else echo fail; fi'
+      : 'echo ok';
   const podman = request.podmanArgs
     .map(
       (args, i) => `echo "@@podman ${i}"
@@ -213,7 +216,10 @@ function podmanImages(b64: string, args: readonly string[]): PodmanImage[] {
   if (!Array.isArray(parsed)) return [];
   return parsed.flatMap((raw: Record<string, unknown>) => {
     if (typeof raw.Id !== 'string') return [];
-    const names = [...((raw.Names as string[] | undefined) ?? []), ...((raw.RepoTags as string[] | null | undefined) ?? [])];
+    const names = [
+      ...((raw.Names as string[] | undefined) ?? []),
+      ...((raw.RepoTags as string[] | null | undefined) ?? []),
+    ];
     return [
       {
         id: raw.Id,
@@ -231,7 +237,12 @@ function podmanImages(b64: string, args: readonly string[]): PodmanImage[] {
 function jobsOf(queue: string, deployment: string): InventoryJob[] {
   const prefix = commentPrefix(deployment);
   // sacct lines (another query's format) are not asked for here; squeue's are fresher anyway.
-  return parseQueueLines(queue.split('\n').filter((l) => !l.startsWith('sacct:')).join('\n'))
+  return parseQueueLines(
+    queue
+      .split('\n')
+      .filter((l) => !l.startsWith('sacct:'))
+      .join('\n'),
+  )
     .filter((j) => j.comment.startsWith(prefix))
     .map((j) => ({ id: j.id, state: j.state, ...parseComment(deployment, j.comment) }));
 }
@@ -240,9 +251,14 @@ function jobsOf(queue: string, deployment: string): InventoryJob[] {
  * Parses the inventory script's output. `deployment` names each stack's
  * deployment (`<stack>~<key>`), so only this target folder's jobs count.
  */
-export function parseInventory(text: string, request: Pick<InventoryRequest, 'podmanArgs'>, deployment: (stack: string) => string): TargetInventory {
+export function parseInventory(
+  text: string,
+  request: Pick<InventoryRequest, 'podmanArgs'>,
+  deployment: (stack: string) => string,
+): TargetInventory {
   const sections = sectionsOf(text);
-  if (!sections.some((s) => s.key === 'end')) throw new Error('the target did not finish the inventory (no end marker)');
+  if (!sections.some((s) => s.key === 'end'))
+    throw new Error('the target did not finish the inventory (no end marker)');
   let now = Math.floor(Date.now() / 1000);
   let schedulerOk = false;
   let sharedQueue = '';
@@ -265,7 +281,11 @@ export function parseInventory(text: string, request: Pick<InventoryRequest, 'po
       params: entries(f.get('params') ?? ''),
       images: entries(f.get('images') ?? ''),
       bundles: entries(f.get('bundles') ?? ''),
-      records: new Map(pairs(f.get('records') ?? '').filter(([p]) => safeRelative(p)).map(([p, runner]) => [p, runner.trim()])),
+      records: new Map(
+        pairs(f.get('records') ?? '')
+          .filter(([p]) => safeRelative(p))
+          .map(([p, runner]) => [p, runner.trim()]),
+      ),
       sifSha256: new Map(
         records(f.get('sifs') ?? '').flatMap((rec) => {
           const m = /^([0-9a-f]{64}) {2}(.+)$/s.exec(rec);

@@ -23,7 +23,7 @@ export interface StackRemoval {
 }
 
 /** An image reference or id as the inventory listed it: never an option. */
-const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;
+const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/;
 
 function stepLine(step: RemovalStep): string {
   switch (step.op) {
@@ -70,7 +70,11 @@ hpcdk_rmtree() {
  * that stack's lock, so a held lock or a changed journal stops that stack
  * only. Leftovers under the base path (`stack: ''`) need no lock.
  */
-export function removalScript(base: ShellValue, stacks: readonly StackRemoval[], leftovers: ReadonlyArray<{ readonly index: number; readonly item: GcItem }> = []): string {
+export function removalScript(
+  base: ShellValue,
+  stacks: readonly StackRemoval[],
+  leftovers: ReadonlyArray<{ readonly index: number; readonly item: GcItem }> = [],
+): string {
   const blocks = stacks
     .filter((s) => s.items.length > 0)
     .map(
@@ -120,7 +124,13 @@ export function parseRemoval(stdout: string): RemovalResult {
     const arg = rest.join(' ');
     if (tag === '@@stack') stack = arg;
     else if (tag === '@@removed') removed.add(Number(arg));
-    else if (tag === '@@failed') failed.set(Number(rest[0]), Buffer.from(rest[1] ?? '', 'base64').toString('utf8').trim());
+    else if (tag === '@@failed')
+      failed.set(
+        Number(rest[0]),
+        Buffer.from(rest[1] ?? '', 'base64')
+          .toString('utf8')
+          .trim(),
+      );
     else if (tag === '@@locked') locked.set(stack, arg);
     else if (tag === '@@stale') stale.add(stack);
     else if (tag === '@@note') notes.push(`${stack}: ${arg}`);

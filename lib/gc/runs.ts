@@ -24,8 +24,10 @@ export function journalEvents(journal: string): JournalEvent[] {
   const out: JournalEvent[] = [];
   for (const line of journal.split('\n')) {
     const f = line.trim().split(/\s+/);
-    if (f[0] === 'job' && f[1] && f[2] && f[3]) out.push({ kind: 'job', address: f[1], identity: f[2], id: f[3], epoch: Number(f[4] ?? 0) || 0 });
-    if (f[0] === 'built' && f[1] && f[2]) out.push({ kind: 'built', address: f[1], identity: f[2], epoch: Number(f[3] ?? 0) || 0 });
+    if (f[0] === 'job' && f[1] && f[2] && f[3])
+      out.push({ kind: 'job', address: f[1], identity: f[2], id: f[3], epoch: Number(f[4] ?? 0) || 0 });
+    if (f[0] === 'built' && f[1] && f[2])
+      out.push({ kind: 'built', address: f[1], identity: f[2], epoch: Number(f[3] ?? 0) || 0 });
   }
   return out;
 }
@@ -60,7 +62,9 @@ function patternsOf(resources: readonly ManifestResource[]): Patterns[] {
   for (const r of resources) {
     if (r.kind !== 'job' && r.kind !== 'sweep-point') continue;
     const spec = r.spec as { stdout?: string; stderr?: string; jobName?: string; sweep?: string };
-    const regexes = [spec.stdout, spec.stderr].flatMap((p) => (p ? [patternRegex(p, spec.jobName ?? '')] : [])).filter((x): x is RegExp => x !== undefined);
+    const regexes = [spec.stdout, spec.stderr]
+      .flatMap((p) => (p ? [patternRegex(p, spec.jobName ?? '')] : []))
+      .filter((x): x is RegExp => x !== undefined);
     if (regexes.length > 0) out.push({ group: spec.sweep ?? r.address, regexes });
   }
   return out;
@@ -79,8 +83,10 @@ export function attributeLogs(
   resources: readonly ManifestResource[],
 ): LogAttribution {
   const sweepOf = new Map<string, string>();
-  for (const [key, points] of chunks) for (const p of points) sweepOf.set(p.address, key.slice(0, key.lastIndexOf('@')));
-  for (const r of resources) if (r.kind === 'sweep-point' && typeof r.spec.sweep === 'string') sweepOf.set(r.address, r.spec.sweep);
+  for (const [key, points] of chunks)
+    for (const p of points) sweepOf.set(p.address, key.slice(0, key.lastIndexOf('@')));
+  for (const r of resources)
+    if (r.kind === 'sweep-point' && typeof r.spec.sweep === 'string') sweepOf.set(r.address, r.spec.sweep);
   // group → run id → submission time.
   const known = new Map<string, Map<string, number>>();
   for (const e of events) {
@@ -91,7 +97,10 @@ export function attributeLogs(
     runs.set(id, Math.max(runs.get(id) ?? 0, e.epoch));
     known.set(group, runs);
   }
-  const built = new Set([...events.filter((e) => e.kind === 'built').map((e) => e.address), ...resources.filter((r) => r.spec.build !== undefined).map((r) => r.address)]);
+  const built = new Set([
+    ...events.filter((e) => e.kind === 'built').map((e) => e.address),
+    ...resources.filter((r) => r.spec.build !== undefined).map((r) => r.address),
+  ]);
   const patterns = patternsOf(resources);
   const groups = [...new Set([...known.keys(), ...patterns.map((p) => p.group)])].sort((a, b) => b.length - a.length);
   const buildLogs = new Map<string, Entry>();
@@ -108,7 +117,9 @@ export function attributeLogs(
       buildLogs.set(buildLog[1]!, entry);
       continue;
     }
-    const byPattern = patterns.flatMap((p) => p.regexes.map((re) => ({ group: p.group, m: re.exec(entry.path) }))).find((x) => x.m);
+    const byPattern = patterns
+      .flatMap((p) => p.regexes.map((re) => ({ group: p.group, m: re.exec(entry.path) })))
+      .find((x) => x.m);
     const id = byPattern?.m?.groups?.A ?? byPattern?.m?.groups?.j;
     if (byPattern && id !== undefined) {
       add(byPattern.group, runIdOf(id), entry);
@@ -118,12 +129,19 @@ export function attributeLogs(
     const ids = group === undefined ? undefined : known.get(group);
     if (group === undefined || ids === undefined) continue;
     // The last job id in the path (`123`, or an array task's `123_4`) that the journal recorded for that address.
-    const tokens = [...entry.path.slice(`logs/${group}/`.length).matchAll(/\d+(?:_\d+)?/g)].map((m) => runIdOf(m[0])).filter((t) => ids.has(t));
+    const tokens = [...entry.path.slice(`logs/${group}/`.length).matchAll(/\d+(?:_\d+)?/g)]
+      .map((m) => runIdOf(m[0]))
+      .filter((t) => ids.has(t));
     if (tokens.length > 0) add(group, tokens[tokens.length - 1]!, entry);
   }
   const runs: Run[] = [...files.values()].map((r) => {
     const epoch = known.get(r.group)?.get(r.id);
-    return { group: r.group, id: r.id, files: r.files.sort((a, b) => (a.path < b.path ? -1 : 1)), ...(epoch !== undefined ? { epoch } : {}) };
+    return {
+      group: r.group,
+      id: r.id,
+      files: r.files.sort((a, b) => (a.path < b.path ? -1 : 1)),
+      ...(epoch !== undefined ? { epoch } : {}),
+    };
   });
   return { runs, buildLogs };
 }
@@ -144,7 +162,12 @@ export interface RunDecision {
  * Keeps each job's newest `keep` runs. A run still pending or running, or
  * one the journal never recorded, is never removed, whatever its place.
  */
-export function retainRuns(runs: readonly Run[], keep: number, active: ReadonlySet<string>, heldBecause?: string): RunDecision[] {
+export function retainRuns(
+  runs: readonly Run[],
+  keep: number,
+  active: ReadonlySet<string>,
+  heldBecause?: string,
+): RunDecision[] {
   const byGroup = new Map<string, Run[]>();
   for (const r of runs) byGroup.set(r.group, [...(byGroup.get(r.group) ?? []), r]);
   const out: RunDecision[] = [];
@@ -152,10 +175,18 @@ export function retainRuns(runs: readonly Run[], keep: number, active: ReadonlyS
     list.sort(newestFirst).forEach((run, i) => {
       const decide = (remove: boolean, reason: string) => out.push({ run, remove, reason });
       if (active.has(run.id)) decide(false, 'the job is pending or running');
-      else if (i < keep) decide(false, keep === 1 ? `the newest run of ${group}` : `one of the newest ${keep} runs of ${group}`);
+      else if (i < keep)
+        decide(false, keep === 1 ? `the newest run of ${group}` : `one of the newest ${keep} runs of ${group}`);
       else if (heldBecause !== undefined) decide(false, heldBecause);
-      else if (run.epoch === undefined) decide(false, 'the journal does not record this job, so whether it finished is unknown');
-      else decide(true, keep === 0 ? 'finished, and --keep-runs is 0' : `older than the newest ${keep === 1 ? 'run' : `${keep} runs`} of ${group}`);
+      else if (run.epoch === undefined)
+        decide(false, 'the journal does not record this job, so whether it finished is unknown');
+      else
+        decide(
+          true,
+          keep === 0
+            ? 'finished, and --keep-runs is 0'
+            : `older than the newest ${keep === 1 ? 'run' : `${keep} runs`} of ${group}`,
+        );
     });
   }
   return out;

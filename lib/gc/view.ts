@@ -17,7 +17,14 @@ export function formatSize(bytes: number): string {
 /** `14 days`, `3 hours`, `1 minute`, `5 seconds`. */
 export function formatAge(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
-  const [n, unit] = s >= 86400 ? [Math.floor(s / 86400), 'day'] : s >= 3600 ? [Math.floor(s / 3600), 'hour'] : s >= 60 ? [Math.floor(s / 60), 'minute'] : [s, 'second'];
+  const [n, unit] =
+    s >= 86400
+      ? [Math.floor(s / 86400), 'day']
+      : s >= 3600
+        ? [Math.floor(s / 3600), 'hour']
+        : s >= 60
+          ? [Math.floor(s / 60), 'minute']
+          : [s, 'second'];
   return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }
 
@@ -28,7 +35,16 @@ const shortDigest = (d: string | undefined) => (d ? d.replace(/^(sha256:[0-9a-f]
 export function renderImages(rows: readonly ImageRow[], target: string): string {
   if (rows.length === 0) return `No images built by hpcdk on ${target}.`;
   const header = ['STACK', 'ADDRESS', 'IMAGE', 'IDENTITY', 'DIGEST', 'SIZE', 'AGE', 'STATUS'];
-  const cells = rows.map((r) => [r.stack || '-', r.address ?? '-', r.image, r.identity ?? '-', shortDigest(r.digest), formatSize(r.size), formatAge(r.age), r.status]);
+  const cells = rows.map((r) => [
+    r.stack || '-',
+    r.address ?? '-',
+    r.image,
+    r.identity ?? '-',
+    shortDigest(r.digest),
+    formatSize(r.size),
+    formatAge(r.age),
+    r.status,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: readonly string[]) => c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]!))).join('  ');
   return [`Images on ${target}:`, line(header), ...cells.map(line)].join('\n');

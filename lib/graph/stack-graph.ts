@@ -68,7 +68,9 @@ export function stackGraph(manifest: Manifest): StackGraph {
   for (const r of resources) {
     const to = nodeIdOf(r);
     // Jobs and sweeps wait for others by address: the sweep's own, for a sweep.
-    const schedulerTypes = new Map(((r.spec.dependencies ?? []) as Array<{ address: string; type: string }>).map((d) => [d.address, d.type]));
+    const schedulerTypes = new Map(
+      ((r.spec.dependencies ?? []) as Array<{ address: string; type: string }>).map((d) => [d.address, d.type]),
+    );
     for (const dependency of r.dependsOn) {
       const from = nodeOf.get(dependency) ?? dependency;
       if (from === to) continue;
@@ -138,7 +140,14 @@ const DEFAULTS = [
 export function toDot(graphs: readonly StackGraph[]): string {
   if (graphs.length === 1) {
     const g = graphs[0]!;
-    return [`digraph ${dotString(g.stack)} {`, ...DEFAULTS, `  label=${dotString(`${g.stack} on ${g.target}`)};`, ...graphLines(g, '', '  '), '}', ''].join('\n');
+    return [
+      `digraph ${dotString(g.stack)} {`,
+      ...DEFAULTS,
+      `  label=${dotString(`${g.stack} on ${g.target}`)};`,
+      ...graphLines(g, '', '  '),
+      '}',
+      '',
+    ].join('\n');
   }
   const sorted = [...graphs].sort((a, b) => byString(a.stack, b.stack));
   const clusters = sorted.flatMap((g) => [

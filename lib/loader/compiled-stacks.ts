@@ -72,7 +72,11 @@ function compilerId(): string {
   return `hpcdk ${hpcdkPackage().version} esbuild ${version(esbuild)} node ${process.versions.node.split('.')[0]}`;
 }
 
-function indexIsCurrent(index: CacheIndex | undefined, files: readonly string[], projectDir: string): index is CacheIndex {
+function indexIsCurrent(
+  index: CacheIndex | undefined,
+  files: readonly string[],
+  projectDir: string,
+): index is CacheIndex {
   if (!index || index.format !== INDEX_FORMAT) return false;
   if (index.files.length !== files.length || index.files.some((f, i) => f !== files[i])) return false;
   return Object.entries(index.inputs).every(([path, digest]) => sha256File(join(projectDir, path)) === digest);
@@ -89,15 +93,29 @@ export interface CompiledStacks {
 }
 
 /** The compiled stack files of a project: from the cache, or compiled now when a source changed. */
-export async function compileStacks(projectDir: string, stackFiles: readonly string[]): Promise<CompiledStacks | undefined> {
+export async function compileStacks(
+  projectDir: string,
+  stackFiles: readonly string[],
+): Promise<CompiledStacks | undefined> {
   if (process.env.HPCDK_STACK_CACHE === '0' || stackFiles.length === 0) return undefined;
   if (!isEsmProject(projectDir) || !existsSync(join(projectDir, 'node_modules'))) return undefined;
   // One folder per project: node_modules may be shared (a symlink) by several.
-  const cacheDir = join(projectDir, 'node_modules', '.cache', 'hpcdk', createHash('sha256').update(projectDir).digest('hex').slice(0, 16), 'stacks');
+  const cacheDir = join(
+    projectDir,
+    'node_modules',
+    '.cache',
+    'hpcdk',
+    createHash('sha256').update(projectDir).digest('hex').slice(0, 16),
+    'stacks',
+  );
   const indexPath = join(cacheDir, 'index.json');
   const files = stackFiles.map((f) => relative(projectDir, f)).sort();
   const urls = (index: CacheIndex) =>
-    index.build && index.outputs ? new Map(files.map((f) => [join(projectDir, f), pathToFileURL(join(cacheDir, index.build!, index.outputs![f]!)).href])) : undefined;
+    index.build && index.outputs
+      ? new Map(
+          files.map((f) => [join(projectDir, f), pathToFileURL(join(cacheDir, index.build!, index.outputs![f]!)).href]),
+        )
+      : undefined;
 
   const cached = readJson<CacheIndex>(indexPath);
   if (indexIsCurrent(cached, files, projectDir) && cached.compiler === compilerId()) {
@@ -129,7 +147,10 @@ function selfReference(projectDir: string): Plugin {
       const escaped = name.replace(/[.*+?^$()|[\]{}\\]/g, (c) => `\\${c}`);
       const filter = new RegExp(`^${escaped}(/|$)`);
       const resolveFrom = createRequire(join(projectDir, 'package.json'));
-      build.onResolve({ filter }, (args) => ({ path: pathToFileURL(resolveFrom.resolve(args.path)).href, external: true }));
+      build.onResolve({ filter }, (args) => ({
+        path: pathToFileURL(resolveFrom.resolve(args.path)).href,
+        external: true,
+      }));
     },
   };
 }

@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { App } from '../core/app.js';
 import { collectDuring } from '../core/registry.js';
 import type { ClusterProfile } from '../core/cluster-profile.js';
-import { Stack } from '../core/stack.js';
+import type { Stack } from '../core/stack.js';
 import { ValidationError } from '../core/validation.js';
 import { HpcdkError, NOTHING_WRITTEN } from '../core/hpcdk-error.js';
 import { compileStacks } from './compiled-stacks.js';
@@ -125,7 +125,11 @@ export async function loadProject(projectDir: string): Promise<LoadedProject> {
 }
 
 /** Runs each stack file (the module `urlOf` gives for it) and gathers the stacks and profiles it makes. */
-async function evaluateStackFiles(dir: string, files: readonly string[], urlOf: (file: string) => string): Promise<LoadedProject> {
+async function evaluateStackFiles(
+  dir: string,
+  files: readonly string[],
+  urlOf: (file: string) => string,
+): Promise<LoadedProject> {
   const stacks: LoadedStack[] = [];
   const profiles: ClusterProfile[] = [];
   for (const file of files) {

@@ -110,7 +110,9 @@ export function requestFigures(request: ResourceRequest): ComputeFigures | undef
 }
 
 /** The limits that apply: each figure's tightest among the sources (a stack's budget and its target's). */
-export function budgetLimits(sources: ReadonlyArray<{ readonly budget?: Budget; readonly from: string }>): BudgetLimits {
+export function budgetLimits(
+  sources: ReadonlyArray<{ readonly budget?: Budget; readonly from: string }>,
+): BudgetLimits {
   const limits: Partial<Record<BudgetFigure, BudgetLimit>> = {};
   for (const { budget, from } of sources) {
     for (const figure of BUDGET_FIGURES) {
@@ -139,10 +141,18 @@ interface Consumer extends BudgetConsumer {
 }
 
 function consumersOf(submissions: readonly Submission[]): Consumer[] {
-  const byOwner = new Map<string, { kind: 'job' | 'sweep'; points: number; minutes: Minutes; unboundedFigures: Set<BudgetFigure> }>();
+  const byOwner = new Map<
+    string,
+    { kind: 'job' | 'sweep'; points: number; minutes: Minutes; unboundedFigures: Set<BudgetFigure> }
+  >();
   for (const { change, request } of submissions) {
     const owner = change.group ?? change.address;
-    const entry = byOwner.get(owner) ?? { kind: change.group === undefined ? 'job' : 'sweep', points: 0, minutes: emptyMinutes(), unboundedFigures: new Set() };
+    const entry = byOwner.get(owner) ?? {
+      kind: change.group === undefined ? 'job' : 'sweep',
+      points: 0,
+      minutes: emptyMinutes(),
+      unboundedFigures: new Set(),
+    };
     entry.points += 1;
     if (request.timeMinutes !== null) addMinutes(entry.minutes, requestMinutes(request, request.timeMinutes));
     else for (const f of BUDGET_FIGURES) if (unboundedIn(f, request)) entry.unboundedFigures.add(f);
@@ -185,7 +195,12 @@ export interface BudgetedPlan {
  * The compute a plan requests, per resource and in all, counting only what it
  * submits, checked against `limits`. Pure.
  */
-export function budgetPlan(changes: readonly ResourceChange[], wanted: readonly ManifestResource[], limits: BudgetLimits = {}, ignored = false): BudgetedPlan {
+export function budgetPlan(
+  changes: readonly ResourceChange[],
+  wanted: readonly ManifestResource[],
+  limits: BudgetLimits = {},
+  ignored = false,
+): BudgetedPlan {
   const requests = new Map<string, ResourceRequest>();
   for (const r of wanted) {
     const request = requestOf(r);
@@ -203,7 +218,11 @@ export function budgetPlan(changes: readonly ResourceChange[], wanted: readonly 
     return { ...change, compute: figures };
   });
   const unbounded = submissions.filter((s) => s.request.timeMinutes === null);
-  const compute: PlanCompute = { ...toFigures(total), jobs: submissions.length, unbounded: unbounded.map((s) => s.change.address).sort() };
+  const compute: PlanCompute = {
+    ...toFigures(total),
+    jobs: submissions.length,
+    unbounded: unbounded.map((s) => s.change.address).sort(),
+  };
   if (Object.keys(limits).length === 0) return { resources, compute };
 
   const exceeded: BudgetOverrun[] = [];

@@ -10,7 +10,10 @@ import { R_LOCK_CHECKERS } from './r-drift.js';
  */
 export type DriftChecker = (resource: ManifestResource, lock: string) => DriftItem[];
 
-const CHECKERS: ReadonlyMap<string, DriftChecker> = new Map<string, DriftChecker>([...PYTHON_LOCK_CHECKERS, ...R_LOCK_CHECKERS]);
+const CHECKERS: ReadonlyMap<string, DriftChecker> = new Map<string, DriftChecker>([
+  ...PYTHON_LOCK_CHECKERS,
+  ...R_LOCK_CHECKERS,
+]);
 
 export function checkLockDrift(resource: ManifestResource, lock: string | undefined): DriftItem[] {
   if (lock === undefined) return [];

@@ -24,7 +24,9 @@ export function sweepGateLine(points: readonly ResourceChange[], c: Colors): str
 export function gateReport(plan: Plan): string | undefined {
   const unmet = unmetGates(plan);
   if (unmet.length === 0) return undefined;
-  const lines = [`Stack ${plan.stack} on ${plan.target} is gated: these submissions must first complete on another target.`];
+  const lines = [
+    `Stack ${plan.stack} on ${plan.target} is gated: these submissions must first complete on another target.`,
+  ];
   const sweeps = new Map<string, ResourceChange[]>();
   for (const r of unmet) {
     if (r.group === undefined) lines.push(`  ${r.address}: ${r.gate!.reason}`);
@@ -33,9 +35,13 @@ export function gateReport(plan: Plan): string | undefined {
   for (const [sweep, points] of sweeps) {
     const named = points.slice(0, SHOWN).map((p) => `${p.address.slice(sweep.length + 1)}: ${p.gate!.reason}`);
     const more = points.length > SHOWN ? `; … ${points.length - SHOWN} more` : '';
-    lines.push(`  sweep ${sweep} (${points.length} point${points.length === 1 ? '' : 's'}): ${named.join('; ')}${more}`);
+    lines.push(
+      `  sweep ${sweep} (${points.length} point${points.length === 1 ? '' : 's'}): ${named.join('; ')}${more}`,
+    );
   }
   const targets = [...new Set(unmet.map((r) => r.gate!.target))];
-  lines.push(`Apply the stack on ${targets.join(' and ')} first (hpcdk apply ${plan.stack} -t ${targets[0]}) and let it complete.`);
+  lines.push(
+    `Apply the stack on ${targets.join(' and ')} first (hpcdk apply ${plan.stack} -t ${targets[0]}) and let it complete.`,
+  );
   return lines.join('\n');
 }

@@ -47,7 +47,9 @@ export function gateOf(resource: ManifestResource | undefined): GateSpec | undef
 /** The targets whose state this plan's gates need: only those of resources it would submit. */
 export function gateTargets(plan: Plan, wanted: readonly ManifestResource[]): string[] {
   const byAddress = new Map(wanted.map((r) => [r.address, r]));
-  const targets = plan.resources.filter((c) => SUBMITS.has(c.action)).map((c) => gateOf(byAddress.get(c.address))?.completedOn);
+  const targets = plan.resources
+    .filter((c) => SUBMITS.has(c.action))
+    .map((c) => gateOf(byAddress.get(c.address))?.completedOn);
   return [...new Set(targets.filter((t): t is string => t !== undefined))].sort();
 }
 
@@ -62,7 +64,11 @@ export function newestJobs(actual: Pick<ActualState, 'recorded' | 'jobs'>): Map<
 }
 
 /** Whether `change` (the resource in the gate target's plan) shows a COMPLETED run at that target's current identity. */
-export function gateVerdict(target: string, change: ResourceChange | undefined, newest: KnownJob | undefined): { met: boolean; reason: string } {
+export function gateVerdict(
+  target: string,
+  change: ResourceChange | undefined,
+  newest: KnownJob | undefined,
+): { met: boolean; reason: string } {
   const on = `on ${target}`;
   if (!change) return { met: false, reason: `not in the stack ${on}` };
   const job = change.job;
@@ -71,14 +77,19 @@ export function gateVerdict(target: string, change: ResourceChange | undefined, 
     const ended = `${state}${job.exitCode !== undefined ? ` (exit ${job.exitCode})` : ''}`;
     if (state === 'COMPLETED') return { met: true, reason: `completed ${on} (job ${job.jobId})` };
     if (change.action === 'no-op' || change.action === 'update') {
-      if (job.exhausted) return { met: false, reason: `failed ${on} (its job ${job.jobId} there is ${ended}, no attempts left)` };
+      if (job.exhausted)
+        return { met: false, reason: `failed ${on} (its job ${job.jobId} there is ${ended}, no attempts left)` };
       return { met: false, reason: `${state.toLowerCase()} ${on} (job ${job.jobId})` };
     }
     if (job.attempts > 0) return { met: false, reason: `not completed ${on} (its job ${job.jobId} there is ${ended})` };
   }
   // No job at the current identity on A: an older version ran, or nothing did.
   const older = job?.outdated ? { id: job.jobId!, state: job.state ?? 'UNKNOWN' } : newest;
-  if (older) return { met: false, reason: `not run ${on} at this content (its job ${older.id} there is ${older.state}, of another version)` };
+  if (older)
+    return {
+      met: false,
+      reason: `not run ${on} at this content (its job ${older.id} there is ${older.state}, of another version)`,
+    };
   return { met: false, reason: `never submitted ${on}` };
 }
 
@@ -86,7 +97,11 @@ export function gateVerdict(target: string, change: ResourceChange | undefined, 
  * The plan with each gated resource's verdict: evaluated for what it would
  * submit, "not evaluated" for the rest. Pure: the gate targets' evidence is given.
  */
-export function applyGates(plan: Plan, wanted: readonly ManifestResource[], evidence: ReadonlyMap<string, GateEvidence>): Plan {
+export function applyGates(
+  plan: Plan,
+  wanted: readonly ManifestResource[],
+  evidence: ReadonlyMap<string, GateEvidence>,
+): Plan {
   const byAddress = new Map(wanted.map((r) => [r.address, r]));
   let gated = false;
   const resources = plan.resources.map((change): ResourceChange => {
@@ -94,7 +109,8 @@ export function applyGates(plan: Plan, wanted: readonly ManifestResource[], evid
     if (!gate) return change;
     gated = true;
     const target = gate.completedOn;
-    if (!SUBMITS.has(change.action)) return { ...change, gate: { target, met: null, reason: `not evaluated: nothing to submit on ${plan.target}` } };
+    if (!SUBMITS.has(change.action))
+      return { ...change, gate: { target, met: null, reason: `not evaluated: nothing to submit on ${plan.target}` } };
     const tier = evidence.get(target);
     if (!tier) return { ...change, gate: { target, met: false, reason: `${target} was not read` } };
     const there = tier.plan.resources.find((r) => r.address === change.address);
@@ -107,7 +123,11 @@ export function applyGates(plan: Plan, wanted: readonly ManifestResource[], evid
 export type ReadGateTarget = (target: string) => Promise<GateEvidence>;
 
 /** Evaluates the plan's gates, reading each gate target once, and only when something gated is to be submitted. */
-export async function evaluateGates(plan: Plan, wanted: readonly ManifestResource[], read: ReadGateTarget): Promise<Plan> {
+export async function evaluateGates(
+  plan: Plan,
+  wanted: readonly ManifestResource[],
+  read: ReadGateTarget,
+): Promise<Plan> {
   const evidence = new Map<string, GateEvidence>();
   for (const target of gateTargets(plan, wanted)) evidence.set(target, await read(target));
   return applyGates(plan, wanted, evidence);

@@ -2,7 +2,13 @@ import type { StackSynthesis } from '../synth/synthesize.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { computePlan, type Plan, type PlanOptions } from './plan.js';
 import { newestJobs, type GateEvidence } from './gate.js';
-import { readTarget, type ActualState, type BuildToDescribe, type LockToRead, type ScriptToTest } from './read-target.js';
+import {
+  readTarget,
+  type ActualState,
+  type BuildToDescribe,
+  type LockToRead,
+  type ScriptToTest,
+} from './read-target.js';
 import type { BuildSpec } from '../core/runtime.js';
 import { refuseLoginBuilds } from '../targets/automation/refuse.js';
 import { isAutomation } from '../targets/automation/transport.js';
@@ -15,7 +21,9 @@ export function expectedFiles(synthesis: StackSynthesis): Map<string, string> {
 
 /** The batch scripts of a synthesis, for the scheduler's dry run. */
 export function batchScripts(synthesis: StackSynthesis): ScriptToTest[] {
-  return synthesis.artifacts.filter((a) => a.kind === 'sbatch').map((a) => ({ path: a.path, sha256: a.sha256, content: a.content }));
+  return synthesis.artifacts
+    .filter((a) => a.kind === 'sbatch')
+    .map((a) => ({ path: a.path, sha256: a.sha256, content: a.content }));
 }
 
 /** The lock commands of the synthesis's buildable resources, to re-run during the read. */
@@ -45,7 +53,11 @@ export class ScriptRefusedError extends HpcdkError {
 }
 
 /** Reads the target once and compares: the whole of `hpcdk plan` for one stack. */
-export async function planStack(conn: TargetConnection, synthesis: StackSynthesis, options: PlanOptions = {}): Promise<{ plan: Plan; actual: ActualState }> {
+export async function planStack(
+  conn: TargetConnection,
+  synthesis: StackSynthesis,
+  options: PlanOptions = {},
+): Promise<{ plan: Plan; actual: ActualState }> {
   // Refused before the read, which would write the helper: nothing is left on the target.
   if (isAutomation(conn) && !options.destroy) await refuseLoginBuilds(conn, synthesis);
   const actual = await readTarget(
@@ -57,11 +69,19 @@ export async function planStack(conn: TargetConnection, synthesis: StackSynthesi
     options.destroy ? [] : buildsToDescribe(synthesis),
   );
   const byPath = new Map(synthesis.artifacts.map((a) => [a.path, a.construct]));
-  const refusals = [...actual.refused].map(([path, message]) => ({ construct: byPath.get(path) ?? path, path, message: `the scheduler refused ${path} (sbatch --test-only): ${message}` }));
+  const refusals = [...actual.refused].map(([path, message]) => ({
+    construct: byPath.get(path) ?? path,
+    path,
+    message: `the scheduler refused ${path} (sbatch --test-only): ${message}`,
+  }));
   for (const [address, path] of actual.buildPaths) {
     const resource = synthesis.manifest.resources.find((r) => r.address === address);
     if (!path.ok && resource && actual.recorded.built.get(address) !== resource.identity) {
-      refusals.push({ construct: resource.construct, path: address, message: `cannot be built on ${conn.profile.name}: ${path.text}` });
+      refusals.push({
+        construct: resource.construct,
+        path: address,
+        message: `cannot be built on ${conn.profile.name}: ${path.text}`,
+      });
     }
   }
   if (refusals.length > 0) throw new ScriptRefusedError(refusals);

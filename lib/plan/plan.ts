@@ -107,13 +107,29 @@ export interface PlanOptions {
   readonly ignoreBudget?: boolean;
 }
 
-const RESUBMITTABLE = new Set(['FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'CANCELLED', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'DEPENDENCY_NEVER_SATISFIED', 'UNKNOWN']);
+const RESUBMITTABLE = new Set([
+  'FAILED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'CANCELLED',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'DEPENDENCY_NEVER_SATISFIED',
+  'UNKNOWN',
+]);
 
 function describeState(state: string, exitCode: number | undefined): string {
   return exitCode !== undefined && state !== 'COMPLETED' ? `${state} (exit ${exitCode})` : state;
 }
 
-function fileChanges(resource: ManifestResource, wantedContent: ReadonlyMap<string, string>, actual: ActualState, shaByPath: ReadonlyMap<string, string>): FileChange[] {
+function fileChanges(
+  resource: ManifestResource,
+  wantedContent: ReadonlyMap<string, string>,
+  actual: ActualState,
+  shaByPath: ReadonlyMap<string, string>,
+): FileChange[] {
   return resource.artifacts.map((path) => {
     const wantSha = shaByPath.get(path)!;
     const have = actual.files.get(path);
@@ -123,7 +139,9 @@ function fileChanges(resource: ManifestResource, wantedContent: ReadonlyMap<stri
     return {
       path,
       action: 'update' as const,
-      ...(old !== undefined ? { diff: createTwoFilesPatch(path, path, old, wantedContent.get(path)!, 'deployed', 'wanted') } : {}),
+      ...(old !== undefined
+        ? { diff: createTwoFilesPatch(path, path, old, wantedContent.get(path)!, 'deployed', 'wanted') }
+        : {}),
     };
   });
 }
@@ -146,17 +164,30 @@ function adoptedJobs(actual: ActualState): Map<string, JobRecord[]> {
     const point = chunk && task ? chunk[Number(task[1])] : undefined;
     if (chunk && !point) continue;
     const { address, identity } = point ?? tag;
-    adopted.set(address, [...(adopted.get(address) ?? []), { address, identity, id: job.id, epoch: Number.MAX_SAFE_INTEGER }]);
+    adopted.set(address, [
+      ...(adopted.get(address) ?? []),
+      { address, identity, id: job.id, epoch: Number.MAX_SAFE_INTEGER },
+    ]);
   }
   return adopted;
 }
 
 /** Every job the target knows for `address`: journal records, then jobs found by their comment. */
-function jobHistory(address: string, actual: ActualState, adopted: ReadonlyMap<string, readonly JobRecord[]>): JobRecord[] {
+function jobHistory(
+  address: string,
+  actual: ActualState,
+  adopted: ReadonlyMap<string, readonly JobRecord[]>,
+): JobRecord[] {
   return [...(actual.recorded.jobs.get(address) ?? []), ...(adopted.get(address) ?? [])];
 }
 
-function planJob(r: ManifestResource, files: FileChange[], actual: ActualState, adopted: ReadonlyMap<string, readonly JobRecord[]>, replace: boolean): { change: ResourceChange; drift?: DriftItem } {
+function planJob(
+  r: ManifestResource,
+  files: FileChange[],
+  actual: ActualState,
+  adopted: ReadonlyMap<string, readonly JobRecord[]>,
+  replace: boolean,
+): { change: ResourceChange; drift?: DriftItem } {
   const maxAttempts = Number(r.spec.maxAttempts ?? 3);
   const history = jobHistory(r.address, actual, adopted);
   const same = history.filter((h) => h.identity === r.identity);
@@ -167,25 +198,62 @@ function planJob(r: ManifestResource, files: FileChange[], actual: ActualState, 
 
   if (replace) {
     return {
-      change: { ...base, action: activeIds.length > 0 ? 'replace' : 'submit', reason: 'replacement requested', job: { attempts: 0, maxAttempts, cancel: activeIds } },
+      change: {
+        ...base,
+        action: activeIds.length > 0 ? 'replace' : 'submit',
+        reason: 'replacement requested',
+        job: { attempts: 0, maxAttempts, cancel: activeIds },
+      },
     };
   }
   if (latest) {
     const job = stateOf(latest.id);
     const state = job?.state ?? 'UNKNOWN';
     const exitCode = job?.exitCode;
-    const status = { jobId: latest.id, state, ...(exitCode !== undefined ? { exitCode } : {}), attempts: same.length, maxAttempts, cancel: [] };
+    const status = {
+      jobId: latest.id,
+      state,
+      ...(exitCode !== undefined ? { exitCode } : {}),
+      attempts: same.length,
+      maxAttempts,
+      cancel: [],
+    };
     const cancelledByHand = state === 'CANCELLED' && !actual.recorded.cancelled.has(latest.id);
     const drift: DriftItem | undefined = cancelledByHand
       ? { address: r.address, kind: r.kind, message: `job ${latest.id} was cancelled outside hpcdk` }
       : state === 'UNKNOWN'
-        ? { address: r.address, kind: r.kind, message: `job ${latest.id} is gone from the scheduler without an exit record` }
+        ? {
+            address: r.address,
+            kind: r.kind,
+            message: `job ${latest.id} is gone from the scheduler without an exit record`,
+          }
         : undefined;
-    if (isActive(state)) return { change: { ...base, action: files.some((f) => f.action !== 'no-op') ? 'update' : 'no-op', reason: `${state.toLowerCase()} (job ${latest.id})`, job: status } };
-    if (state === 'COMPLETED') return { change: { ...base, action: files.some((f) => f.action !== 'no-op') ? 'update' : 'no-op', reason: `completed (job ${latest.id})`, job: status } };
+    if (isActive(state))
+      return {
+        change: {
+          ...base,
+          action: files.some((f) => f.action !== 'no-op') ? 'update' : 'no-op',
+          reason: `${state.toLowerCase()} (job ${latest.id})`,
+          job: status,
+        },
+      };
+    if (state === 'COMPLETED')
+      return {
+        change: {
+          ...base,
+          action: files.some((f) => f.action !== 'no-op') ? 'update' : 'no-op',
+          reason: `completed (job ${latest.id})`,
+          job: status,
+        },
+      };
     if (RESUBMITTABLE.has(state) && same.length < maxAttempts) {
       return {
-        change: { ...base, action: 'submit', reason: `last attempt ${describeState(state, exitCode)} (job ${latest.id}); attempt ${same.length + 1} of ${maxAttempts}`, job: status },
+        change: {
+          ...base,
+          action: 'submit',
+          reason: `last attempt ${describeState(state, exitCode)} (job ${latest.id}); attempt ${same.length + 1} of ${maxAttempts}`,
+          job: status,
+        },
         ...(drift ? { drift } : {}),
       };
     }
@@ -205,13 +273,32 @@ function planJob(r: ManifestResource, files: FileChange[], actual: ActualState, 
     const state = job?.state ?? 'UNKNOWN';
     if (state === 'RUNNING' || state === 'COMPLETING' || state === 'SUSPENDED') {
       return {
-        change: { ...base, action: 'no-op', reason: `outdated (running job ${older.id} is of an older version; apply --replace ${r.address} cancels and resubmits it)`, job: { jobId: older.id, state, attempts: 0, maxAttempts, outdated: true, cancel: [] } },
+        change: {
+          ...base,
+          action: 'no-op',
+          reason: `outdated (running job ${older.id} is of an older version; apply --replace ${r.address} cancels and resubmits it)`,
+          job: { jobId: older.id, state, attempts: 0, maxAttempts, outdated: true, cancel: [] },
+        },
       };
     }
     if (isActive(state)) {
-      return { change: { ...base, action: 'replace', reason: `changed while pending (job ${older.id} is cancelled and submitted again)`, job: { jobId: older.id, state, attempts: 0, maxAttempts, cancel: [older.id] } } };
+      return {
+        change: {
+          ...base,
+          action: 'replace',
+          reason: `changed while pending (job ${older.id} is cancelled and submitted again)`,
+          job: { jobId: older.id, state, attempts: 0, maxAttempts, cancel: [older.id] },
+        },
+      };
     }
-    return { change: { ...base, action: 'submit', reason: `changed since job ${older.id} (${state})`, job: { attempts: 0, maxAttempts, cancel: [] } } };
+    return {
+      change: {
+        ...base,
+        action: 'submit',
+        reason: `changed since job ${older.id} (${state})`,
+        job: { attempts: 0, maxAttempts, cancel: [] },
+      },
+    };
   }
   return { change: { ...base, action: 'submit', reason: 'new', job: { attempts: 0, maxAttempts, cancel: [] } } };
 }
@@ -277,7 +364,14 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
       const builtAt = actual.recorded.built.get(r.address);
       drift.push(...checkLockDrift(r, actual.locks.get(r.address)));
       if (builtAt === r.identity) {
-        resources.push({ address: r.address, kind: r.kind, identity: r.identity, files, action: anyFile ? 'update' : 'no-op', reason: anyFile ? 'deployed files differ' : 'built' });
+        resources.push({
+          address: r.address,
+          kind: r.kind,
+          identity: r.identity,
+          files,
+          action: anyFile ? 'update' : 'no-op',
+          reason: anyFile ? 'deployed files differ' : 'built',
+        });
       } else {
         resources.push({
           address: r.address,
@@ -293,7 +387,13 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     }
     if (r.kind === 'job' || r.kind === 'sweep-point') {
       const group = r.kind === 'sweep-point' ? String(r.spec.sweep) : undefined;
-      const { change, drift: d } = planJob(r, files, actual, adopted, replace.has(r.address) || (group !== undefined && replace.has(group)));
+      const { change, drift: d } = planJob(
+        r,
+        files,
+        actual,
+        adopted,
+        replace.has(r.address) || (group !== undefined && replace.has(group)),
+      );
       resources.push(group ? { ...change, group } : change);
       if (d) drift.push(d);
     } else {
@@ -349,7 +449,9 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
       address,
       kind: 'file',
       message: have === undefined ? `${path} was deleted outside hpcdk` : `${path} was edited outside hpcdk`,
-      ...(have !== undefined && old !== undefined && want !== undefined ? { diff: createTwoFilesPatch(path, path, want, old, 'deployed by hpcdk', 'on target') } : {}),
+      ...(have !== undefined && old !== undefined && want !== undefined
+        ? { diff: createTwoFilesPatch(path, path, want, old, 'deployed by hpcdk', 'on target') }
+        : {}),
     });
   }
 

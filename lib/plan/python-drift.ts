@@ -52,11 +52,16 @@ export function parseFreeze(lock: string): FrozenEnv {
 }
 
 function parsed(texts: unknown): Requirement[] {
-  return (Array.isArray(texts) ? texts : []).map((t) => parseRequirement(String(t))).filter((r): r is Requirement => !isRequirementError(r));
+  return (Array.isArray(texts) ? texts : [])
+    .map((t) => parseRequirement(String(t)))
+    .filter((r): r is Requirement => !isRequirementError(r));
 }
 
 /** Missing and wrong-version packages: the declared pins against what is installed. Requirements with markers may rightly be absent. */
-export function pinDrift(declared: readonly Requirement[], installed: ReadonlyMap<string, string | undefined>): string[] {
+export function pinDrift(
+  declared: readonly Requirement[],
+  installed: ReadonlyMap<string, string | undefined>,
+): string[] {
   const out: string[] = [];
   for (const r of declared) {
     if (!installed.has(r.name)) {
@@ -64,7 +69,8 @@ export function pinDrift(declared: readonly Requirement[], installed: ReadonlyMa
       continue;
     }
     const version = installed.get(r.name);
-    if (version !== undefined && !satisfies(version, r)) out.push(`${r.name}: installed ${version}, declared ${formatRequirement(r)}`);
+    if (version !== undefined && !satisfies(version, r))
+      out.push(`${r.name}: installed ${version}, declared ${formatRequirement(r)}`);
   }
   return out;
 }
@@ -86,7 +92,10 @@ export function undeclaredPackages(declared: readonly Requirement[], env: Frozen
   }
   return [...env.installed]
     .filter(([name]) => !reachable.has(name))
-    .map(([name, version]) => `${name}${version !== undefined ? `==${version}` : ''}: installed, but neither declared nor required by a declared package`)
+    .map(
+      ([name, version]) =>
+        `${name}${version !== undefined ? `==${version}` : ''}: installed, but neither declared nor required by a declared package`,
+    )
     .sort();
 }
 
@@ -152,7 +161,8 @@ export const checkCondaEnvLock: DriftChecker = (resource, lock) => {
     const name = normaliseName(m[1]!);
     const version = installed.get(name);
     if (version === undefined) messages.push(`${name}: declared (${dep}) but not installed`);
-    else if (m[2] !== '' && !condaSatisfies(version, m[2]!)) messages.push(`${name}: installed ${version}, declared ${dep}`);
+    else if (m[2] !== '' && !condaSatisfies(version, m[2]!))
+      messages.push(`${name}: installed ${version}, declared ${dep}`);
   }
   messages.push(...pinDrift([...parsed(spec.pip), ...parsed(spec.pipOnly)], installed));
   return items(resource, messages);
@@ -185,7 +195,8 @@ export function compareFreezes(left: TargetFreeze, right: TargetFreeze): string[
     const vb = b.get(name);
     if (!a.has(name)) out.push(`${name}: only on ${right.target} (${vb ?? 'direct install'})`);
     else if (!b.has(name)) out.push(`${name}: only on ${left.target} (${va ?? 'direct install'})`);
-    else if (va !== undefined && vb !== undefined && compareVersions(va, vb) !== 0) out.push(`${name}: ${va} on ${left.target}, ${vb} on ${right.target}`);
+    else if (va !== undefined && vb !== undefined && compareVersions(va, vb) !== 0)
+      out.push(`${name}: ${va} on ${left.target}, ${vb} on ${right.target}`);
   }
   return out;
 }

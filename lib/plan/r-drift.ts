@@ -54,7 +54,8 @@ export const checkRLibraryLock: DriftChecker = (resource, lock) => {
   for (const pin of pins) {
     const version = installed.get(pin.name);
     if (version === undefined) messages.push(`${pin.name}: declared (${pin.name}==${pin.version}) but not installed`);
-    else if (!sameRVersion(version, pin.version)) messages.push(`${pin.name}: installed ${version}, declared ${pin.name}==${pin.version}`);
+    else if (!sameRVersion(version, pin.version))
+      messages.push(`${pin.name}: installed ${version}, declared ${pin.name}==${pin.version}`);
   }
   // Without the requires lines nothing can be said honestly about extra packages.
   if (requires.size > 0) {
@@ -66,7 +67,11 @@ export const checkRLibraryLock: DriftChecker = (resource, lock) => {
       reachable.add(name);
       queue.push(...(requires.get(name) ?? []));
     }
-    const extra = [...installed].filter(([name]) => !reachable.has(name)).map(([name, version]) => `${name}==${version}: installed, but neither declared nor required by a declared package`);
+    const extra = [...installed]
+      .filter(([name]) => !reachable.has(name))
+      .map(
+        ([name, version]) => `${name}==${version}: installed, but neither declared nor required by a declared package`,
+      );
     messages.push(...extra.sort());
   }
   return messages.map((message): DriftItem => ({ address: resource.address, kind: resource.kind, message }));

@@ -185,7 +185,8 @@ export function parseRead(text: string, deployment: string): ActualState {
   const contents = new Map<string, string>();
   for (const line of (s.get('contents') ?? '').split('\n')) {
     const sp = line.indexOf(' ');
-    if (sp > 0) contents.set(line.slice(0, sp).replace(/^\.\//, ''), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
+    if (sp > 0)
+      contents.set(line.slice(0, sp).replace(/^\.\//, ''), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
   }
   const recorded = foldJournal(s.get('journal') ?? '');
   const exits = new Map<string, number>();
@@ -196,8 +197,19 @@ export function parseRead(text: string, deployment: string): ActualState {
   const jobs = new Map<string, SchedulerJob & { exitCode?: number }>();
   const queue = s.get('queue') ?? '';
   // sacct lines first, so squeue (fresher) overrides them.
-  const fromSacct = parseQueueLines(queue.split('\n').filter((l) => l.startsWith('sacct:')).map((l) => l.slice(6)).join('\n'));
-  const fromQueue = parseQueueLines(queue.split('\n').filter((l) => !l.startsWith('sacct:')).join('\n'));
+  const fromSacct = parseQueueLines(
+    queue
+      .split('\n')
+      .filter((l) => l.startsWith('sacct:'))
+      .map((l) => l.slice(6))
+      .join('\n'),
+  );
+  const fromQueue = parseQueueLines(
+    queue
+      .split('\n')
+      .filter((l) => !l.startsWith('sacct:'))
+      .join('\n'),
+  );
   for (const j of [...fromSacct, ...fromQueue]) {
     // COMPLETED means every process exited 0, whether or not the job's record is visible yet.
     const exitCode = exits.get(j.id) ?? (j.state === 'COMPLETED' ? 0 : undefined);
@@ -210,17 +222,31 @@ export function parseRead(text: string, deployment: string): ActualState {
   const locks = new Map<string, string>();
   for (const line of (s.get('locks') ?? '').split('\n')) {
     const sp = line.indexOf(' ');
-    if (sp > 0) locks.set(line.slice(0, sp).replace(/^\.\//, ''), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
+    if (sp > 0)
+      locks.set(line.slice(0, sp).replace(/^\.\//, ''), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8'));
   }
   const refused = new Map<string, string>();
   for (const line of (s.get('refused') ?? '').split('\n')) {
     const sp = line.indexOf(' ');
-    if (sp > 0) refused.set(line.slice(0, sp), Buffer.from(line.slice(sp + 1), 'base64').toString('utf8').trim());
+    if (sp > 0)
+      refused.set(
+        line.slice(0, sp),
+        Buffer.from(line.slice(sp + 1), 'base64')
+          .toString('utf8')
+          .trim(),
+      );
   }
   const buildPaths = new Map<string, { ok: boolean; text: string }>();
   for (const line of (s.get('builds') ?? '').split('\n')) {
     const [address, verdict, b64 = ''] = line.split(' ');
-    if (address && verdict) buildPaths.set(address, { ok: verdict === 'ok', text: Buffer.from(b64, 'base64').toString('utf8').trim().replace(/^hpcdk: /, '') });
+    if (address && verdict)
+      buildPaths.set(address, {
+        ok: verdict === 'ok',
+        text: Buffer.from(b64, 'base64')
+          .toString('utf8')
+          .trim()
+          .replace(/^hpcdk: /, ''),
+      });
   }
   const runs = new Map<string, Record<string, unknown>>();
   for (const line of (s.get('runs') ?? '').split('\n')) {
@@ -233,7 +259,19 @@ export function parseRead(text: string, deployment: string): ActualState {
     }
   }
   const lock = (s.get('lock') ?? '').trim();
-  return { files, contents, recorded, jobs, ...(lock ? { lock } : {}), serial: recorded.serial, deployment, locks, refused, buildPaths, runs };
+  return {
+    files,
+    contents,
+    recorded,
+    jobs,
+    ...(lock ? { lock } : {}),
+    serial: recorded.serial,
+    deployment,
+    locks,
+    refused,
+    buildPaths,
+    runs,
+  };
 }
 
 /** Reads the target's actual state for `stack`: one round trip, however many resources there are. */
@@ -247,9 +285,13 @@ export async function readTarget(
   runDirs: readonly string[] = [],
 ): Promise<ActualState> {
   // An automation node runs no shell: its helper prints the same sections.
-  const r = isAutomation(conn) ? await readOnAutomationNode(conn, stack, expected, scripts, locks, runDirs) : await conn.transport.run(readScript(conn, stack, expected, scripts, locks, builds, runDirs));
+  const r = isAutomation(conn)
+    ? await readOnAutomationNode(conn, stack, expected, scripts, locks, runDirs)
+    : await conn.transport.run(readScript(conn, stack, expected, scripts, locks, builds, runDirs));
   if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
-    throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
+    throw new Error(
+      `reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`,
+    );
   }
   return parseRead(r.stdout, conn.deployment(stack));
 }

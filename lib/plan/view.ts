@@ -30,7 +30,11 @@ export function summaryLine(plan: Plan): string {
   return `Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy; ${s.submit} job${s.submit === 1 ? '' : 's'} to submit, ${s.cancel} to cancel.`;
 }
 
-const FIGURE_NAME: Record<BudgetFigure, string> = { nodeHours: 'node-hours', cpuHours: 'CPU-hours', gpuHours: 'GPU-hours' };
+const FIGURE_NAME: Record<BudgetFigure, string> = {
+  nodeHours: 'node-hours',
+  cpuHours: 'CPU-hours',
+  gpuHours: 'GPU-hours',
+};
 
 /** One decimal, as budgets are thought of; small figures keep two significant digits rather than show as 0.0. */
 export function formatHours(h: number): string {
@@ -40,7 +44,10 @@ export function formatHours(h: number): string {
 /** `12.0 node-hours, 96.0 CPU-hours, 48.0 GPU-hours (a100: 48.0)`; no GPU part for work without GPUs. */
 export function computeFigures(f: ComputeFigures): string {
   const types = Object.entries(f.gpuHoursByType).map(([type, h]) => `${type}: ${formatHours(h)}`);
-  const gpu = f.gpuHours > 0 || types.length > 0 ? `, ${formatHours(f.gpuHours)} GPU-hours${types.length > 0 ? ` (${types.join(', ')})` : ''}` : '';
+  const gpu =
+    f.gpuHours > 0 || types.length > 0
+      ? `, ${formatHours(f.gpuHours)} GPU-hours${types.length > 0 ? ` (${types.join(', ')})` : ''}`
+      : '';
   return `${formatHours(f.nodeHours)} node-hours, ${formatHours(f.cpuHours)} CPU-hours${gpu}`;
 }
 
@@ -51,7 +58,8 @@ export function computeLine(plan: Plan): string | undefined {
   const compute = plan.compute as Plan['compute'] | undefined; // saved by an hpcdk without budgets
   if (!compute || compute.jobs === 0) return undefined;
   const n = compute.unbounded.length;
-  const names = compute.unbounded.slice(0, NAMES_SHOWN).join(', ') + (n > NAMES_SHOWN ? `, … ${n - NAMES_SHOWN} more` : '');
+  const names =
+    compute.unbounded.slice(0, NAMES_SHOWN).join(', ') + (n > NAMES_SHOWN ? `, … ${n - NAMES_SHOWN} more` : '');
   const uncounted = n > 0 ? `; not counted: ${n} job${n === 1 ? '' : 's'} without a time limit (${names})` : '';
   return `Compute requested: ${computeFigures(compute)}${uncounted}`;
 }
@@ -67,7 +75,8 @@ export function budgetReport(plan: Plan): string | undefined {
   if (!budget || budget.exceeded.length === 0) return undefined;
   const lines = [`Stack ${plan.stack} on ${plan.target} requests more compute than its budget allows:`];
   for (const e of budget.exceeded) {
-    const requested = e.requested === null ? 'unbounded (a job without a time limit)' : `${formatHours(e.requested)} requested`;
+    const requested =
+      e.requested === null ? 'unbounded (a job without a time limit)' : `${formatHours(e.requested)} requested`;
     lines.push(`  ${FIGURE_NAME[e.figure]}: ${requested}, over the budget of ${formatHours(e.limit)} (${e.from})`);
   }
   lines.push('The jobs requesting the most:', ...budget.top.map((c) => `  ${consumerLine(c)}`));
@@ -86,7 +95,14 @@ function indentDiff(diff: string, c: Colors): string {
     .split('\n')
     .filter((l) => !l.startsWith('====') && !l.startsWith('Index:'))
     .map((l) => {
-      const colored = l.startsWith('+') && !l.startsWith('+++') ? c.green(l) : l.startsWith('-') && !l.startsWith('---') ? c.red(l) : l.startsWith('@@') ? c.cyan(l) : l;
+      const colored =
+        l.startsWith('+') && !l.startsWith('+++')
+          ? c.green(l)
+          : l.startsWith('-') && !l.startsWith('---')
+            ? c.red(l)
+            : l.startsWith('@@')
+              ? c.cyan(l)
+              : l;
       return `        ${colored}`;
     })
     .join('\n')
@@ -100,12 +116,17 @@ function because(changed: readonly string[] | undefined): string {
 
 function resourceBlock(r: ResourceChange, c: Colors): string {
   const color = colorFor(r.action, c);
-  const lines = [`  ${c.bold(`# ${r.address}`)} ${VERB[r.action]} (${r.reason})${because(r.changed)}`, `  ${color(SYMBOL[r.action].padStart(3))} ${r.kind} "${r.address}"`];
+  const lines = [
+    `  ${c.bold(`# ${r.address}`)} ${VERB[r.action]} (${r.reason})${because(r.changed)}`,
+    `  ${color(SYMBOL[r.action].padStart(3))} ${r.kind} "${r.address}"`,
+  ];
   if (r.gate) lines.push(`        ${gateLine(r.gate, c)}`);
   for (const f of r.files) {
     if (f.action === 'no-op') continue;
     const sym = f.action === 'create' ? '+' : f.action === 'update' ? '~' : '-';
-    lines.push(`        ${colorFor(f.action === 'create' ? 'create' : f.action === 'update' ? 'update' : 'delete', c)(sym)} ${f.path}`);
+    lines.push(
+      `        ${colorFor(f.action === 'create' ? 'create' : f.action === 'update' ? 'update' : 'delete', c)(sym)} ${f.path}`,
+    );
     if (f.diff) lines.push(indentDiff(f.diff, c));
   }
   for (const id of r.job?.cancel ?? []) lines.push(`        ${c.red('x')} job ${id}`);
@@ -119,19 +140,36 @@ function sweepBlock(sweep: string, points: readonly ResourceChange[], c: Colors)
   const changed = points.filter((p) => p.action !== 'no-op');
   const submit = changed.filter((p) => p.action === 'submit' || p.action === 'replace');
   const cancel = changed.flatMap((p) => p.job?.cancel ?? []);
-  const action: Action = submit.length > 0 ? (cancel.length > 0 ? 'replace' : 'submit') : changed.some((p) => p.action === 'cancel') ? 'cancel' : 'update';
-  const verb = submit.length > 0 ? `${submit.length} of ${points.length} point${points.length === 1 ? '' : 's'} will be submitted` : `${changed.length} of ${points.length} points change`;
+  const action: Action =
+    submit.length > 0
+      ? cancel.length > 0
+        ? 'replace'
+        : 'submit'
+      : changed.some((p) => p.action === 'cancel')
+        ? 'cancel'
+        : 'update';
+  const verb =
+    submit.length > 0
+      ? `${submit.length} of ${points.length} point${points.length === 1 ? '' : 's'} will be submitted`
+      : `${changed.length} of ${points.length} points change`;
   const why = [...new Set(changed.flatMap((p) => p.changed ?? []))];
-  const lines = [`  ${c.bold(`# ${sweep}`)}: ${verb}${because(why)}`, `  ${colorFor(action, c)(SYMBOL[action].padStart(3))} sweep "${sweep}"`];
+  const lines = [
+    `  ${c.bold(`# ${sweep}`)}: ${verb}${because(why)}`,
+    `  ${colorFor(action, c)(SYMBOL[action].padStart(3))} sweep "${sweep}"`,
+  ];
   const files = new Map<string, ResourceChange['files'][number]>();
   for (const p of changed) for (const f of p.files) if (f.action !== 'no-op') files.set(f.path, f);
   for (const f of files.values()) {
     const sym = f.action === 'create' ? '+' : f.action === 'update' ? '~' : '-';
-    lines.push(`        ${colorFor(f.action === 'create' ? 'create' : f.action === 'update' ? 'update' : 'delete', c)(sym)} ${f.path}`);
+    lines.push(
+      `        ${colorFor(f.action === 'create' ? 'create' : f.action === 'update' ? 'update' : 'delete', c)(sym)} ${f.path}`,
+    );
     if (f.diff) lines.push(indentDiff(f.diff, c));
   }
   for (const p of changed.slice(0, POINTS_SHOWN)) {
-    lines.push(`        ${colorFor(p.action, c)(SYMBOL[p.action])} ${p.address.slice(sweep.length + 1)} (${p.reason})${p.gate && p.gate.met !== null ? ` ${gateLine(p.gate, c)}` : ''}`);
+    lines.push(
+      `        ${colorFor(p.action, c)(SYMBOL[p.action])} ${p.address.slice(sweep.length + 1)} (${p.reason})${p.gate && p.gate.met !== null ? ` ${gateLine(p.gate, c)}` : ''}`,
+    );
   }
   if (changed.length > POINTS_SHOWN) lines.push(`        … and ${changed.length - POINTS_SHOWN} more`);
   const gates = sweepGateLine(changed, c);
@@ -159,7 +197,7 @@ export function renderPlan(plan: Plan, c: Colors): string {
   }
   const changes = plan.resources.filter((r) => r.action !== 'no-op');
   if (changes.length === 0) {
-    out.push(c.green(c.bold(`No changes.`)) + ` Target ${plan.target} matches stack ${plan.stack}.`);
+    out.push(`${c.green(c.bold(`No changes.`))} Target ${plan.target} matches stack ${plan.stack}.`);
     return out.join('\n');
   }
   out.push(
@@ -176,7 +214,14 @@ export function renderPlan(plan: Plan, c: Colors): string {
       out.push(resourceBlock(r, c), '');
     } else if (!shownSweeps.has(r.group)) {
       shownSweeps.add(r.group);
-      out.push(sweepBlock(r.group, plan.resources.filter((p) => p.group === r.group), c), '');
+      out.push(
+        sweepBlock(
+          r.group,
+          plan.resources.filter((p) => p.group === r.group),
+          c,
+        ),
+        '',
+      );
     }
   }
   out.push(c.bold(summaryLine(plan)));

@@ -1,5 +1,14 @@
 import { comment, exportLine, word, words } from '../shell/index.js';
-import { buildStepCommands, formatImageReference, isScratch, renderShellCommand, sortedEntries, type ImageRenderContext, type ImageSpec, type ImageStage } from './image-spec.js';
+import {
+  buildStepCommands,
+  formatImageReference,
+  isScratch,
+  renderShellCommand,
+  sortedEntries,
+  type ImageRenderContext,
+  type ImageSpec,
+  type ImageStage,
+} from './image-spec.js';
 
 const INDENT = '    ';
 
@@ -25,15 +34,26 @@ function runscript(spec: ImageSpec, stage: ImageStage): string[] {
 }
 
 function renderStage(spec: ImageSpec, stage: ImageStage, final: boolean, named: boolean): string[] {
-  const lines = isScratch(stage.from) ? ['Bootstrap: scratch'] : ['Bootstrap: docker', `From: ${formatImageReference(stage.from)}`];
+  const lines = isScratch(stage.from)
+    ? ['Bootstrap: scratch']
+    : ['Bootstrap: docker', `From: ${formatImageReference(stage.from)}`];
   if (named && stage.name !== undefined) lines.push(`Stage: ${stage.name}`);
 
   // %files are copied before %post runs, whatever order the steps were written in.
-  const fromContext = stage.steps.flatMap((s) => (s.kind === 'copy' && s.fromStage === undefined ? [`${s.source} ${s.destination}`] : []));
+  const fromContext = stage.steps.flatMap((s) =>
+    s.kind === 'copy' && s.fromStage === undefined ? [`${s.source} ${s.destination}`] : [],
+  );
   lines.push(...section('%files', fromContext));
-  const fromStages = [...new Set(stage.steps.flatMap((s) => (s.kind === 'copy' && s.fromStage !== undefined ? [s.fromStage] : [])))];
+  const fromStages = [
+    ...new Set(stage.steps.flatMap((s) => (s.kind === 'copy' && s.fromStage !== undefined ? [s.fromStage] : []))),
+  ];
   for (const from of fromStages) {
-    lines.push(...section(`%files from ${from}`, stage.steps.flatMap((s) => (s.kind === 'copy' && s.fromStage === from ? [`${s.source} ${s.destination}`] : []))));
+    lines.push(
+      ...section(
+        `%files from ${from}`,
+        stage.steps.flatMap((s) => (s.kind === 'copy' && s.fromStage === from ? [`${s.source} ${s.destination}`] : [])),
+      ),
+    );
   }
 
   // %environment is sourced only when the container runs; the build sees the
@@ -46,8 +66,18 @@ function renderStage(spec: ImageSpec, stage: ImageStage, final: boolean, named: 
   lines.push(...section('%post', post));
 
   if (!final) return lines;
-  lines.push(...section('%labels', sortedEntries(spec.labels).map(([k, v]) => `${k} ${v}`)));
-  lines.push(...section('%test', spec.test.length > 0 ? ['set -e', ...enterWorkdir(stage), ...spec.test.map(renderShellCommand)] : []));
+  lines.push(
+    ...section(
+      '%labels',
+      sortedEntries(spec.labels).map(([k, v]) => `${k} ${v}`),
+    ),
+  );
+  lines.push(
+    ...section(
+      '%test',
+      spec.test.length > 0 ? ['set -e', ...enterWorkdir(stage), ...spec.test.map(renderShellCommand)] : [],
+    ),
+  );
   lines.push(...section('%runscript', runscript(spec, stage)));
   return lines;
 }

@@ -58,10 +58,14 @@ function samePathBind(value: ShellValue): string {
 }
 
 /** Lines that build with one path and record it. `apptainer` is `$hpcdk_apptainer`, found at run time. */
-function buildPath(spec: ImageBuildSpec, path: 'podman' | 'docker' | 'podman-apptainer' | 'docker-apptainer' | 'def'): string[] {
+function buildPath(
+  spec: ImageBuildSpec,
+  path: 'podman' | 'docker' | 'podman-apptainer' | 'docker-apptainer' | 'def',
+): string[] {
   const podmanBuild = `${podmanCall(spec.podman, 'build', ...spec.podman.buildArgs, '-f', DOCKERFILE, '-t')} "$hpcdk_image" .`;
   const dockerBuild = `${words(['docker', 'build', '-f', DOCKERFILE, '-t'])} "$hpcdk_image" .`;
-  const apptainerBuild = (source: string) => `"$hpcdk_apptainer" build --force ${words(spec.apptainer.buildArgs)}${spec.apptainer.buildArgs.length > 0 ? ' ' : ''}"$hpcdk_sif.tmp" ${source}`;
+  const apptainerBuild = (source: string) =>
+    `"$hpcdk_apptainer" build --force ${words(spec.apptainer.buildArgs)}${spec.apptainer.buildArgs.length > 0 ? ' ' : ''}"$hpcdk_sif.tmp" ${source}`;
   const say = (runner: string, how: string) => [`hpcdk_built_with ${runner} ${quote(how)}`];
   switch (path) {
     case 'podman':
@@ -85,7 +89,11 @@ function buildPath(spec: ImageBuildSpec, path: 'podman' | 'docker' | 'podman-app
         'mv -f -- "$hpcdk_sif.tmp" "$hpcdk_sif"',
       ];
     case 'def':
-      return [...say('"$hpcdk_apptainer_name"', 'apptainer build from image.def'), apptainerBuild(DEF_FILE), 'mv -f -- "$hpcdk_sif.tmp" "$hpcdk_sif"'];
+      return [
+        ...say('"$hpcdk_apptainer_name"', 'apptainer build from image.def'),
+        apptainerBuild(DEF_FILE),
+        'mv -f -- "$hpcdk_sif.tmp" "$hpcdk_sif"',
+      ];
   }
 }
 
@@ -125,10 +133,20 @@ export function renderImageBuildScript(spec: ImageBuildSpec): string {
   const fail = (message: string) => [`echo ${quote(`hpcdk: ${message}`)} >&2`, 'exit 1'];
   switch (spec.runtime) {
     case 'podman':
-      lines.push('if ! hpcdk_have podman; then', ...indent(fail("podman is not on this target (the profile's containerRuntime is podman)")), 'fi', ...buildPath(spec, 'podman'));
+      lines.push(
+        'if ! hpcdk_have podman; then',
+        ...indent(fail("podman is not on this target (the profile's containerRuntime is podman)")),
+        'fi',
+        ...buildPath(spec, 'podman'),
+      );
       break;
     case 'docker':
-      lines.push('if ! hpcdk_have_docker; then', ...indent(fail("no docker daemon answers on this target (the profile's containerRuntime is docker)")), 'fi', ...buildPath(spec, 'docker'));
+      lines.push(
+        'if ! hpcdk_have_docker; then',
+        ...indent(fail("no docker daemon answers on this target (the profile's containerRuntime is docker)")),
+        'fi',
+        ...buildPath(spec, 'docker'),
+      );
       break;
     case 'apptainer':
     case 'singularity':
@@ -151,7 +169,7 @@ export function renderImageBuildScript(spec: ImageBuildSpec): string {
     case 'none':
       lines.push(
         ...apptainerLookup(['apptainer', 'singularity']),
-        "# The profile names no runtime: build with the first that exists.",
+        '# The profile names no runtime: build with the first that exists.',
         'if hpcdk_have podman; then',
         ...indent(buildPath(spec, 'podman')),
         'elif hpcdk_have_docker; then',
@@ -164,7 +182,10 @@ export function renderImageBuildScript(spec: ImageBuildSpec): string {
       );
       break;
   }
-  lines.push('mv -f -- "$hpcdk_record.tmp" "$hpcdk_record"', 'echo "hpcdk: built $hpcdk_image ($(head -n 1 "$hpcdk_record"))"');
+  lines.push(
+    'mv -f -- "$hpcdk_record.tmp" "$hpcdk_record"',
+    'echo "hpcdk: built $hpcdk_image ($(head -n 1 "$hpcdk_record"))"',
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -172,7 +193,7 @@ export function renderImageBuildScript(spec: ImageBuildSpec): string {
 export function renderImageLockScript(spec: ImageBuildSpec): string {
   return `${[
     '#!/usr/bin/env bash',
-    comment([...spec.header, 'Prints what apply built; recorded as the image\'s actual state.'].join('\n')),
+    comment([...spec.header, "Prints what apply built; recorded as the image's actual state."].join('\n')),
     'set -euo pipefail',
     STACK_DIR_LINE,
     assignLine('hpcdk_image', spec.image),
@@ -252,7 +273,17 @@ function apptainerExec(spec: ImageRunSpec, program: string): string[] {
 }
 
 function ociRun(spec: ImageRunSpec, engine: 'podman' | 'docker'): string[] {
-  const head = engine === 'podman' ? ['podman', ...spec.podman.globalArgs, 'run', '--rm', ...spec.podman.runArgs, ...(spec.gpus ? spec.podman.gpuArgs : [])] : ['docker', 'run', '--rm', ...(spec.gpus ? ['--gpus', 'all'] : [])];
+  const head =
+    engine === 'podman'
+      ? [
+          'podman',
+          ...spec.podman.globalArgs,
+          'run',
+          '--rm',
+          ...spec.podman.runArgs,
+          ...(spec.gpus ? spec.podman.gpuArgs : []),
+        ]
+      : ['docker', 'run', '--rm', ...(spec.gpus ? ['--gpus', 'all'] : [])];
   return [
     `local binds=(${spec.binds.map((b) => `-v ${samePathBind(b)}`).join(' ')})`,
     `if [ -n "\${${spec.scratchVar}:-}" ]; then binds+=(-v "\${${spec.scratchVar}}:\${${spec.scratchVar}}"); fi`,

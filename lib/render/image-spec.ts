@@ -88,7 +88,8 @@ export interface ImageRenderContext {
 
 // The grammar of docker/distribution's reference package, trimmed to what a base image needs.
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const DOMAIN = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?';
+const DOMAIN =
+  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?';
 const REPOSITORY = new RegExp(`^(?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*$`);
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -112,10 +113,15 @@ export function parseImageReference(text: string): { reference: ImageReference }
   const repository = hasTag ? named.slice(0, colon) : named;
   const tag = hasTag ? named.slice(colon + 1) : undefined;
   if (!REPOSITORY.test(repository)) {
-    return { problem: 'must be an image reference such as python:3.11-slim or registry.example.invalid/lab/base:1.0 (lowercase name, optional registry)' };
+    return {
+      problem:
+        'must be an image reference such as python:3.11-slim or registry.example.invalid/lab/base:1.0 (lowercase name, optional registry)',
+    };
   }
-  if (tag === undefined) return { problem: 'must name a tag, e.g. python:3.11-slim: without one it means :latest, which moves' };
-  if (!TAG.test(tag)) return { problem: 'the tag must be letters, digits, _ . - (at most 128, not starting with . or -)' };
+  if (tag === undefined)
+    return { problem: 'must name a tag, e.g. python:3.11-slim: without one it means :latest, which moves' };
+  if (!TAG.test(tag))
+    return { problem: 'the tag must be letters, digits, _ . - (at most 128, not starting with . or -)' };
   return { reference: { repository, tag, ...(digest !== undefined ? { digest } : {}) } };
 }
 
@@ -141,7 +147,9 @@ export function buildStepCommands(step: AptStep | PipStep | RunStep): string[] {
   switch (step.kind) {
     case 'apt':
       // One line, so the package lists never end up in a layer of their own.
-      return [`apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${words(step.packages)} && rm -rf /var/lib/apt/lists/*`];
+      return [
+        `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${words(step.packages)} && rm -rf /var/lib/apt/lists/*`,
+      ];
     case 'pip':
       return [words([step.python, '-m', 'pip', 'install', '--no-cache-dir', ...step.args, ...step.requirements])];
     case 'run':

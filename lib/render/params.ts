@@ -24,10 +24,18 @@ export function renderParamsFile(sweep: string, chunk: string, points: readonly 
       exportLine('HPCDK_POINT', p.key),
       exportLine('HPCDK_IDENTITY', p.identity),
       exportLine('HPCDK_PARAMS_JSON', canonicalJson(p.params)),
-      ...Object.keys(p.params).sort().map((name) => exportLine(name, String(p.params[name]))),
+      ...Object.keys(p.params)
+        .sort()
+        .map((name) => exportLine(name, String(p.params[name]))),
     ];
     lines.push(`  ${p.index})`, ...exports.map((e) => `    ${e}`), '    ;;');
   }
-  lines.push('  *)', '    echo "hpcdk: no parameters for array index ${SLURM_ARRAY_TASK_ID}" >&2', '    exit 1', '    ;;', 'esac');
+  lines.push(
+    '  *)',
+    '    echo "hpcdk: no parameters for array index ${SLURM_ARRAY_TASK_ID}" >&2',
+    '    exit 1',
+    '    ;;',
+    'esac',
+  );
   return `${lines.join('\n')}\n`;
 }

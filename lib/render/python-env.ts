@@ -56,7 +56,9 @@ export function shellSetupLines(setup: ShellSetup): string[] {
   }
   if (setup.modules.length > 0) {
     if (setup.moduleSystem === 'none') {
-      lines.push(comment(`Modules (not loaded: target ${setup.targetName} has no module system): ${setup.modules.join(' ')}`));
+      lines.push(
+        comment(`Modules (not loaded: target ${setup.targetName} has no module system): ${setup.modules.join(' ')}`),
+      );
     } else {
       lines.push(`module load ${words(setup.modules)}`);
     }
@@ -120,7 +122,9 @@ export function renderVenvBootstrap(spec: VenvBootstrapSpec): string {
     '',
     ...shellSetupLines(spec.setup),
     `env_dir=${word(spec.envDir)}`,
-    ...(spec.requirementsFile !== undefined || spec.pipOnlyFile !== undefined ? [`pip_options=(${pipOptions.join(' ')})`] : []),
+    ...(spec.requirementsFile !== undefined || spec.pipOnlyFile !== undefined
+      ? [`pip_options=(${pipOptions.join(' ')})`]
+      : []),
     '',
     'if [ -x "$env_dir/bin/python" ]; then',
     '  echo "hpcdk: updating the Python environment at $env_dir"',
@@ -148,7 +152,9 @@ export function renderVenvBootstrap(spec: VenvBootstrapSpec): string {
       `echo ${quote(`hpcdk: installed ${plural(spec.pipOnlyCount, 'pip-only package')} without dependencies (requirements-pip.txt)`)}`,
     );
   }
-  lines.push('echo "hpcdk: the Python environment at $env_dir is ready ($("$env_dir/bin/python" -m pip freeze | wc -l) packages)"');
+  lines.push(
+    'echo "hpcdk: the Python environment at $env_dir is ready ($("$env_dir/bin/python" -m pip freeze | wc -l) packages)"',
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -269,14 +275,22 @@ export function renderJobEnvPrologue(spec: JobEnvSpec): string[] {
   if (spec.build === 'login') {
     lines.push(comment(`hpcdk: Python environment ${spec.address} (built by apply on the login node)`));
   } else if (spec.build === 'job') {
-    lines.push(comment(`hpcdk: build the Python environment ${spec.address} on node-local disk`), `bash ${word(spec.bootstrap)}`);
+    lines.push(
+      comment(`hpcdk: build the Python environment ${spec.address} on node-local disk`),
+      `bash ${word(spec.bootstrap)}`,
+    );
   } else if (spec.hasSrun) {
     lines.push(
       comment(`hpcdk: build the Python environment ${spec.address} on every node, then activate it on this one`),
       `srun --ntasks="$SLURM_NNODES" --ntasks-per-node=1 bash ${word(spec.bootstrap)}`,
     );
   } else {
-    lines.push(comment(`hpcdk: build the Python environment ${spec.address} (target ${spec.setup.targetName} has one node and no srun)`), `bash ${word(spec.bootstrap)}`);
+    lines.push(
+      comment(
+        `hpcdk: build the Python environment ${spec.address} (target ${spec.setup.targetName} has one node and no srun)`,
+      ),
+      `bash ${word(spec.bootstrap)}`,
+    );
   }
   lines.push(...shellSetupLines(spec.setup), ...spec.activate);
   if (spec.build !== 'login' && spec.smoke !== undefined) lines.push(`bash ${word(spec.smoke)}`);
@@ -313,7 +327,12 @@ export interface WheelhouseGatherSpec {
 
 /** Gathers wheels on a machine with internet: the projects' own wheels, then everything they and the requirements need. */
 export function renderWheelhouseGather(spec: WheelhouseGatherSpec): string {
-  const pipOptions = ['--disable-pip-version-check', '--no-input', ...pipSourceWords(spec.sources), ...(spec.noBuildIsolation ? ['--no-build-isolation'] : [])];
+  const pipOptions = [
+    '--disable-pip-version-check',
+    '--no-input',
+    ...pipSourceWords(spec.sources),
+    ...(spec.noBuildIsolation ? ['--no-build-isolation'] : []),
+  ];
   const lines = [
     ...scriptStart(spec.header),
     '',
@@ -329,8 +348,12 @@ export function renderWheelhouseGather(spec: WheelhouseGatherSpec): string {
     );
   }
   if (spec.requirementsFile !== undefined) {
-    lines.push(`${quote(spec.interpreter)} -m pip download "\${pip_options[@]}" --dest "$wheel_dir" --requirement ${word(spec.requirementsFile)}`);
+    lines.push(
+      `${quote(spec.interpreter)} -m pip download "\${pip_options[@]}" --dest "$wheel_dir" --requirement ${word(spec.requirementsFile)}`,
+    );
   }
-  lines.push('echo "hpcdk: the wheelhouse at $wheel_dir holds $(find "$wheel_dir" -maxdepth 1 -name \'*.whl\' | wc -l) wheels"');
+  lines.push(
+    'echo "hpcdk: the wheelhouse at $wheel_dir holds $(find "$wheel_dir" -maxdepth 1 -name \'*.whl\' | wc -l) wheels"',
+  );
   return `${lines.join('\n')}\n`;
 }

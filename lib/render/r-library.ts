@@ -18,7 +18,9 @@ export interface RPackagePin {
 }
 
 /** Where packages come from: repository URLs (CRAN-like), or a local repository of source tarballs on the target. */
-export type RSources = { readonly kind: 'repos'; readonly urls: readonly string[] } | { readonly kind: 'local'; readonly path: ShellValue };
+export type RSources =
+  | { readonly kind: 'repos'; readonly urls: readonly string[] }
+  | { readonly kind: 'local'; readonly path: ShellValue };
 
 /** `name==version`: the line form of a pin, in packages.txt, specs and locks. */
 export function pinLine(pin: RPackagePin): string {
@@ -92,18 +94,32 @@ export function renderRBootstrap(spec: RBootstrapSpec): string {
     sources.kind === 'local' ? `local_repo=${word(sources.path)}` : `repos=(${sources.urls.map(quote).join(' ')})`,
     '',
     'if ! command -v Rscript >/dev/null 2>&1; then',
-    ...fail(quote(`hpcdk: Rscript is not on PATH on target ${spec.setup.targetName}; name an R module in modules, e.g. r/4.3.1`)),
+    ...fail(
+      quote(
+        `hpcdk: Rscript is not on PATH on target ${spec.setup.targetName}; name an R module in modules, e.g. r/4.3.1`,
+      ),
+    ),
     'fi',
     "r_version=$(Rscript --vanilla -e 'cat(as.character(getRversion()))')",
   ];
   if (spec.rVersion !== undefined) {
     lines.push('case "$r_version" in', `  ${quote(spec.rVersion)} | ${quote(spec.rVersion)}.*) ;;`, '  *)');
-    lines.push(...fail(`"hpcdk: Rscript is R $r_version, but the library declares r: "${quote(spec.rVersion)}`).map((l) => `  ${l}`), '    ;;', 'esac');
+    lines.push(
+      ...fail(`"hpcdk: Rscript is R $r_version, but the library declares r: "${quote(spec.rVersion)}`).map(
+        (l) => `  ${l}`,
+      ),
+      '    ;;',
+      'esac',
+    );
   }
   if (local) {
     // install.packages reads the index, not the folder: an unindexed repository looks empty.
     lines.push('if [ ! -f "$local_repo/src/contrib/PACKAGES" ]; then');
-    lines.push(...fail(`"hpcdk: the local repository $local_repo has no src/contrib/PACKAGES index (make one with tools::write_PACKAGES(dir, type = 'source'))"`));
+    lines.push(
+      ...fail(
+        `"hpcdk: the local repository $local_repo has no src/contrib/PACKAGES index (make one with tools::write_PACKAGES(dir, type = 'source'))"`,
+      ),
+    );
     lines.push('fi');
   }
   const from = local ? 'the local repository $local_repo' : '${repos[*]}';

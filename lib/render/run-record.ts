@@ -40,7 +40,10 @@ export function renderRunRecord(spec: RunRecordSpec): string[] {
     'hpcdk_write_run() {',
     `  local state=$1 code=\${2:-}${spec.environment ? ' env_lock=""' : ''}${spec.image ? ' image_digest=""' : ''}`,
     ...(spec.environment
-      ? [`  env_lock="$(hpcdk_sha "${lockFile(spec.environment)}")"`, '  [ -n "$env_lock" ] || env_lock="$(hpcdk_sha "${hpcdk_freeze_dir:-/nonexistent}/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}.txt")"']
+      ? [
+          `  env_lock="$(hpcdk_sha "${lockFile(spec.environment)}")"`,
+          '  [ -n "$env_lock" ] || env_lock="$(hpcdk_sha "${hpcdk_freeze_dir:-/nonexistent}/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}.txt")"',
+        ]
       : []),
     ...(spec.image ? [`  image_digest="$(head -n 1 "${lockFile(spec.image)}" 2>/dev/null || true)"`] : []),
     '  mkdir -p "$(dirname "$hpcdk_run_file")"',
@@ -52,10 +55,14 @@ export function renderRunRecord(spec: RunRecordSpec): string[] {
     `    printf ',"codeCommit":%s,"scriptSha256":%s,"point":%s' ${optional('${HPCDK_CODE_COMMIT:-}')} ${json('$(hpcdk_sha "$0")')} ${optional('${HPCDK_POINT:-}')}`,
     `    printf ',"params":%s' "\${HPCDK_PARAMS_JSON:-null}"`,
     ...(spec.environment
-      ? [`    printf ',"environment":{"address":%s,"lockSha256":%s}' ${quote(JSON.stringify(spec.environment))} ${optional('$env_lock')}`]
+      ? [
+          `    printf ',"environment":{"address":%s,"lockSha256":%s}' ${quote(JSON.stringify(spec.environment))} ${optional('$env_lock')}`,
+        ]
       : [`    printf ',"environment":null'`]),
     ...(spec.image
-      ? [`    printf ',"image":{"address":%s,"digest":%s}}\\n' ${quote(JSON.stringify(spec.image))} ${optional('$image_digest')}`]
+      ? [
+          `    printf ',"image":{"address":%s,"digest":%s}}\\n' ${quote(JSON.stringify(spec.image))} ${optional('$image_digest')}`,
+        ]
       : [`    printf ',"image":null}\\n'`]),
     '  } > "$hpcdk_run_file.partial" && mv -f "$hpcdk_run_file.partial" "$hpcdk_run_file"',
     '}',

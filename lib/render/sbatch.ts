@@ -108,7 +108,13 @@ function exitTrap(stageOut: boolean, periodic: boolean): string[] {
     'hpcdk_record_exit() {',
     '  local code=$?',
     ...(periodic ? ['  [ "${#hpcdk_sync_pids[@]}" -eq 0 ] || kill "${hpcdk_sync_pids[@]}" 2>/dev/null || true'] : []),
-    ...(stageOut ? ['  if declare -F hpcdk_stage_out >/dev/null && ! hpcdk_stage_out exit; then', '    [ "$code" -ne 0 ] || code=1', '  fi'] : []),
+    ...(stageOut
+      ? [
+          '  if declare -F hpcdk_stage_out >/dev/null && ! hpcdk_stage_out exit; then',
+          '    [ "$code" -ne 0 ] || code=1',
+          '  fi',
+        ]
+      : []),
     '  if declare -F hpcdk_write_run >/dev/null; then',
     '    hpcdk_write_run "$([ -n "${hpcdk_requeued:-}" ] && echo requeued || echo ended)" "$code" || true',
     '  fi',
@@ -152,9 +158,7 @@ function checkpointLines(c: CheckpointSpec, stageOut: boolean): string[] {
     // Not indented: a hook may hold a heredoc, whose terminator must start its line.
     ...c.hook.split('\n'),
     ...(stageOut ? ['  hpcdk_stage_out checkpoint || true'] : []),
-    ...(c.requeue
-      ? ['  hpcdk_requeued=1', '  scontrol requeue "${hpcdk_job_key:-${SLURM_JOB_ID}}"']
-      : []),
+    ...(c.requeue ? ['  hpcdk_requeued=1', '  scontrol requeue "${hpcdk_job_key:-${SLURM_JOB_ID}}"'] : []),
     '  exit 0',
     '}',
     `trap hpcdk_on_checkpoint ${c.signal}`,
@@ -181,11 +185,28 @@ export function renderSbatch(spec: SbatchSpec): string {
   // Steps run under `wait` whenever a signal must reach the script while they run.
   const interruptible = spec.checkpoint !== undefined || stageOut;
   const lines: string[] = ['#!/usr/bin/env bash'];
-  lines.push(...sbatchDirectives(spec.jobName, spec.allocation, spec.stdout, spec.stderr, spec.checkpoint, stageOut ? STAGE_OUT_WARNING : undefined));
+  lines.push(
+    ...sbatchDirectives(
+      spec.jobName,
+      spec.allocation,
+      spec.stdout,
+      spec.stderr,
+      spec.checkpoint,
+      stageOut ? STAGE_OUT_WARNING : undefined,
+    ),
+  );
   lines.push(comment(spec.header.join('\n')), LITERALS_DIRECTIVE);
-  lines.push('set -euo pipefail', STACK_DIR_LINE, Scratch.exportLine(spec.scratchVar), '', ...exitTrap(stageOut, hasPeriodicCopies(outputs)), '');
+  lines.push(
+    'set -euo pipefail',
+    STACK_DIR_LINE,
+    Scratch.exportLine(spec.scratchVar),
+    '',
+    ...exitTrap(stageOut, hasPeriodicCopies(outputs)),
+    '',
+  );
   lines.push(...renderRunRecord(spec.run), '');
-  for (const [name, value] of spec.env) lines.push(...(Secret.isSecret(value) ? secretLines(name, value) : [exportLine(name, value)]));
+  for (const [name, value] of spec.env)
+    lines.push(...(Secret.isSecret(value) ? secretLines(name, value) : [exportLine(name, value)]));
   if (spec.env.length > 0) lines.push('');
   if (interruptible) lines.push(...WAIT_FUNCTION, '');
   if (spec.checkpoint) lines.push(...checkpointLines(spec.checkpoint, stageOut), '');

@@ -27,7 +27,9 @@ function destination(o: StageOutSpec, perTask: boolean): string {
 export function renderStageOut(outputs: readonly StageOutSpec[], perTask: boolean): string[] {
   if (outputs.length === 0) return [];
   const lines = [
-    comment('hpcdk: outputs written to node-local disk, copied back to persistent storage\nwhen the job ends (whatever its result), when the warning signal arrives,\nand in the background for those copied every N minutes.'),
+    comment(
+      'hpcdk: outputs written to node-local disk, copied back to persistent storage\nwhen the job ends (whatever its result), when the warning signal arrives,\nand in the background for those copied every N minutes.',
+    ),
     `hpcdk_out_from=(${outputs.map((o) => word(o.from)).join(' ')})`,
     `hpcdk_out_to=(${outputs.map((o) => destination(o, perTask)).join(' ')})`,
     `hpcdk_out_keep=(${outputs.map((o) => String(o.keep ?? 0)).join(' ')})`,
@@ -35,7 +37,7 @@ export function renderStageOut(outputs: readonly StageOutSpec[], perTask: boolea
     'hpcdk_prune() {',
     '  # Keep the newest $2 entries of folder $1 (0: keep all).',
     '  [ "$2" -gt 0 ] && [ -d "$1" ] || return 0',
-    "  find \"$1\" -mindepth 1 -maxdepth 1 -printf '%T@ %p\\0' | sort -z -rn | tail -z -n \"+$(($2 + 1))\" | cut -z -d' ' -f2- | xargs -0 -r rm -rf --",
+    '  find "$1" -mindepth 1 -maxdepth 1 -printf \'%T@ %p\\0\' | sort -z -rn | tail -z -n "+$(($2 + 1))" | cut -z -d\' \' -f2- | xargs -0 -r rm -rf --',
     '}',
     '# shellcheck disable=SC2317 # called from traps',
     'hpcdk_copy_out() {',
@@ -69,7 +71,10 @@ export function renderStageOut(outputs: readonly StageOutSpec[], perTask: boolea
   if (periodic.length > 0) {
     lines.push('# Background copies never block the steps; the EXIT trap stops them before the last copy.');
     for (const [o, i] of periodic) {
-      lines.push(`( while sleep ${quote(String(o.everyMinutes! * 60))}; do hpcdk_copy_out ${i} || echo "hpcdk: background copy of \${hpcdk_out_from[${i}]} failed; retrying in ${o.everyMinutes} min" >&2; done ) &`, 'hpcdk_sync_pids+=("$!")');
+      lines.push(
+        `( while sleep ${quote(String(o.everyMinutes! * 60))}; do hpcdk_copy_out ${i} || echo "hpcdk: background copy of \${hpcdk_out_from[${i}]} failed; retrying in ${o.everyMinutes} min" >&2; done ) &`,
+        'hpcdk_sync_pids+=("$!")',
+      );
     }
   }
   return lines;

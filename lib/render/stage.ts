@@ -12,10 +12,19 @@ export interface StageSpec {
 export function renderStageScript(spec: StageSpec): string {
   const src = word(spec.source);
   const dest = word(spec.destination);
-  const lines = ['#!/usr/bin/env bash', comment(spec.header), LITERALS_DIRECTIVE, 'set -euo pipefail', `src=${src}`, `dest=${dest}`];
+  const lines = [
+    '#!/usr/bin/env bash',
+    comment(spec.header),
+    LITERALS_DIRECTIVE,
+    'set -euo pipefail',
+    `src=${src}`,
+    `dest=${dest}`,
+  ];
   lines.push('[ -e "$src" ] || { echo "hpcdk: dataset source $src does not exist on $(hostname)" >&2; exit 1; }');
   if (spec.sha256) {
-    lines.push(`echo "${spec.sha256}  $src" | sha256sum --check --quiet - || { echo "hpcdk: $src changed: its sha256 is not the one the stack declares" >&2; exit 1; }`);
+    lines.push(
+      `echo "${spec.sha256}  $src" | sha256sum --check --quiet - || { echo "hpcdk: $src changed: its sha256 is not the one the stack declares" >&2; exit 1; }`,
+    );
   }
   lines.push('mkdir -p "$dest"');
   switch (spec.mode) {

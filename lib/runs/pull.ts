@@ -22,7 +22,10 @@ export const RUNS_DIR = 'runs';
  * The jobs and sweeps of a synthesis, all of them or those named (a sweep
  * point stands for its sweep). Names that are neither are returned apart.
  */
-export function pullUnits(resources: readonly ManifestResource[], named: readonly string[]): { units: PullUnit[]; unknown: string[] } {
+export function pullUnits(
+  resources: readonly ManifestResource[],
+  named: readonly string[],
+): { units: PullUnit[]; unknown: string[] } {
   const all = new Map<string, PullUnit>();
   const pointOf = new Map<string, string>();
   for (const r of resources) {
@@ -50,7 +53,12 @@ export function pullUnits(resources: readonly ManifestResource[], named: readonl
  * `view <dir>`, `logs <address>`, `out <address> <i> <path>`,
  * `missing <address> <i> <path>`; `none` when the stack was never applied there.
  */
-export function viewScript(stackDir: ShellValue, viewName: string, units: readonly PullUnit[], withOutputs: boolean): string {
+export function viewScript(
+  stackDir: ShellValue,
+  viewName: string,
+  units: readonly PullUnit[],
+  withOutputs: boolean,
+): string {
   const lines = [
     `export HPCDK_STACK_DIR=${word(stackDir)}`,
     `if [ ! -d "$HPCDK_STACK_DIR" ]; then printf 'none\\0'; exit 0; fi`,
@@ -62,7 +70,9 @@ export function viewScript(stackDir: ShellValue, viewName: string, units: readon
   ];
   for (const u of units) {
     const a = quote(u.address);
-    lines.push(`if [ -d "$HPCDK_STACK_DIR/logs/"${a} ]; then hpcdk_link "$HPCDK_STACK_DIR/logs/"${a} ${quote(`${u.address}/logs`)} && printf 'logs\\t%s\\0' ${a}; fi`);
+    lines.push(
+      `if [ -d "$HPCDK_STACK_DIR/logs/"${a} ]; then hpcdk_link "$HPCDK_STACK_DIR/logs/"${a} ${quote(`${u.address}/logs`)} && printf 'logs\\t%s\\0' ${a}; fi`,
+    );
     if (!withOutputs) continue;
     for (const [i, to] of u.outputs.entries()) {
       // `to` is a word synth rendered (a quoted path or "${VAR}/…"): evaluated here, where its variables mean what they mean to the job.
@@ -81,7 +91,10 @@ export interface PullView {
   readonly dir?: string;
   readonly logs: ReadonlySet<string>;
   /** Outputs found and linked, and those not there (yet), by address. */
-  readonly outputs: ReadonlyMap<string, ReadonlyArray<{ readonly index: number; readonly path: string; readonly found: boolean }>>;
+  readonly outputs: ReadonlyMap<
+    string,
+    ReadonlyArray<{ readonly index: number; readonly path: string; readonly found: boolean }>
+  >;
 }
 
 export function parseView(stdout: string): PullView {
@@ -94,7 +107,10 @@ export function parseView(stdout: string): PullView {
     else if (type === 'logs' && fields[0]) logs.add(fields[0]);
     else if ((type === 'out' || type === 'missing') && fields.length >= 3) {
       const [address, index, ...path] = fields;
-      outputs.set(address!, [...(outputs.get(address!) ?? []), { index: Number(index), path: path.join('\t'), found: type === 'out' }]);
+      outputs.set(address!, [
+        ...(outputs.get(address!) ?? []),
+        { index: Number(index), path: path.join('\t'), found: type === 'out' },
+      ]);
     }
   }
   return { ...(dir !== undefined ? { dir } : {}), logs, outputs };
@@ -108,7 +124,8 @@ export function nestedExcludes(units: readonly PullUnit[]): string[] {
   const out: string[] = [];
   for (const outer of units) {
     for (const inner of units) {
-      if (inner.address.startsWith(`${outer.address}/`)) out.push(`--exclude=/${outer.address}/logs/${inner.address.slice(outer.address.length + 1)}/`);
+      if (inner.address.startsWith(`${outer.address}/`))
+        out.push(`--exclude=/${outer.address}/logs/${inner.address.slice(outer.address.length + 1)}/`);
     }
   }
   return out.sort();
@@ -123,7 +140,11 @@ const OUT_FORMAT = '%i %l %n';
  * when `host` is set. Directory times are not kept: the view's own folders
  * are made anew each time, and would otherwise count as changed.
  */
-export function rsyncArgs(source: { host?: string; sshArgs?: readonly string[]; dir: string }, dest: string, excludes: readonly string[]): string[] {
+export function rsyncArgs(
+  source: { host?: string; sshArgs?: readonly string[]; dir: string },
+  dest: string,
+  excludes: readonly string[],
+): string[] {
   const remote = source.host !== undefined;
   return [
     '-a',
@@ -151,7 +172,9 @@ export function tally(output: string, units: readonly PullUnit[]): Map<string, T
     const m = /^(\S{11,}) (\d+) (.+)$/.exec(line);
     if (!m || !m[1]!.startsWith('>f')) continue;
     const name = m[3]!;
-    const unit = byLength.find((u) => name.startsWith(`${u.address}/logs/`) || name.startsWith(`${u.address}/outputs/`));
+    const unit = byLength.find(
+      (u) => name.startsWith(`${u.address}/logs/`) || name.startsWith(`${u.address}/outputs/`),
+    );
     if (!unit) continue;
     const t = out.get(unit.address)!;
     out.set(unit.address, { files: t.files + 1, bytes: t.bytes + Number(m[2]) });

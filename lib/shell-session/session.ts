@@ -12,11 +12,22 @@ import { LITERALS_DIRECTIVE, base64Lines, comment, exportLine, quote, words, typ
  * Allocation options a session does not take over: it is one task on one
  * node, its output is the terminal, and nobody needs mail about it.
  */
-const NOT_FOR_SESSIONS = new Set(['job-name', 'output', 'error', 'nodes', 'ntasks', 'ntasks-per-node', 'mail-user', 'mail-type']);
+const NOT_FOR_SESSIONS = new Set([
+  'job-name',
+  'output',
+  'error',
+  'nodes',
+  'ntasks',
+  'ntasks-per-node',
+  'mail-user',
+  'mail-type',
+]);
 
 /** `srun` options for one task on one node with `allocation`'s resources, quoted as the batch directives are. */
 export function srunOptions(jobName: string, allocation: Allocation): string[] {
-  const options = sbatchDirectives(jobName, allocation, 'unused', 'unused').map((line) => line.replace(/^#SBATCH /, ''));
+  const options = sbatchDirectives(jobName, allocation, 'unused', 'unused').map((line) =>
+    line.replace(/^#SBATCH /, ''),
+  );
   const kept = options.filter((option) => !NOT_FOR_SESSIONS.has(/^--([a-z0-9-]+)/.exec(option)?.[1] ?? ''));
   return [`--job-name=${quote(jobName)}`, ...kept, '--nodes=1', '--ntasks=1'];
 }
@@ -71,13 +82,22 @@ const TTY_FOR_CONTAINERS = [
  */
 export function renderSessionRc(spec: SessionSpec): string {
   const interactive = spec.command === undefined;
-  const lines = [comment(`hpcdk shell: ${spec.address} of stack ${spec.stack} on target ${spec.target}.\nRendered by hpcdk for one session, and removed when it ends.`), LITERALS_DIRECTIVE];
+  const lines = [
+    comment(
+      `hpcdk shell: ${spec.address} of stack ${spec.stack} on target ${spec.target}.\nRendered by hpcdk for one session, and removed when it ends.`,
+    ),
+    LITERALS_DIRECTIVE,
+  ];
   if (interactive && !spec.wrap) {
     // --rcfile replaces ~/.bashrc: read it first, so what the session sets up below wins.
     lines.push('set +u', '# shellcheck source=/dev/null', 'if [ -f ~/.bashrc ]; then source ~/.bashrc; fi');
   }
   if (!interactive) lines.push('set -eo pipefail');
-  lines.push(exportLine('HPCDK_STACK_DIR', spec.stackDir), Scratch.exportLine(spec.scratchVar), ...spec.env.map(([name, value]) => exportLine(name, value)));
+  lines.push(
+    exportLine('HPCDK_STACK_DIR', spec.stackDir),
+    Scratch.exportLine(spec.scratchVar),
+    ...spec.env.map(([name, value]) => exportLine(name, value)),
+  );
   // Jobs run in the stack folder: so does the session.
   lines.push('cd "$HPCDK_STACK_DIR" || exit 1', ...spec.prologue);
   // The prologue ends with `set -u`, as scripts want; a shell must not stop at every unset variable.
@@ -106,8 +126,12 @@ export function renderSessionScript(spec: SessionSpec): string {
   const interactive = spec.command === undefined;
   const on = `on target ${spec.target}: run hpcdk apply first (hpcdk apply ${spec.stack} --target ${spec.target})`;
   const notDeployed = `${spec.what} ${spec.address} of stack ${spec.stack} is not deployed ${on}`;
-  const lines = [exportLine('HPCDK_STACK_DIR', spec.stackDir), failLine('[ ! -d "$HPCDK_STACK_DIR/files" ]', notDeployed)];
-  for (const file of spec.requires.files) lines.push(failLine(`[ ! -f "$HPCDK_STACK_DIR/files/"${quote(file)} ]`, notDeployed));
+  const lines = [
+    exportLine('HPCDK_STACK_DIR', spec.stackDir),
+    failLine('[ ! -d "$HPCDK_STACK_DIR/files" ]', notDeployed),
+  ];
+  for (const file of spec.requires.files)
+    lines.push(failLine(`[ ! -f "$HPCDK_STACK_DIR/files/"${quote(file)} ]`, notDeployed));
   if (spec.requires.builtIdentity !== undefined) {
     lines.push(
       `hpcdk_built=$(awk -v a=${quote(spec.address)} '$1 == "built" && $2 == a { id = $3 } $1 == "forget" && $2 == a { id = "" } END { print id }' "$HPCDK_STACK_DIR/.hpcdk/journal" 2>/dev/null)`,
@@ -146,4 +170,3 @@ export function remoteCommand(script: string): string {
   const encoded = Buffer.from(script, 'utf8').toString('base64');
   return `bash -c ${quote(`eval "$(printf %s ${encoded} | base64 -d)"`)}`;
 }
-

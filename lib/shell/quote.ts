@@ -35,7 +35,7 @@ export class RuntimeRef {
 
   /** The human form, for plans and messages: `$SLURM_TMPDIR/fb_yolo`. */
   public toString(): string {
-    return ['$' + this.variable, ...this.segments].join('/');
+    return [`$${this.variable}`, ...this.segments].join('/');
   }
 
   public toJSON(): string {
@@ -128,7 +128,10 @@ export const LITERALS_DIRECTIVE = '# shellcheck disable=SC2016 # single-quoted v
  * each line of text gets its own `#`.
  */
 export function comment(text: string): string {
-  return text.split(/\r\n|\r|\n/).map((line) => (line === '' ? '#' : `# ${line}`)).join('\n');
+  return text
+    .split(/\r\n|\r|\n/)
+    .map((line) => (line === '' ? '#' : `# ${line}`))
+    .join('\n');
 }
 
 /**

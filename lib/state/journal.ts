@@ -76,7 +76,8 @@ export function foldJournal(text: string): RecordedState {
       case 'job':
         if (f[1] && f[2] && f[3]) {
           const list = jobs.get(f[1]) ?? [];
-          if (!list.some((j) => j.id === f[3])) list.push({ address: f[1], identity: f[2], id: f[3], epoch: Number(f[4] ?? 0) });
+          if (!list.some((j) => j.id === f[3]))
+            list.push({ address: f[1], identity: f[2], id: f[3], epoch: Number(f[4] ?? 0) });
           jobs.set(f[1], list);
         }
         break;
@@ -89,7 +90,16 @@ export function foldJournal(text: string): RecordedState {
         }
         break;
       case 'inputs':
-        if (f[1]) inputs.set(f[1], new Map(f.slice(2).filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)] as [string, string])));
+        if (f[1])
+          inputs.set(
+            f[1],
+            new Map(
+              f
+                .slice(2)
+                .filter((w) => w.includes('='))
+                .map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)] as [string, string]),
+            ),
+          );
         break;
       case 'built':
         if (f[1] && f[2]) built.set(f[1], f[2]);
@@ -121,8 +131,14 @@ export function shortDigest(digest: unknown): string {
 }
 
 /** `inputs <address> <name>=<digest prefix>…`: a resource's input digests, as the journal records them. */
-export function inputsLine(address: string, inputs: Readonly<Record<string, unknown>>, only?: readonly string[]): string[] {
-  const names = Object.keys(inputs).filter((k) => only === undefined || only.includes(k)).sort();
+export function inputsLine(
+  address: string,
+  inputs: Readonly<Record<string, unknown>>,
+  only?: readonly string[],
+): string[] {
+  const names = Object.keys(inputs)
+    .filter((k) => only === undefined || only.includes(k))
+    .sort();
   return ['inputs', address, ...names.map((k) => `${k}=${shortDigest(inputs[k])}`)];
 }
 

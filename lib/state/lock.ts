@@ -57,8 +57,15 @@ export function describeLockOwner(owner: string): string {
   const since = Number(ownerField(owner, 'since'));
   const details = [
     ownerField(owner, 'op'),
-    ownerField(owner, 'pid') && ownerField(owner, 'host') ? `pid ${ownerField(owner, 'pid')} on ${ownerField(owner, 'host')}` : undefined,
-    Number.isFinite(since) && since > 0 ? `since ${new Date(since * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}` : undefined,
+    ownerField(owner, 'pid') && ownerField(owner, 'host')
+      ? `pid ${ownerField(owner, 'pid')} on ${ownerField(owner, 'host')}`
+      : undefined,
+    Number.isFinite(since) && since > 0
+      ? `since ${new Date(since * 1000)
+          .toISOString()
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, ' UTC')}`
+      : undefined,
   ].filter(Boolean);
   return details.length > 0 ? `${who} (${details.join(', ')})` : owner;
 }

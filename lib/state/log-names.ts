@@ -76,7 +76,6 @@ export function patternRegex(pattern: string, jobName: string): RegExp | undefin
   return hasId ? new RegExp(`^${re}$`) : undefined;
 }
 
-
 /** What `hpcdk logs` reads: one job's output file, by the job's address and its output pattern. */
 export interface LogRequest {
   readonly stackDir: ShellValue;

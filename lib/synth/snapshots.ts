@@ -35,7 +35,8 @@ async function stackFolders(dir: string): Promise<string[]> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.startsWith(TEMP_PREFIX)) continue;
     const targets = await readdir(join(dir, entry.name), { withFileTypes: true });
-    if (targets.some((t) => t.isDirectory() && existsSync(join(dir, entry.name, t.name, MANIFEST_FILE)))) out.push(entry.name);
+    if (targets.some((t) => t.isDirectory() && existsSync(join(dir, entry.name, t.name, MANIFEST_FILE))))
+      out.push(entry.name);
   }
   return out.sort();
 }
@@ -55,7 +56,11 @@ export interface WriteResult {
  * folder is written beside it, then swapped in with renames, so a reader
  * never sees half a stack and a failure leaves the old folder in place.
  */
-export async function writeSnapshots(dir: string, syntheses: readonly StackSynthesis[], options: WriteOptions): Promise<WriteResult> {
+export async function writeSnapshots(
+  dir: string,
+  syntheses: readonly StackSynthesis[],
+  options: WriteOptions,
+): Promise<WriteResult> {
   await mkdir(dir, { recursive: true });
   await removeLeftovers(dir);
   const token = randomBytes(6).toString('hex');
@@ -120,7 +125,11 @@ export function isClean(d: SnapshotDifference): boolean {
  * Compares a fresh synth with what is in `dir`, for the given stacks (and,
  * with `wholeTree`, also reports stack folders no stack renders any more).
  */
-export async function compareSnapshots(dir: string, syntheses: readonly StackSynthesis[], wholeTree: boolean): Promise<SnapshotDifference> {
+export async function compareSnapshots(
+  dir: string,
+  syntheses: readonly StackSynthesis[],
+  wholeTree: boolean,
+): Promise<SnapshotDifference> {
   const fresh = snapshotTree(syntheses);
   const stacks = new Set(syntheses.map((s) => s.stack));
   if (wholeTree) for (const s of await stackFolders(dir)) stacks.add(s);
@@ -140,9 +149,15 @@ export async function compareSnapshots(dir: string, syntheses: readonly StackSyn
     const committed = await readFile(full, 'utf8');
     const executable = ((await stat(full)).mode & 0o111) !== 0;
     if (committed !== file.content) {
-      changed.push({ path, diff: createTwoFilesPatch(`a/${path}`, `b/${path}`, committed, file.content, 'committed', 'fresh synth') });
+      changed.push({
+        path,
+        diff: createTwoFilesPatch(`a/${path}`, `b/${path}`, committed, file.content, 'committed', 'fresh synth'),
+      });
     } else if (executable !== file.executable) {
-      changed.push({ path, diff: `mode of ${path}: ${executable ? '755' : '644'} committed, ${file.executable ? '755' : '644'} rendered\n` });
+      changed.push({
+        path,
+        diff: `mode of ${path}: ${executable ? '755' : '644'} committed, ${file.executable ? '755' : '644'} rendered\n`,
+      });
     }
   }
   for (const path of [...onDisk].sort()) if (!fresh.has(path)) removed.push(path);

@@ -51,7 +51,12 @@ export function collectIssues(scope: IConstruct): ValidationIssue[] {
     }
     // Ids become folder names in snapshots and on targets: `.` and `..` would put files outside their folder.
     if (!Stack.isStack(node) && (!SAFE_SEGMENT.test(node.node.id) || node.node.id === '.' || node.node.id === '..')) {
-      issues.push({ path: node.node.path, field: 'id', message: 'a construct id may hold only letters, digits and . _ + @ = -, and may not be . or ..', got: node.node.id });
+      issues.push({
+        path: node.node.path,
+        field: 'id',
+        message: 'a construct id may hold only letters, digits and . _ + @ = -, and may not be . or ..',
+        got: node.node.id,
+      });
     }
   }
   return issues;
@@ -63,8 +68,17 @@ function normaliseContent(content: string): string {
 
 function checkArtifactPath(owner: HpcConstruct, path: string): ValidationIssue | undefined {
   const parts = path.split('/');
-  if (path === '' || path.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..' || !SAFE_SEGMENT.test(p))) {
-    return { path: owner.node.path, field: 'artifacts', message: 'an artifact path must be relative, without . or .. segments, in plain characters', got: path };
+  if (
+    path === '' ||
+    path.startsWith('/') ||
+    parts.some((p) => p === '' || p === '.' || p === '..' || !SAFE_SEGMENT.test(p))
+  ) {
+    return {
+      path: owner.node.path,
+      field: 'artifacts',
+      message: 'an artifact path must be relative, without . or .. segments, in plain characters',
+      got: path,
+    };
   }
   return undefined;
 }
@@ -73,7 +87,11 @@ function checkArtifactPath(owner: HpcConstruct, path: string): ValidationIssue |
  * Renders `stack` for `target`. Pure: the same construct tree and target
  * always give the same bytes. Throws a ValidationError listing every problem.
  */
-export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir: string = process.cwd()): StackSynthesis {
+export function synthesizeStack(
+  stack: Stack,
+  target: ClusterProfile,
+  projectDir: string = process.cwd(),
+): StackSynthesis {
   const propIssues = collectIssues(stack);
 
   const constructs = hpcConstructsOf(stack);
@@ -99,11 +117,21 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
       const done = results.get(construct);
       if (done) return done;
       if (Stack.of(construct) !== stack) {
-        throw new ValidationError([{ path: construct.node.path, field: '', message: `is used by stack ${stack.stackName} but belongs to another stack` }]);
+        throw new ValidationError([
+          {
+            path: construct.node.path,
+            field: '',
+            message: `is used by stack ${stack.stackName} but belongs to another stack`,
+          },
+        ]);
       }
       if (inProgress.includes(construct)) {
-        const cycle = [...inProgress.slice(inProgress.indexOf(construct)), construct].map((c) => c.address).join(' -> ');
-        throw new ValidationError([{ path: construct.node.path, field: 'dependsOn', message: `dependency cycle: ${cycle}` }]);
+        const cycle = [...inProgress.slice(inProgress.indexOf(construct)), construct]
+          .map((c) => c.address)
+          .join(' -> ');
+        throw new ValidationError([
+          { path: construct.node.path, field: 'dependsOn', message: `dependency cycle: ${cycle}` },
+        ]);
       }
       inProgress.push(construct);
       try {
@@ -123,14 +151,23 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
       const bad = checkArtifactPath(construct, spec.path);
       if (bad) throw new ValidationError([bad]);
       if (artifactPaths.has(spec.path)) {
-        throw new ValidationError([{ path: construct.node.path, field: 'artifacts', message: 'renders the same file twice', got: spec.path }]);
+        throw new ValidationError([
+          { path: construct.node.path, field: 'artifacts', message: 'renders the same file twice', got: spec.path },
+        ]);
       }
       const content = normaliseContent(spec.content);
       const path = `${construct.address}/${spec.path}`;
       const digest = sha256(content);
       artifactPaths.set(spec.path, path);
       shaByPath.set(spec.path, digest);
-      artifacts.push({ path, kind: spec.kind, content, executable: spec.executable ?? false, construct: construct.node.path, sha256: digest });
+      artifacts.push({
+        path,
+        kind: spec.kind,
+        content,
+        executable: spec.executable ?? false,
+        construct: construct.node.path,
+        sha256: digest,
+      });
     }
     const resources: ManifestResource[] = output.resources.map((decl) => {
       const own = decl.artifacts ?? [...artifactPaths.keys()];
@@ -141,7 +178,14 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
       for (const p of own) {
         const digest = shaByPath.get(p);
         if (digest === undefined) {
-          throw new ValidationError([{ path: construct.node.path, field: 'artifacts', message: 'a resource names an artifact the construct did not render', got: p }]);
+          throw new ValidationError([
+            {
+              path: construct.node.path,
+              field: 'artifacts',
+              message: 'a resource names an artifact the construct did not render',
+              got: p,
+            },
+          ]);
         }
         files[p] = digest;
       }
@@ -182,7 +226,11 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
   for (const r of resources) {
     const other = seen.get(r.address);
     if (other !== undefined) {
-      issues.push({ path: r.construct, field: '', message: `declares resource address ${r.address}, already declared by ${other}` });
+      issues.push({
+        path: r.construct,
+        field: '',
+        message: `declares resource address ${r.address}, already declared by ${other}`,
+      });
     }
     seen.set(r.address, r.construct);
   }
@@ -193,11 +241,23 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
     version: MANIFEST_VERSION,
     stack: stack.stackName,
     target: target.toManifest(),
-    artifacts: artifacts.map(({ path, kind, construct, sha256: digest, executable }) => ({ path, kind, construct, sha256: digest, executable })),
+    artifacts: artifacts.map(({ path, kind, construct, sha256: digest, executable }) => ({
+      path,
+      kind,
+      construct,
+      sha256: digest,
+      executable,
+    })),
     resources: [...resources].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0)),
   };
   if (artifacts.some((a) => a.path === MANIFEST_FILE)) {
-    throw new ValidationError([{ path: stack.node.path, field: '', message: `a construct may not render ${MANIFEST_FILE} at the stack's top level` }]);
+    throw new ValidationError([
+      {
+        path: stack.node.path,
+        field: '',
+        message: `a construct may not render ${MANIFEST_FILE} at the stack's top level`,
+      },
+    ]);
   }
   // Made when first asked for: serialising the manifest of a large sweep costs
   // more than the rest of a plan's rendering, and plan needs it only to check
@@ -221,11 +281,16 @@ export function synthesizeStack(stack: Stack, target: ClusterProfile, projectDir
 }
 
 /** Renders every declared target of every given stack. Validates all stacks before rendering any. */
-export function synthesizeStacks(stacks: readonly Stack[], onlyTarget?: string, projectDir: string = process.cwd()): StackSynthesis[] {
+export function synthesizeStacks(
+  stacks: readonly Stack[],
+  onlyTarget?: string,
+  projectDir: string = process.cwd(),
+): StackSynthesis[] {
   const out: StackSynthesis[] = [];
   const errors: ValidationIssue[] = [];
   for (const stack of stacks) {
-    const targets = onlyTarget === undefined ? stack.targets : [stack.target(onlyTarget)].filter((t) => t !== undefined);
+    const targets =
+      onlyTarget === undefined ? stack.targets : [stack.target(onlyTarget)].filter((t) => t !== undefined);
     for (const target of targets) {
       try {
         out.push(synthesizeStack(stack, target, projectDir));

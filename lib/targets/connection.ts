@@ -36,7 +36,8 @@ export async function connect(profile: ClusterProfile, options: ConnectOptions):
     transport,
     scheduler,
     stackDir: (stack) => stackLayout(profile, options.projectDir, stack).stackDir,
-    deployment: (stack) => `${stack}~${sha256(word(stackLayout(profile, options.projectDir, stack).stackDir)).slice(0, 8)}`,
+    deployment: (stack) =>
+      `${stack}~${sha256(word(stackLayout(profile, options.projectDir, stack).stackDir)).slice(0, 8)}`,
     close: () => transport.close(),
   };
 }

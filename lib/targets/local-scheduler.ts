@@ -98,11 +98,13 @@ done`;
   }
 
   public cancelLines(jobIds: readonly string[]): string {
-    return jobIds
-      .map(
-        (id) =>
-          `touch "$hpcdk_q/"${quote(id)}/cancelled 2>/dev/null; kill -TERM -- -"$(cat "$hpcdk_q/"${quote(id)}/pid 2>/dev/null || echo 0)" 2>/dev/null || true`,
-      )
-      .join('\n') || ':';
+    return (
+      jobIds
+        .map(
+          (id) =>
+            `touch "$hpcdk_q/"${quote(id)}/cancelled 2>/dev/null; kill -TERM -- -"$(cat "$hpcdk_q/"${quote(id)}/pid 2>/dev/null || echo 0)" 2>/dev/null || true`,
+        )
+        .join('\n') || ':'
+    );
   }
 }

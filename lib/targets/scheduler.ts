@@ -17,7 +17,11 @@ export interface SubmitRequest {
   readonly stdout: string;
   readonly stderr: string;
   readonly comment: string;
-  readonly dependencies: ReadonlyArray<{ readonly type: string; readonly jobId?: string; readonly submittedAddress?: string }>;
+  readonly dependencies: ReadonlyArray<{
+    readonly type: string;
+    readonly jobId?: string;
+    readonly submittedAddress?: string;
+  }>;
   /** Run one at a time among jobs of this name (`--dependency=singleton`). */
   readonly singleton?: boolean;
   /** An array of `size` tasks (indexes 0…size-1), at most `throttle` at once. */

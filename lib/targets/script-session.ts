@@ -85,7 +85,9 @@ export class ScriptSession {
     if (!this.usable) return Promise.reject(new Error('the session is busy or closed'));
     return new Promise((resolve) => {
       const onLine = options.onLine;
-      const split = lineSplitter(onLine ? (line) => (line.startsWith(this.marker) ? undefined : onLine(line)) : undefined);
+      const split = lineSplitter(
+        onLine ? (line) => (line.startsWith(this.marker) ? undefined : onLine(line)) : undefined,
+      );
       this.pending = { resolve, split, out: '', err: '', errDone: false };
       const bytes = Buffer.from(wrapScript(script), 'utf8');
       this.streams.stdin.write(`${bytes.length}\n`);

@@ -7,7 +7,14 @@ import type { Duplex } from 'node:stream';
 import type { ClusterProfile } from '../core/cluster-profile.js';
 import { checkHostKey, fingerprint, keyType, knownHostName, rememberHostKey } from './known-hosts.js';
 import { SessionPool } from './script-session.js';
-import { lineSplitter, STDIN_SCRIPT_COMMAND, wrapScript, type ExecResult, type RunOptions, type Transport } from './transport.js';
+import {
+  lineSplitter,
+  STDIN_SCRIPT_COMMAND,
+  wrapScript,
+  type ExecResult,
+  type RunOptions,
+  type Transport,
+} from './transport.js';
 import { loadExeca } from './lazy-execa.js';
 
 export interface SshOptions {
@@ -46,7 +53,10 @@ function all(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
-export function resolveHost(alias: string, overrides: { user?: string; port?: number; proxyJump?: string } = {}): ResolvedHost {
+export function resolveHost(
+  alias: string,
+  overrides: { user?: string; port?: number; proxyJump?: string } = {},
+): ResolvedHost {
   const path = sshConfigPath();
   const config = existsSync(path) ? SSHConfig.parse(readFileSync(path, 'utf8')) : new SSHConfig();
   const c = config.compute(alias) as Record<string, string | string[] | undefined>;
@@ -67,7 +77,9 @@ export function resolveHost(alias: string, overrides: { user?: string; port?: nu
     port: overrides.port ?? Number(first(c.Port) ?? 22),
     user,
     identityFiles: identityFiles.length > 0 ? identityFiles : defaults.filter((f) => existsSync(f)),
-    knownHostsFiles: (all(c.UserKnownHostsFile).length > 0 ? all(c.UserKnownHostsFile) : ['~/.ssh/known_hosts']).flatMap((s) => s.split(/\s+/)).map(expandHome),
+    knownHostsFiles: (all(c.UserKnownHostsFile).length > 0 ? all(c.UserKnownHostsFile) : ['~/.ssh/known_hosts'])
+      .flatMap((s) => s.split(/\s+/))
+      .map(expandHome),
     ...(proxyJump && proxyJump.toLowerCase() !== 'none' ? { proxyJump } : {}),
     ...(first(c.StrictHostKeyChecking) ? { strictHostKeyChecking: first(c.StrictHostKeyChecking)!.toLowerCase() } : {}),
   };
@@ -76,7 +88,8 @@ export function resolveHost(alias: string, overrides: { user?: string; port?: nu
 /** Opens one ssh2 connection, checking the host key against known_hosts. */
 function openClient(host: ResolvedHost, options: SshOptions, sock?: Duplex): Promise<Client> {
   const name = knownHostName(host.hostName, host.port);
-  const acceptNew = options.acceptNewHostKey || host.strictHostKeyChecking === 'accept-new' || host.strictHostKeyChecking === 'no';
+  const acceptNew =
+    options.acceptNewHostKey || host.strictHostKeyChecking === 'accept-new' || host.strictHostKeyChecking === 'no';
   let refusal: string | undefined;
   const key = host.identityFiles.find((f) => existsSync(f));
   const agent = process.env.SSH_AUTH_SOCK;
@@ -109,7 +122,9 @@ function openClient(host: ResolvedHost, options: SshOptions, sock?: Duplex): Pro
   return new Promise((resolve, reject) => {
     const client = new Client();
     client.once('ready', () => resolve(client));
-    client.once('error', (e) => reject(new Error(refusal ?? `ssh ${host.user}@${host.hostName}:${host.port}: ${e.message}`)));
+    client.once('error', (e) =>
+      reject(new Error(refusal ?? `ssh ${host.user}@${host.hostName}:${host.port}: ${e.message}`)),
+    );
     client.connect(config);
   });
 }
@@ -129,7 +144,12 @@ export class Ssh2Transport implements Transport {
         new Promise((resolve, reject) => {
           this.client.exec(command, (err, channel) => {
             if (err) return reject(new Error(`${this.description}: ${err.message}`));
-            resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, onClose: (callback) => channel.on('close', callback) });
+            resolve({
+              stdin: channel,
+              stdout: channel,
+              stderr: channel.stderr,
+              onClose: (callback) => channel.on('close', callback),
+            });
           });
         }),
     );
@@ -162,14 +182,24 @@ export class OpenSshTransport implements Transport {
   }
 
   public async run(script: string, options: RunOptions = {}): Promise<ExecResult> {
-    const child = (await loadExeca())('ssh', [...this.args, this.alias, STDIN_SCRIPT_COMMAND], { input: wrapScript(script), reject: false, stripFinalNewline: false });
+    const child = (await loadExeca())('ssh', [...this.args, this.alias, STDIN_SCRIPT_COMMAND], {
+      input: wrapScript(script),
+      reject: false,
+      stripFinalNewline: false,
+    });
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;
     const stderr = String(r.stderr ?? '');
     // ssh exits 255 for its own errors; these mean the connection went away mid-script.
-    const lost = r.exitCode === 255 && /closed by remote host|Broken pipe|Connection reset|Connection timed out/.test(stderr);
-    return { stdout: String(r.stdout ?? ''), stderr, exitCode: r.exitCode ?? 255, ...(lost ? { connectionLost: true } : {}) };
+    const lost =
+      r.exitCode === 255 && /closed by remote host|Broken pipe|Connection reset|Connection timed out/.test(stderr);
+    return {
+      stdout: String(r.stdout ?? ''),
+      stderr,
+      exitCode: r.exitCode ?? 255,
+      ...(lost ? { connectionLost: true } : {}),
+    };
   }
 
   public async close(): Promise<void> {}
@@ -195,13 +225,21 @@ export function openSshArgs(profile: ClusterProfile, options: Pick<SshOptions, '
 export async function openSshTransport(profile: ClusterProfile, options: SshOptions): Promise<Transport> {
   const ssh = profile.spec.ssh;
   if (!ssh) throw new Error(`target ${profile.name} has no ssh connection`);
-  if (options.useOpenSsh) return new OpenSshTransport(ssh.host, ['-o', 'BatchMode=yes', ...openSshArgs(profile, options)]);
+  if (options.useOpenSsh)
+    return new OpenSshTransport(ssh.host, ['-o', 'BatchMode=yes', ...openSshArgs(profile, options)]);
   return openSsh2(ssh, options);
 }
 
 /** Opens one ssh2 connection as a profile's `ssh` settings and ~/.ssh/config say, through its jump host if it has one. */
-async function openSsh2(ssh: NonNullable<ClusterProfile['spec']['ssh']>, options: Pick<SshOptions, 'acceptNewHostKey'>): Promise<Ssh2Transport> {
-  const overrides = { ...(ssh.user ? { user: ssh.user } : {}), ...(ssh.port ? { port: ssh.port } : {}), ...(ssh.proxyJump ? { proxyJump: ssh.proxyJump } : {}) };
+async function openSsh2(
+  ssh: NonNullable<ClusterProfile['spec']['ssh']>,
+  options: Pick<SshOptions, 'acceptNewHostKey'>,
+): Promise<Ssh2Transport> {
+  const overrides = {
+    ...(ssh.user ? { user: ssh.user } : {}),
+    ...(ssh.port ? { port: ssh.port } : {}),
+    ...(ssh.proxyJump ? { proxyJump: ssh.proxyJump } : {}),
+  };
   const host = resolveHost(ssh.host, overrides);
   const sshOptions: SshOptions = { acceptNewHostKey: options.acceptNewHostKey, useOpenSsh: false };
   let jump: Client | undefined;
@@ -210,7 +248,9 @@ async function openSsh2(ssh: NonNullable<ClusterProfile['spec']['ssh']>, options
     const jumpHost = resolveHost(host.proxyJump);
     jump = await openClient(jumpHost, sshOptions);
     sock = await new Promise<Duplex>((resolve, reject) =>
-      jump!.forwardOut('127.0.0.1', 0, host.hostName, host.port, (err, stream) => (err ? reject(err) : resolve(stream))),
+      jump!.forwardOut('127.0.0.1', 0, host.hostName, host.port, (err, stream) =>
+        err ? reject(err) : resolve(stream),
+      ),
     );
   }
   const client = await openClient(host, sshOptions, sock);

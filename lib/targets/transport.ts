@@ -71,7 +71,13 @@ export class LocalTransport implements Transport {
   public readonly description = 'local';
 
   public async run(script: string, options: RunOptions = {}): Promise<ExecResult> {
-    const child = (await loadExeca())(STDIN_SCRIPT_ARGV[0], STDIN_SCRIPT_ARGV.slice(1), { input: wrapScript(script), reject: false, encoding: 'utf8', buffer: true, stripFinalNewline: false });
+    const child = (await loadExeca())(STDIN_SCRIPT_ARGV[0], STDIN_SCRIPT_ARGV.slice(1), {
+      input: wrapScript(script),
+      reject: false,
+      encoding: 'utf8',
+      buffer: true,
+      stripFinalNewline: false,
+    });
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;

@@ -20,6 +20,7 @@ export interface SynthResult {
 }
 
 /** Helpers for users' own tests of their stacks, as `Testing` in cdk8s. */
+// biome-ignore lint/complexity/noStaticOnlyClass: the public API is `Testing.synth(...)`, as in cdk8s.
 export class Testing {
   /** A new App, not registered with any CLI load. */
   public static app(): App {
@@ -35,7 +36,10 @@ export class Testing {
    * Renders `stack` for a target (its default, or the one named) and returns
    * the artifacts. Throws a ValidationError listing every problem in the stack.
    */
-  public static synth(stack: Stack, options: { target?: string | ClusterProfile; projectDir?: string } = {}): SynthResult {
+  public static synth(
+    stack: Stack,
+    options: { target?: string | ClusterProfile; projectDir?: string } = {},
+  ): SynthResult {
     const target =
       options.target instanceof ClusterProfile
         ? options.target
@@ -59,7 +63,10 @@ export class Testing {
       },
       resource(address: string): ManifestResource {
         const r = result.manifest.resources.find((x) => x.address === address);
-        if (!r) throw new Error(`no resource ${address}; resources: ${result.manifest.resources.map((x) => x.address).join(', ')}`);
+        if (!r)
+          throw new Error(
+            `no resource ${address}; resources: ${result.manifest.resources.map((x) => x.address).join(', ')}`,
+          );
         return r;
       },
     };

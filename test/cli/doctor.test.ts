@@ -20,7 +20,12 @@ new Job(s, 'use', { environment: env, run: ['module load scipy-stack/2024a', 'py
   });
 }
 
-interface JsonCheck { id: string; status: string; detail: string; fix?: string }
+interface JsonCheck {
+  id: string;
+  status: string;
+  detail: string;
+  fix?: string;
+}
 
 const basePathOf = (dir: string) => /basePath: "([^"]+)"/.exec(readFileSync(join(dir, 'stacks/demo.ts'), 'utf8'))![1]!;
 
@@ -36,14 +41,18 @@ describe('hpcdk doctor against the SLURM test cluster', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe('Target testcluster (slurm)');
     expect(lines).toContain('✓ connection: ssh root@127.0.0.1:2222');
-    expect(r.stdout).toMatch(/^✓ SLURM commands: sbatch, squeue, scancel, scontrol, sinfo \(slurm[-\w]* \d+\.\d+\.\d+\)$/m);
+    expect(r.stdout).toMatch(
+      /^✓ SLURM commands: sbatch, squeue, scancel, scontrol, sinfo \(slurm[-\w]* \d+\.\d+\.\d+\)$/m,
+    );
     expect(lines).toContain('✓ partitions: debug, gpu (sinfo lists debug, gpu, long)');
     expect(lines).toContain('✓ shellInit: sourced /etc/profile.d/lmod.sh');
     expect(r.stdout).toMatch(/^✓ module system \(lmod\): Modules based on Lua: Version \d/m);
     expect(lines).toContain('✓ module gcc: available (named by demo/env, demo/use)');
     expect(lines).toContain('✓ module python/3.11.5: available (named by demo/env, demo/use)');
     expect(lines).toContain('✓ module scipy-stack/2024a: available (named by demo/use)');
-    expect(lines).toContain('- scratch $SLURM_TMPDIR: set inside jobs, not on the login node, so not checked from here (--probe-job runs a one-minute job that checks it)');
+    expect(lines).toContain(
+      '- scratch $SLURM_TMPDIR: set inside jobs, not on the login node, so not checked from here (--probe-job runs a one-minute job that checks it)',
+    );
     expect(lines).toContain(`✓ write access: created and removed a file in ${basePathOf(dir)}`);
     // This cluster has no accounting: a warning, with its explanation, not a failure.
     expect(lines).toContain('! accounting (sacct): sacct does not work (Slurm accounting storage is disabled)');
@@ -57,7 +66,11 @@ describe('hpcdk doctor against the SLURM test cluster', () => {
 
     const probed = await hpcdk(dir, ['doctor', '--probe-job', '--json'], { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! });
     expect(probed.exitCode, probed.stderr).toBe(0);
-    const doc = JSON.parse(probed.stdout) as { format_version: string; ok: boolean; targets: Array<{ target: string; ok: boolean; checks: JsonCheck[] }> };
+    const doc = JSON.parse(probed.stdout) as {
+      format_version: string;
+      ok: boolean;
+      targets: Array<{ target: string; ok: boolean; checks: JsonCheck[] }>;
+    };
     expect(doc).toMatchObject({ format_version: '1', ok: true, targets: [{ target: 'testcluster', ok: true }] });
     const scratch = doc.targets[0]!.checks.find((c) => c.id === 'scratch')!;
     expect(scratch.status).toBe('ok');
@@ -70,17 +83,24 @@ describe('hpcdk doctor against the SLURM test cluster', () => {
 
   it('GIVEN a module that does not exist and containerRuntime apptainer, which is not installed WHEN doctor runs THEN it exits 1 and names both with their fixes', async (ctx) => {
     const env = clusterEnv(ctx);
-    const dir = project(`${testClusterProfile()}.extend('testcluster', { containerRuntime: 'apptainer' })`, ['python/3.11.5', 'nosuch/9.9']);
+    const dir = project(`${testClusterProfile()}.extend('testcluster', { containerRuntime: 'apptainer' })`, [
+      'python/3.11.5',
+      'nosuch/9.9',
+    ]);
     const r = await hpcdk(dir, ['doctor'], { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! });
     expect(r.exitCode, r.stdout + r.stderr).toBe(1);
     const lines = r.stdout.split('\n');
     expect(lines).toContain('✗ module nosuch/9.9: not available on target testcluster (named by demo/env, demo/use)');
     expect(lines).toContain('✓ module python/3.11.5: available (named by demo/env, demo/use)');
-    expect(lines).toContain('✗ container runtime apptainer: apptainer --version failed (not installed); the target has podman, docker');
+    expect(lines).toContain(
+      '✗ container runtime apptainer: apptainer --version failed (not installed); the target has podman, docker',
+    );
     const fixes = r.stdout.slice(r.stdout.indexOf('\nTo fix:\n'));
     expect(fixes).toContain('✗ module nosuch/9.9: `module spider nosuch` on the target lists the versions that exist');
     expect(fixes).toContain('fix the name in demo/env, demo/use');
-    expect(fixes).toContain('✗ container runtime apptainer: install apptainer on the target (or load its module in shellInit), or set containerRuntime in the profile of target testcluster to what it has (podman, docker)');
+    expect(fixes).toContain(
+      '✗ container runtime apptainer: install apptainer on the target (or load its module in shellInit), or set containerRuntime in the profile of target testcluster to what it has (podman, docker)',
+    );
     expect(r.stdout.trimEnd().endsWith('2 problems, 1 warning.')).toBe(true);
   });
 
@@ -90,13 +110,18 @@ describe('hpcdk doctor against the SLURM test cluster', () => {
     const knownHosts = join(dir, 'known_hosts');
     writeFileSync(knownHosts, '');
     const config = join(dir, 'ssh_config');
-    writeFileSync(config, readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/UserKnownHostsFile .*/, `UserKnownHostsFile ${knownHosts}`));
+    writeFileSync(
+      config,
+      readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/UserKnownHostsFile .*/, `UserKnownHostsFile ${knownHosts}`),
+    );
     const sshEnv = { HPCDK_SSH_CONFIG: config };
 
     for (const args of [['doctor'], ['doctor', '--openssh']]) {
       const refused = await hpcdk(dir, args, sshEnv);
       expect(refused.exitCode, refused.stderr).toBe(1);
-      expect(refused.stdout).toMatch(/^✗ connection: .*(unknown host key for \[127\.0\.0\.1\]:2222|No ED25519 host key is known for \[127\.0\.0\.1\]:2222)/m);
+      expect(refused.stdout).toMatch(
+        /^✗ connection: .*(unknown host key for \[127\.0\.0\.1\]:2222|No ED25519 host key is known for \[127\.0\.0\.1\]:2222)/m,
+      );
       expect(refused.stdout).toContain('- checks on the target: not run: no connection');
       expect(refused.stdout).toContain(
         `✗ connection: the host key of [127.0.0.1]:2222 is not in ${knownHosts} yet. Check its fingerprint against the cluster's documentation, then run again with --accept-new-host-key (hpcdk records it), or add it yourself: ssh-keyscan -p 2222 127.0.0.1 >> ${knownHosts}`,
@@ -109,7 +134,10 @@ describe('hpcdk doctor against the SLURM test cluster', () => {
 
     // Another key for the same host: a man in the middle, as far as anyone can tell.
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'impostor')]);
-    writeFileSync(knownHosts, `[127.0.0.1]:2222 ${readFileSync(join(dir, 'impostor.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+    writeFileSync(
+      knownHosts,
+      `[127.0.0.1]:2222 ${readFileSync(join(dir, 'impostor.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`,
+    );
     const changed = await hpcdk(dir, ['doctor', '--accept-new-host-key'], sshEnv);
     expect(changed.exitCode).toBe(1);
     expect(changed.stdout).toContain('has CHANGED');
@@ -134,7 +162,9 @@ new Job(s, 'say', { run: ['module load gcc', 'echo hi'] });
     expect(lines).toContain('✓ connection: local');
     expect(r.stdout).toMatch(/^✓ shell tools and the local scheduler: bash \d+\.\d+, coreutils as \S+ on \S+$/m);
     expect(lines).toContain('- modules: stacks name modules (gcc); the local target loads none');
-    expect(lines).toContain('✓ scratch $TMPDIR: the local runner gives every job a private folder as $TMPDIR and $SLURM_TMPDIR');
+    expect(lines).toContain(
+      '✓ scratch $TMPDIR: the local runner gives every job a private folder as $TMPDIR and $SLURM_TMPDIR',
+    );
     expect(lines).toContain(`✓ write access: created and removed a file in ${join(dir, '.hpcdk/local')}`);
     // SLURM-only checks are not shown for a laptop.
     expect(r.stdout).not.toContain('sacct');

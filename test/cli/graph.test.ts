@@ -31,7 +31,9 @@ describe('hpcdk graph', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout.startsWith('digraph "lab" {\n')).toBe(true);
     expect(r.stdout).toContain('label="lab on local";');
-    expect(r.stdout).toContain('"train" [label="train\\nsweep · 4 points\\n1 node · 1 CPU · no time limit", shape=box3d');
+    expect(r.stdout).toContain(
+      '"train" [label="train\\nsweep · 4 points\\n1 node · 1 CPU · no time limit", shape=box3d',
+    );
     expect(r.stdout).toContain('"data" -> "prep";');
     expect(r.stdout).toContain('"prep" -> "train" [label="afterok", style=bold];');
     expect(r.stdout).not.toContain('other');
@@ -105,7 +107,7 @@ describe('hpcdk graph', () => {
     expect(unknown.stderr).toContain('no stack named nope (stacks: lab, other)');
     const format = await hpcdk(dir, ['graph', 'lab', '--format', 'png']);
     expect(format.exitCode).toBe(1);
-    expect(format.stderr).toContain("Allowed choices are dot, svg");
+    expect(format.stderr).toContain('Allowed choices are dot, svg');
     const bad = makeProject({ 'stacks/bad.ts': other.replace("time: '5'", "time: 'soon'") });
     const invalid = await hpcdk(bad, ['graph']);
     expect(invalid.exitCode).toBe(1);

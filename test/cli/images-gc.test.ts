@@ -23,13 +23,14 @@ let podmanMissing: string | undefined;
 
 beforeAll(async () => {
   const version = await execa('podman', ['--version'], { reject: false }).catch(() => undefined);
-  if (!version || version.exitCode !== 0) {
+  if (version?.exitCode !== 0) {
     podmanMissing = 'podman is not installed (apt-get install podman runc)';
     return;
   }
   writeFileSync(CONTAINERS_CONF, '[containers]\ndefault_ulimits = []\n');
   const root = mkdtempSync(join(tmpdir(), 'hpcdk-gc-root-'));
-  const script = 'for f in /bin/sh /bin/cat $(ldd /bin/sh | grep -o "/[^ ]*"; ldd /bin/cat | grep -o "/[^ ]*"); do cp --parents -L "$f" "$1"; done && mkdir -p "$1/tmp" && tar -C "$1" -c . | podman --storage-driver vfs import - "$2"';
+  const script =
+    'for f in /bin/sh /bin/cat $(ldd /bin/sh | grep -o "/[^ ]*"; ldd /bin/cat | grep -o "/[^ ]*"); do cp --parents -L "$f" "$1"; done && mkdir -p "$1/tmp" && tar -C "$1" -c . | podman --storage-driver vfs import - "$2"';
   const made = await execa('bash', ['-c', script, 'base', root, BASE], { reject: false });
   rmSync(root, { recursive: true, force: true });
   if (made.exitCode !== 0) throw new Error(`could not make the base image: ${made.stderr}`);
@@ -37,7 +38,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (podmanMissing !== undefined) return;
-  const built = (await podman('images', '-q', '--filter', `label=hpcdk.stack=${STACK}`)).stdout.split('\n').filter((id) => id !== '');
+  const built = (await podman('images', '-q', '--filter', `label=hpcdk.stack=${STACK}`)).stdout
+    .split('\n')
+    .filter((id) => id !== '');
   if (built.length > 0) await podman('rmi', '-f', ...new Set(built));
   await podman('rmi', '-f', BASE);
 });
@@ -48,20 +51,50 @@ function needPodman(ctx: TestContext): void {
   ctx.skip(podmanMissing);
 }
 
-interface StatusRow { address: string; status: string; jobId?: string; exitCode?: number }
-interface ImageRow { stack: string; address?: string; kind: string; image: string; referenced: boolean; labelled: boolean; recorded: boolean; status: string; size: number }
+interface StatusRow {
+  address: string;
+  status: string;
+  jobId?: string;
+  exitCode?: number;
+}
+interface ImageRow {
+  stack: string;
+  address?: string;
+  kind: string;
+  image: string;
+  referenced: boolean;
+  labelled: boolean;
+  recorded: boolean;
+  status: string;
+  size: number;
+}
 
-async function statusOf(dir: string, address: string, env: Record<string, string> = {}): Promise<StatusRow | undefined> {
+async function statusOf(
+  dir: string,
+  address: string,
+  env: Record<string, string> = {},
+): Promise<StatusRow | undefined> {
   const r = await hpcdk(dir, ['status', '--json'], env);
   return (JSON.parse(r.stdout) as { resources: StatusRow[] }).resources.find((x) => x.address === address);
 }
 
 /** Waits until `address` has a job other than `previous` and it has finished. */
-async function finished(dir: string, address: string, env: Record<string, string> = {}, previous?: string): Promise<StatusRow> {
-  return waitFor(`${address} to finish`, async () => {
-    const row = await statusOf(dir, address, env);
-    return row && row.jobId !== previous && ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(row.status) ? row : undefined;
-  }, 120_000);
+async function finished(
+  dir: string,
+  address: string,
+  env: Record<string, string> = {},
+  previous?: string,
+): Promise<StatusRow> {
+  return waitFor(
+    `${address} to finish`,
+    async () => {
+      const row = await statusOf(dir, address, env);
+      return row && row.jobId !== previous && ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(row.status)
+        ? row
+        : undefined;
+    },
+    120_000,
+  );
 }
 
 describe('hpcdk images and gc on the SLURM test cluster', () => {
@@ -70,7 +103,9 @@ describe('hpcdk images and gc on the SLURM test cluster', () => {
     const env = clusterEnv(ctx);
     const sshEnv = { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! };
     const profile = testClusterProfile();
-    const stackFile = (version: string) => `import { App, ClusterProfile, ContainerImage, ImageBlock, Job, Stack } from 'hpcdk';
+    const stackFile = (
+      version: string,
+    ) => `import { App, ClusterProfile, ContainerImage, ImageBlock, Job, Stack } from 'hpcdk';
 const cluster = ${profile}.extend('testcluster', { containerRuntime: 'podman' });
 const app = new App();
 const s = new Stack(app, '${STACK}', { targets: [cluster] });
@@ -102,11 +137,17 @@ new Job(s, 'run', { image, allocation: { partition: 'debug', time: '00:05:00' },
     const [oldRef, newRef] = [rows[0]!.image, rows[1]!.image];
     expect(rows.every((r) => r.size > 0)).toBe(true);
     const table = await hpcdk(dir, ['images'], sshEnv);
-    expect(table.stdout).toMatch(new RegExp(`${STACK} +image +${oldRef.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} .* unreferenced\\n`));
+    expect(table.stdout).toMatch(
+      new RegExp(`${STACK} +image +${oldRef.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} .* unreferenced\\n`),
+    );
 
     const gc = await hpcdk(dir, ['gc', '--yes'], sshEnv);
     expect(gc.exitCode, gc.stderr).toBe(0);
-    expect(gc.stdout).toMatch(new RegExp(`  - image ${oldRef.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(stack ${STACK}, address image, [\\d.]+ [kMG]?B, \\d+ (second|minute)s? old\\): no stack references it`));
+    expect(gc.stdout).toMatch(
+      new RegExp(
+        `  - image ${oldRef.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(stack ${STACK}, address image, [\\d.]+ [kMG]?B, \\d+ (second|minute)s? old\\): no stack references it`,
+      ),
+    );
     expect(gc.stdout).toContain(`  = image ${newRef} (stack ${STACK}, address image,`);
     expect(gc.stdout).toContain('GC: 1 to remove, 1 kept.');
     expect(gc.stdout).toContain('GC complete on testcluster: 1 removed');
@@ -168,7 +209,7 @@ new TextFile(new Stack(new App(), 'gone'), 'note', { content: 'bye\\n' });
       expect(keepOne.stdout).toContain(`  - logs of job ${ids[0]} (stack keep, address say,`);
       expect(keepOne.stdout).toContain(`  = logs of job ${newest} (stack keep, address say,`);
       expect(readdirSync(join(dir, '.hpcdk/local/keep/params/grid'))).toEqual([]);
-      expect(keepOne.stdout).toContain("  = stack folder gone (stack gone,");
+      expect(keepOne.stdout).toContain('  = stack folder gone (stack gone,');
       expect(keepOne.stdout).toContain('name it with --orphans to remove it');
 
       const keepNone = await hpcdk(dir, ['gc', '--keep-runs', '0', '--yes']);
@@ -193,7 +234,9 @@ new TextFile(new Stack(new App(), 'gone'), 'note', { content: 'bye\\n' });
   }, 180_000);
 
   it('GIVEN no --yes and no terminal WHEN gc has something to remove THEN it refuses and removes nothing', async () => {
-    const dir = makeProject({ 'stacks/keep.ts': `import { App, Job, Stack } from 'hpcdk';\nnew Job(new Stack(new App(), 'keep'), 'say', { run: ['echo hi'] });\n` });
+    const dir = makeProject({
+      'stacks/keep.ts': `import { App, Job, Stack } from 'hpcdk';\nnew Job(new Stack(new App(), 'keep'), 'say', { run: ['echo hi'] });\n`,
+    });
     expect((await hpcdk(dir, ['apply', '--yes'])).exitCode).toBe(0);
     const first = await finished(dir, 'say');
     expect((await hpcdk(dir, ['apply', '--yes', '--replace', 'say'])).exitCode).toBe(0);

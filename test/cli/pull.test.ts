@@ -10,7 +10,10 @@ import { waitFor } from '../helpers/wait.js';
 
 afterAll(cleanupProjects);
 
-const stackFile = (target: string, body: string) => `import { App, ClusterProfile, Job, Scratch, Stack, Sweep } from 'hpcdk';
+const stackFile = (
+  target: string,
+  body: string,
+) => `import { App, ClusterProfile, Job, Scratch, Stack, Sweep } from 'hpcdk';
 void Sweep;
 const app = new App();
 const s = new Stack(app, 'demo', { targets: [${target}] });
@@ -30,7 +33,11 @@ const SWEEP = `new Sweep(s, 'grid', {
   run: ['mkdir -p "$HPCDK_SCRATCH/out" && echo "lr $lr" > "$HPCDK_SCRATCH/out/score.txt"'],
 });`;
 
-interface Row { address: string; status: string; jobId?: string }
+interface Row {
+  address: string;
+  status: string;
+  jobId?: string;
+}
 
 async function completed(dir: string, env: Record<string, string> = {}): Promise<Map<string, Row>> {
   const rows = await waitFor(
@@ -70,14 +77,26 @@ describe('hpcdk pull on the local target', () => {
     const trainId = jobs.get('train')!.jobId!;
     const sweepTask = jobs.get('grid/lr=1')!.jobId!;
     // AND a job added since, never run
-    writeFileSync(join(dir, 'stacks/demo.ts'), stackFile('ClusterProfile.local()', `${JOB}\n${SWEEP}\nnew Job(s, 'later', { run: ['true'] });`));
+    writeFileSync(
+      join(dir, 'stacks/demo.ts'),
+      stackFile('ClusterProfile.local()', `${JOB}\n${SWEEP}\nnew Job(s, 'later', { run: ['true'] });`),
+    );
 
     // WHEN one job's logs only are pulled
     const logsOnly = await hpcdk(dir, ['pull', 'train', '--no-outputs']);
     expect(logsOnly.exitCode, logsOnly.stderr).toBe(0);
     const runs = join(dir, 'runs/demo/local');
-    expect([...files(join(runs, 'train')).keys()].sort()).toEqual([`logs/${trainId}.run.json`, `logs/demo.train-${trainId}.err`, `logs/demo.train-${trainId}.out`, `logs/frozen/${trainId}.txt`]);
-    expect(logsOnly.stdout).toBe('train: 4 files, ' + [...files(join(runs, 'train')).keys()].reduce((n, f) => n + statSync(join(runs, 'train', f)).size, 0) + ' bytes new (runs/demo/local/train/)\n');
+    expect([...files(join(runs, 'train')).keys()].sort()).toEqual([
+      `logs/${trainId}.run.json`,
+      `logs/demo.train-${trainId}.err`,
+      `logs/demo.train-${trainId}.out`,
+      `logs/frozen/${trainId}.txt`,
+    ]);
+    expect(logsOnly.stdout).toBe(
+      'train: 4 files, ' +
+        [...files(join(runs, 'train')).keys()].reduce((n, f) => n + statSync(join(runs, 'train', f)).size, 0) +
+        ' bytes new (runs/demo/local/train/)\n',
+    );
 
     // AND then everything
     const all = await hpcdk(dir, ['pull']);
@@ -89,9 +108,15 @@ describe('hpcdk pull on the local target', () => {
     expect(readFileSync(join(runs, 'train/outputs/0/ckpt/model.txt'), 'utf8')).toBe(`weights of ${trainId}\n`);
     expect(readFileSync(join(runs, 'grid/outputs/0/lr=1/score.txt'), 'utf8')).toBe('lr 1\n');
     expect(readFileSync(join(runs, 'grid/outputs/0/lr=2/score.txt'), 'utf8')).toBe('lr 2\n');
-    expect(JSON.parse(readFileSync(join(runs, `grid/logs/${sweepTask}.run.json`), 'utf8'))).toMatchObject({ address: 'grid', point: 'lr=1', exitCode: 0 });
+    expect(JSON.parse(readFileSync(join(runs, `grid/logs/${sweepTask}.run.json`), 'utf8'))).toMatchObject({
+      address: 'grid',
+      point: 'lr=1',
+      exitCode: 0,
+    });
     // AND the summary says what was new per address, and what is not there
-    expect(all.stdout).toContain(`train: 1 file, ${statSync(join(runs, 'train/outputs/0/ckpt/model.txt')).size} bytes new (runs/demo/local/train/)`);
+    expect(all.stdout).toContain(
+      `train: 1 file, ${statSync(join(runs, 'train/outputs/0/ckpt/model.txt')).size} bytes new (runs/demo/local/train/)`,
+    );
     expect(all.stdout).toMatch(/^grid: 8 files, \d+ bytes new \(runs\/demo\/local\/grid\/\)$/m);
     expect(all.stdout).toContain('later: nothing to pull; no logs on local (never run)');
     // AND the temporary view on the target is gone
@@ -102,7 +127,12 @@ describe('hpcdk pull on the local target', () => {
     const again = await hpcdk(dir, ['pull']);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toBe(
-      ['grid: up to date (runs/demo/local/grid/)', 'later: nothing to pull; no logs on local (never run)', 'train: up to date (runs/demo/local/train/)', ''].join('\n'),
+      [
+        'grid: up to date (runs/demo/local/grid/)',
+        'later: nothing to pull; no logs on local (never run)',
+        'train: up to date (runs/demo/local/train/)',
+        '',
+      ].join('\n'),
     );
     expect(files(runs)).toEqual(before);
   });
@@ -118,7 +148,12 @@ describe('hpcdk pull on the local target', () => {
     const dir = makeProject({});
     const r = await hpcdk(dir, ['init', '--name', 'lab']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(readFileSync(join(dir, '.gitignore'), 'utf8').split('\n')).toEqual(['node_modules/', '.hpcdk/', 'runs/', '']);
+    expect(readFileSync(join(dir, '.gitignore'), 'utf8').split('\n')).toEqual([
+      'node_modules/',
+      '.hpcdk/',
+      'runs/',
+      '',
+    ]);
   });
 });
 
@@ -140,12 +175,21 @@ describe('hpcdk pull from the SLURM test cluster', () => {
 
     // THEN the files are those the cluster has, byte for byte
     const runs = join(dir, 'runs/demo/testcluster/train');
-    expect(readFileSync(join(runs, 'outputs/0/ckpt/model.txt'), 'utf8')).toBe(`${await onCluster(env, `cat ${base}/demo/results/train/ckpt/model.txt`)}\n`);
+    expect(readFileSync(join(runs, 'outputs/0/ckpt/model.txt'), 'utf8')).toBe(
+      `${await onCluster(env, `cat ${base}/demo/results/train/ckpt/model.txt`)}\n`,
+    );
     expect(readFileSync(join(runs, 'outputs/0/ckpt/model.txt'), 'utf8')).toBe(`weights of ${jobId}\n`);
     const record = JSON.parse(readFileSync(join(runs, `logs/${jobId}.run.json`), 'utf8'));
     expect(record).toMatchObject({ address: 'train', jobId, state: 'ended', exitCode: 0 });
-    expect([...files(join(runs, 'logs')).keys()].sort()).toEqual([`${jobId}.run.json`, `demo.train-${jobId}.err`, `demo.train-${jobId}.out`, `frozen/${jobId}.txt`]);
-    expect(readFileSync(join(runs, `logs/demo.train-${jobId}.out`), 'utf8')).toBe(await onCluster(env, `cat ${base}/demo/logs/train/demo.train-${jobId}.out; echo x`).then((t) => t.slice(0, -1)));
+    expect([...files(join(runs, 'logs')).keys()].sort()).toEqual([
+      `${jobId}.run.json`,
+      `demo.train-${jobId}.err`,
+      `demo.train-${jobId}.out`,
+      `frozen/${jobId}.txt`,
+    ]);
+    expect(readFileSync(join(runs, `logs/demo.train-${jobId}.out`), 'utf8')).toBe(
+      await onCluster(env, `cat ${base}/demo/logs/train/demo.train-${jobId}.out; echo x`).then((t) => t.slice(0, -1)),
+    );
     expect(pull.stdout).toMatch(/^train: 5 files, \d+ bytes new \(runs\/demo\/testcluster\/train\/\)$/m);
 
     // AND a second pull copies nothing
@@ -166,10 +210,20 @@ describe('the pieces of a pull', () => {
     const rsh = join(dir, 'fake ssh');
     writeFileSync(rsh, `#!/bin/sh\nfor a in "$@"; do printf '[%s]\\n' "$a"; done > "$(dirname "$0")/args"\nexit 1\n`);
     chmodSync(rsh, 0o755);
-    const args = rsyncArgs({ host: 'narval', sshArgs: ['-F', `${dir}/my config`, '-o', "User=o'brien"], dir: '/x/view' }, join(dir, 'dest'), []);
+    const args = rsyncArgs(
+      { host: 'narval', sshArgs: ['-F', `${dir}/my config`, '-o', "User=o'brien"], dir: '/x/view' },
+      join(dir, 'dest'),
+      [],
+    );
     args[args.indexOf('-e') + 1] = args[args.indexOf('-e') + 1]!.replace(/^ssh /, `${rshCommand([rsh])} `);
     await execa('rsync', args, { reject: false });
-    expect(readFileSync(join(dir, 'args'), 'utf8').split('\n').slice(0, 5)).toEqual(['[-F]', `[${dir}/my config]`, '[-o]', "[User=o'brien]", '[narval]']);
+    expect(readFileSync(join(dir, 'args'), 'utf8').split('\n').slice(0, 5)).toEqual([
+      '[-F]',
+      `[${dir}/my config]`,
+      '[-o]',
+      "[User=o'brien]",
+      '[narval]',
+    ]);
   });
 
   it('GIVEN a job nested in another WHEN both are pulled THEN the outer one leaves the inner one’s logs to it, and each counts its own files', () => {
@@ -178,7 +232,18 @@ describe('the pieces of a pull', () => {
       { address: 'exp/train', kind: 'job' as const, outputs: [] },
     ];
     expect(nestedExcludes(units)).toEqual(['--exclude=/exp/logs/train/']);
-    const out = ['cd+++++++++ 4096 exp/logs/', '>f+++++++++ 10 exp/logs/a.out', '>f+++++++++ 7 exp/train/logs/b.out', '>f+++++++++ 5 exp/train/outputs/0/m.txt', '.d..t...... 4096 exp/'].join('\n');
-    expect(tally(out, units)).toEqual(new Map([['exp', { files: 1, bytes: 10 }], ['exp/train', { files: 2, bytes: 12 }]]));
+    const out = [
+      'cd+++++++++ 4096 exp/logs/',
+      '>f+++++++++ 10 exp/logs/a.out',
+      '>f+++++++++ 7 exp/train/logs/b.out',
+      '>f+++++++++ 5 exp/train/outputs/0/m.txt',
+      '.d..t...... 4096 exp/',
+    ].join('\n');
+    expect(tally(out, units)).toEqual(
+      new Map([
+        ['exp', { files: 1, bytes: 10 }],
+        ['exp/train', { files: 2, bytes: 12 }],
+      ]),
+    );
   });
 });

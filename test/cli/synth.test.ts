@@ -22,7 +22,10 @@ describe('hpcdk synth', () => {
     expect(readFileSync(join(dir, 'snapshots/demo/local/a/a'), 'utf8')).toBe('alpha\n');
     const manifest = JSON.parse(readFileSync(join(dir, 'snapshots/demo/local/manifest.json'), 'utf8'));
     expect(manifest.artifacts.map((a: { path: string }) => a.path)).toEqual(['a/a', 'b/b']);
-    expect(manifest.resources.map((r: { address: string; kind: string }) => `${r.kind}:${r.address}`)).toEqual(['file:a', 'file:b']);
+    expect(manifest.resources.map((r: { address: string; kind: string }) => `${r.kind}:${r.address}`)).toEqual([
+      'file:a',
+      'file:b',
+    ]);
   });
 
   it('removes an artifact from the snapshots when it is removed from the stack', async () => {
@@ -35,7 +38,10 @@ describe('hpcdk synth', () => {
   });
 
   it('removes the folder of a stack that no longer exists, on a full synth', async () => {
-    const dir = makeProject({ 'stacks/demo.ts': twoFiles, 'stacks/other.ts': stackSource(`new TextFile(new Stack(app, 'other'), 'x', { content: 'x' });`) });
+    const dir = makeProject({
+      'stacks/demo.ts': twoFiles,
+      'stacks/other.ts': stackSource(`new TextFile(new Stack(app, 'other'), 'x', { content: 'x' });`),
+    });
     await hpcdk(dir, ['synth']);
     rmSync(join(dir, 'stacks/other.ts'));
     const r = await hpcdk(dir, ['synth']);
@@ -65,14 +71,20 @@ new TextFile(s, 'two', { content: 'x', fileName: 'a/b' });
     const dir = makeProject({ 'stacks/demo.ts': twoFiles });
     await hpcdk(dir, ['synth']);
     const before = readTree(join(dir, 'snapshots'));
-    writeFileSync(join(dir, 'stacks/demo.ts'), twoFiles.replace("'beta\\n'", '42 as unknown as string').replace("'alpha\\n'", "'changed'"));
+    writeFileSync(
+      join(dir, 'stacks/demo.ts'),
+      twoFiles.replace("'beta\\n'", '42 as unknown as string').replace("'alpha\\n'", "'changed'"),
+    );
     const r = await hpcdk(dir, ['synth']);
     expect(r.exitCode).toBe(1);
     expect(readTree(join(dir, 'snapshots'))).toEqual(before);
   });
 
   it('points at the file and line of a stack file that throws', async () => {
-    const dir = makeProject({ 'stacks/demo.ts': twoFiles, 'stacks/throws.ts': `const x: number = 1;\n\nif (x === 1) {\n  throw new Error('no data folder');\n}\n` });
+    const dir = makeProject({
+      'stacks/demo.ts': twoFiles,
+      'stacks/throws.ts': `const x: number = 1;\n\nif (x === 1) {\n  throw new Error('no data folder');\n}\n`,
+    });
     const r = await hpcdk(dir, ['synth']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('stacks/throws.ts:4:9: Error: no data folder');
@@ -161,7 +173,10 @@ describe('hpcdk synth --check', () => {
   it('reports snapshots of a stack that no longer exists', async () => {
     const dir = makeProject({ 'stacks/demo.ts': twoFiles });
     await hpcdk(dir, ['synth']);
-    writeFileSync(join(dir, 'stacks/demo.ts'), stackSource(`new TextFile(new Stack(app, 'renamed'), 'a', { content: 'alpha\\n' });`));
+    writeFileSync(
+      join(dir, 'stacks/demo.ts'),
+      stackSource(`new TextFile(new Stack(app, 'renamed'), 'a', { content: 'alpha\\n' });`),
+    );
     const r = await hpcdk(dir, ['synth', '--check']);
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toContain('- demo/local/manifest.json');
@@ -226,7 +241,10 @@ describe('the CLI', () => {
     const dir = makeProject({ 'stacks/demo.ts': twoFiles });
     await hpcdk(dir, ['synth']);
     writeFileSync(join(dir, 'snapshots/demo/local/a/a'), 'x');
-    for (const args of [['synth', '--check'], ['--no-color', 'synth', '--check']]) {
+    for (const args of [
+      ['synth', '--check'],
+      ['--no-color', 'synth', '--check'],
+    ]) {
       const r = await hpcdk(dir, args, args[0] === '--no-color' ? { NO_COLOR: '', FORCE_COLOR: '1' } : {});
       expect(r.stdout + r.stderr).not.toMatch(/\u001b\[/);
     }

@@ -27,7 +27,10 @@ export function countingKey(clusterDir: string, sshConfig: string, sshLog: strin
   const counter = join(dir, 'counting');
   mkdirSync(counter, { recursive: true });
   copyFileSync(join(HERE, 'count-scripts.sh'), join(counter, 'count-scripts.sh'));
-  appendFileSync(join(clusterDir, 'keys', 'authorized_keys'), `environment="BASH_ENV=${join(counter, 'count-scripts.sh')}" ${readFileSync(`${key}.pub`, 'utf8')}`);
+  appendFileSync(
+    join(clusterDir, 'keys', 'authorized_keys'),
+    `environment="BASH_ENV=${join(counter, 'count-scripts.sh')}" ${readFileSync(`${key}.pub`, 'utf8')}`,
+  );
   const fingerprint = execFileSync('ssh-keygen', ['-l', '-f', `${key}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
   const config = join(dir, 'ssh_config_own_key');
   writeFileSync(config, readFileSync(sshConfig, 'utf8').replace(/IdentityFile .*/g, `IdentityFile ${key}`));

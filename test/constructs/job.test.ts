@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterProfile, Job, RuntimeRef, Stack, Testing } from '../../lib/index.js';
+import { ClusterProfile, Job, RuntimeRef, type Stack, Testing } from '../../lib/index.js';
 import { lintScript } from '../helpers/shellcheck.js';
 
 const drac = new ClusterProfile('drac', {
@@ -8,7 +8,13 @@ const drac = new ClusterProfile('drac', {
   account: 'def-lab',
   partitions: {
     cpu: { maxTime: '3:00:00', cpusPerNode: 48, memPerNode: '186G' },
-    gpu: { maxTime: '2-00:00:00', cpusPerNode: 48, memPerNode: '498G', gpus: { a100: 4, t4: 2 }, gpuMemoryGb: { a100: 80, t4: 16 } },
+    gpu: {
+      maxTime: '2-00:00:00',
+      cpusPerNode: 48,
+      memPerNode: '498G',
+      gpus: { a100: 4, t4: 2 },
+      gpuMemoryGb: { a100: 80, t4: 16 },
+    },
   },
   scratchVar: 'SLURM_TMPDIR',
 });
@@ -20,7 +26,18 @@ function stackOn(target = drac): Stack {
 describe('Job', () => {
   it('renders sorted #SBATCH directives with the target defaults filled in', () => {
     const stack = stackOn();
-    new Job(stack, 'train', { run: ['python train.py'], allocation: { partition: 'gpu', time: '12:00:00', gpus: { type: 'a100', count: 2 }, mem: '64G', cpusPerTask: 8, mail: { user: 'me@example.invalid' }, extra: { 'exclusive': 'user' } } });
+    new Job(stack, 'train', {
+      run: ['python train.py'],
+      allocation: {
+        partition: 'gpu',
+        time: '12:00:00',
+        gpus: { type: 'a100', count: 2 },
+        mem: '64G',
+        cpusPerTask: 8,
+        mail: { user: 'me@example.invalid' },
+        extra: { exclusive: 'user' },
+      },
+    });
     const script = Testing.synth(stack).file('train/job.sbatch');
     const directives = script.split('\n').filter((l) => l.startsWith('#SBATCH'));
     expect(directives).toEqual([
@@ -45,13 +62,24 @@ describe('Job', () => {
     new Job(stack, 'eval', {
       env: { OUT: "my results's folder" },
       caches: { HF_HOME: '.cache/huggingface', TORCH_HOME: '.cache/torch' },
-      run: [['python', 'compare_models.py', '-i', RuntimeRef.env('SLURM_TMPDIR').join('fb_yolo/insects/images/val'), '-o', '$HOME/out']],
+      run: [
+        [
+          'python',
+          'compare_models.py',
+          '-i',
+          RuntimeRef.env('SLURM_TMPDIR').join('fb_yolo/insects/images/val'),
+          '-o',
+          '$HOME/out',
+        ],
+      ],
     });
     const script = Testing.synth(stack).file('eval/job.sbatch');
     expect(script).toContain(`export OUT='my results'\\''s folder'`);
     expect(script).toContain('export HF_HOME="${SLURM_TMPDIR}/.cache/huggingface"');
     expect(script).toContain('export TORCH_HOME="${SLURM_TMPDIR}/.cache/torch"');
-    expect(script).toContain(`python compare_models.py -i "\${SLURM_TMPDIR}/fb_yolo/insects/images/val" -o '$HOME/out'`);
+    expect(script).toContain(
+      `python compare_models.py -i "\${SLURM_TMPDIR}/fb_yolo/insects/images/val" -o '$HOME/out'`,
+    );
     expect(lintScript(script)).toBe('');
   });
 
@@ -71,17 +99,26 @@ describe('Job', () => {
     // The hook as written, not indented (a heredoc's terminator must start its line).
     expect(script).toContain('\nkill -USR1 "$HPCDK_STEP_PID"\nsleep 30\n  hpcdk_requeued=1\n  scontrol requeue');
     expect(script).toContain('python train.py --resume &\nHPCDK_STEP_PID=$!\nhpcdk_wait "$HPCDK_STEP_PID"');
-    expect(script).toContain('{ python3 -m pip freeze; } > "$hpcdk_freeze_dir/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}.txt" 2>/dev/null || true');
+    expect(script).toContain(
+      '{ python3 -m pip freeze; } > "$hpcdk_freeze_dir/${hpcdk_job_key:-${SLURM_JOB_ID:-unknown}}.txt" 2>/dev/null || true',
+    );
     expect(script).toContain('hpcdk_freeze_dir="${HPCDK_STACK_DIR}/logs/long/frozen"');
     expect(lintScript(script)).toBe('');
   });
 
   it('checks the allocation against the partition: time, GPU type and count, memory, CPUs, GPU memory', () => {
     const stack = stackOn();
-    new Job(stack, 'big', { run: ['x'], allocation: { partition: 'cpu', time: '5:00:00', mem: '200G', cpusPerTask: 64 } });
+    new Job(stack, 'big', {
+      run: ['x'],
+      allocation: { partition: 'cpu', time: '5:00:00', mem: '200G', cpusPerTask: 64 },
+    });
     new Job(stack, 'gpus', { run: ['x'], allocation: { partition: 'gpu', gpus: { type: 'h100', count: 1 } } });
     new Job(stack, 'many', { run: ['x'], allocation: { partition: 'gpu', gpus: { type: 'a100', count: 8 } } });
-    new Job(stack, 'vram', { run: ['x'], allocation: { partition: 'gpu', gpus: { type: 't4', count: 1 } }, requires: { gpuMemoryGb: 40 } });
+    new Job(stack, 'vram', {
+      run: ['x'],
+      allocation: { partition: 'gpu', gpus: { type: 't4', count: 1 } },
+      requires: { gpuMemoryGb: 40 },
+    });
     new Job(stack, 'nowhere', { run: ['x'], allocation: { partition: 'bigmem' } });
     let message = '';
     try {
@@ -89,13 +126,25 @@ describe('Job', () => {
     } catch (e) {
       message = (e as Error).message;
     }
-    expect(message).toContain("[exp/big] allocation.time: exceeds partition cpu's limit of 3:00:00 on drac (got \"5:00:00\")");
-    expect(message).toContain('[exp/big] allocation.mem: more than a node of partition cpu on drac has (186G) (got "200G")');
-    expect(message).toContain('[exp/big] allocation.cpusPerTask: asks 64 CPUs per node; partition cpu nodes on drac have 48 (got 64)');
-    expect(message).toContain('[exp/gpus] allocation.gpus.type: partition gpu on drac has no GPUs of this type (has: a100, t4) (got "h100")');
+    expect(message).toContain(
+      '[exp/big] allocation.time: exceeds partition cpu\'s limit of 3:00:00 on drac (got "5:00:00")',
+    );
+    expect(message).toContain(
+      '[exp/big] allocation.mem: more than a node of partition cpu on drac has (186G) (got "200G")',
+    );
+    expect(message).toContain(
+      '[exp/big] allocation.cpusPerTask: asks 64 CPUs per node; partition cpu nodes on drac have 48 (got 64)',
+    );
+    expect(message).toContain(
+      '[exp/gpus] allocation.gpus.type: partition gpu on drac has no GPUs of this type (has: a100, t4) (got "h100")',
+    );
     expect(message).toContain('[exp/many] allocation.gpus.count: partition gpu nodes on drac have at most 4 (got 8)');
-    expect(message).toContain('[exp/vram] requires.gpuMemoryGb: needs 40 GB of GPU memory; t4 on partition gpu on drac has 16 GB (got 40)');
-    expect(message).toContain('[exp/nowhere] allocation.partition: target drac has no such partition (has: cpu, gpu) (got "bigmem")');
+    expect(message).toContain(
+      '[exp/vram] requires.gpuMemoryGb: needs 40 GB of GPU memory; t4 on partition gpu on drac has 16 GB (got 40)',
+    );
+    expect(message).toContain(
+      '[exp/nowhere] allocation.partition: target drac has no such partition (has: cpu, gpu) (got "bigmem")',
+    );
   });
 
   it('is permissive on the local target, so any stack can be tried on a laptop', () => {
@@ -107,7 +156,10 @@ describe('Job', () => {
 
   it('refuses malformed allocation values, naming each field', () => {
     const stack = stackOn();
-    new Job(stack, 'bad', { run: [], allocation: { time: 'two hours', mem: 'lots', extra: { '--bad': 'x; rm -rf /' } } });
+    new Job(stack, 'bad', {
+      run: [],
+      allocation: { time: 'two hours', mem: 'lots', extra: { '--bad': 'x; rm -rf /' } },
+    });
     let message = '';
     try {
       Testing.synth(stack);
@@ -115,9 +167,13 @@ describe('Job', () => {
       message = (e as Error).message;
     }
     expect(message).toContain('[exp/bad] run: a job needs at least one step');
-    expect(message).toContain('[exp/bad] allocation.time: must be a SLURM time such as 02:00:00 or 1-12:00:00 (got "two hours")');
+    expect(message).toContain(
+      '[exp/bad] allocation.time: must be a SLURM time such as 02:00:00 or 1-12:00:00 (got "two hours")',
+    );
     expect(message).toContain('[exp/bad] allocation.mem: must be a SLURM memory size such as 64G (got "lots")');
-    expect(message).toContain('[exp/bad] allocation.extra.--bad: must be a long option name without dashes (got "--bad")');
+    expect(message).toContain(
+      '[exp/bad] allocation.extra.--bad: must be a long option name without dashes (got "--bad")',
+    );
   });
 
   it('changes identity with what it runs and with its dependencies, not with declaration order', () => {
@@ -147,7 +203,11 @@ describe('Job', () => {
     });
     const project = base.extend('small-project', { env: { SHARED: 'project' } });
     const stack = Testing.stack({ targets: [project] }, 'exp');
-    new Job(stack, 'train', { allocation: { time: '01:00:00', cpusPerTask: 4 }, env: { SHARED: 'experiment' }, run: ['true'] });
+    new Job(stack, 'train', {
+      allocation: { time: '01:00:00', cpusPerTask: 4 },
+      env: { SHARED: 'experiment' },
+      run: ['true'],
+    });
     const script = Testing.synth(stack).file('train/job.sbatch');
     expect(script).toContain('#SBATCH --partition=l4');
     expect(script).toContain('#SBATCH --gres=gpu:l4:1');
@@ -159,12 +219,23 @@ describe('Job', () => {
   });
 
   it('keeps a job that needs more GPU memory than the small tier has off that tier (seed 004)', () => {
-    const tier1 = new ClusterProfile('tier1', { scheduler: 'slurm', ssh: { host: 'tier1' }, partitions: { l4: { gpus: { l4: 1 }, gpuMemoryGb: { l4: 22 } } }, jobDefaults: { partition: 'l4', gpus: { type: 'l4', count: 1 } } });
-    const tier2 = new ClusterProfile('tier2', { scheduler: 'slurm', ssh: { host: 'tier2' }, partitions: { a100: { gpus: { a100: 4 }, gpuMemoryGb: { a100: 80 } } }, jobDefaults: { partition: 'a100', gpus: { type: 'a100', count: 1 } } });
+    const tier1 = new ClusterProfile('tier1', {
+      scheduler: 'slurm',
+      ssh: { host: 'tier1' },
+      partitions: { l4: { gpus: { l4: 1 }, gpuMemoryGb: { l4: 22 } } },
+      jobDefaults: { partition: 'l4', gpus: { type: 'l4', count: 1 } },
+    });
+    const tier2 = new ClusterProfile('tier2', {
+      scheduler: 'slurm',
+      ssh: { host: 'tier2' },
+      partitions: { a100: { gpus: { a100: 4 }, gpuMemoryGb: { a100: 80 } } },
+      jobDefaults: { partition: 'a100', gpus: { type: 'a100', count: 1 } },
+    });
     const stack = Testing.stack({ targets: [tier1, tier2] }, 'rsm');
     new Job(stack, 'full', { requires: { gpuMemoryGb: 40 }, run: ['python train.py'] });
     expect(() => Testing.synth(stack, { target: 'tier2' })).not.toThrow();
-    expect(() => Testing.synth(stack, { target: 'tier1' })).toThrow('[rsm/full] requires.gpuMemoryGb: needs 40 GB of GPU memory; l4 on partition l4 on tier1 has 22 GB (got 40)');
+    expect(() => Testing.synth(stack, { target: 'tier1' })).toThrow(
+      '[rsm/full] requires.gpuMemoryGb: needs 40 GB of GPU memory; l4 on partition l4 on tier1 has 22 GB (got 40)',
+    );
   });
 });
-

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterProfile, CondaEnv, Job, PythonEnv, RuntimeRef, Testing, ValidationError, Wheelhouse, type Stack } from '../../lib/index.js';
+import {
+  ClusterProfile,
+  CondaEnv,
+  Job,
+  PythonEnv,
+  RuntimeRef,
+  Testing,
+  ValidationError,
+  Wheelhouse,
+  type Stack,
+} from '../../lib/index.js';
 
 const drac = new ClusterProfile('narval', {
   scheduler: 'slurm',
@@ -18,7 +28,11 @@ function errorsOf(s: Stack): string[] {
   try {
     Testing.synth(s);
   } catch (e) {
-    if (e instanceof ValidationError) return e.message.split('\n').slice(1).map((l) => l.trim());
+    if (e instanceof ValidationError)
+      return e.message
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim());
     throw e;
   }
   throw new Error('synth succeeded');
@@ -71,18 +85,30 @@ describe('PythonEnv validation', () => {
 describe('PythonEnv rendering and identity', () => {
   function env(requirements: string[], build: 'login' | 'job' | 'per-node' = 'login') {
     const s = stack();
-    const py = new PythonEnv(s, 'env', { modules: ['python/3.11.5'], requirements, pipOnly: ['Tool_Kit==1.0'], smoke: { imports: ['numpy'] }, build });
+    const py = new PythonEnv(s, 'env', {
+      modules: ['python/3.11.5'],
+      requirements,
+      pipOnly: ['Tool_Kit==1.0'],
+      smoke: { imports: ['numpy'] },
+      build,
+    });
     new Job(s, 'train', { environment: py, run: ['python train.py'] });
     new Job(s, 'other', { run: ['true'] });
     return Testing.synth(s);
   }
 
   it('GIVEN requirements in any order and spelling WHEN rendered THEN requirements.txt is sorted and normalised (PEP 503)', () => {
-    const out = env(['Requests~=2.31.0', 'numpy == 1.26.4', 'Torch_Vision[Extra-One,a]==0.24.1; python_version >= "3.10"']);
+    const out = env([
+      'Requests~=2.31.0',
+      'numpy == 1.26.4',
+      'Torch_Vision[Extra-One,a]==0.24.1; python_version >= "3.10"',
+    ]);
     expect(out.file('env/requirements.txt')).toBe(
       '# exp/env: pinned requirements (rendered by hpcdk).\nnumpy==1.26.4\nrequests~=2.31.0\ntorch-vision[a,extra-one]==0.24.1; python_version >= "3.10"\n',
     );
-    expect(out.file('env/requirements-pip.txt')).toBe('# exp/env: pip-only packages, installed with --no-deps (rendered by hpcdk).\ntool-kit==1.0\n');
+    expect(out.file('env/requirements-pip.txt')).toBe(
+      '# exp/env: pip-only packages, installed with --no-deps (rendered by hpcdk).\ntool-kit==1.0\n',
+    );
   });
 
   it('GIVEN the same requirements reordered WHEN rendered THEN the env and its job keep their identities', () => {
@@ -113,7 +139,9 @@ describe('PythonEnv rendering and identity', () => {
       },
     });
     const job = env(['numpy==1.26.4']).file('train/job.sbatch');
-    expect(job).toContain('# hpcdk: Python environment env (built by apply on the login node)\nmodule load python/3.11.5\nset +u\n# shellcheck source=/dev/null\nsource "${HPCDK_STACK_DIR}/envs/env/bin/activate"\nset -u\n');
+    expect(job).toContain(
+      '# hpcdk: Python environment env (built by apply on the login node)\nmodule load python/3.11.5\nset +u\n# shellcheck source=/dev/null\nsource "${HPCDK_STACK_DIR}/envs/env/bin/activate"\nset -u\n',
+    );
   });
 
   it("GIVEN build: 'job' WHEN rendered THEN apply builds nothing and the job builds on node-local disk, then smoke-checks", () => {
@@ -128,19 +156,38 @@ describe('PythonEnv rendering and identity', () => {
 
   it('GIVEN a Wheelhouse in findLinks WHEN rendered THEN the env installs from its folder and depends on it', () => {
     const s = stack();
-    const wheels = new Wheelhouse(s, 'wheels', { projects: [RuntimeRef.env('HOME').join('flat-bug')], location: RuntimeRef.env('HOME').join('flat-bug/dist') });
-    new PythonEnv(s, 'env', { tool: 'virtualenv', noDownload: true, noIndex: true, findLinks: [wheels], requirements: ['flat-bug==0.3.0'], build: 'per-node' });
+    const wheels = new Wheelhouse(s, 'wheels', {
+      projects: [RuntimeRef.env('HOME').join('flat-bug')],
+      location: RuntimeRef.env('HOME').join('flat-bug/dist'),
+    });
+    new PythonEnv(s, 'env', {
+      tool: 'virtualenv',
+      noDownload: true,
+      noIndex: true,
+      findLinks: [wheels],
+      requirements: ['flat-bug==0.3.0'],
+      build: 'per-node',
+    });
     const out = Testing.synth(s);
-    expect(out.file('env/bootstrap.sh')).toContain('pip_options=(--disable-pip-version-check --no-input --no-index --find-links "${HOME}/flat-bug/dist")\n');
+    expect(out.file('env/bootstrap.sh')).toContain(
+      'pip_options=(--disable-pip-version-check --no-input --no-index --find-links "${HOME}/flat-bug/dist")\n',
+    );
     expect(out.resource('env').dependsOn).toEqual(['wheels']);
-    expect(out.resource('wheels').spec).toEqual({ build: { script: 'wheels/gather.sh', lock: `find "\${HOME}/flat-bug/dist" -maxdepth 1 -name '*.whl' -printf '%f\\n' | sort` } });
+    expect(out.resource('wheels').spec).toEqual({
+      build: {
+        script: 'wheels/gather.sh',
+        lock: `find "\${HOME}/flat-bug/dist" -maxdepth 1 -name '*.whl' -printf '%f\\n' | sort`,
+      },
+    });
   });
 
   it('GIVEN a login-built env WHEN a job puts its smokeStep first THEN the job runs the deployed smoke check before its own steps', () => {
     const s = stack();
     const py = new PythonEnv(s, 'env', { requirements: ['numpy==1.26.4'], smoke: { imports: ['numpy'] } });
     new Job(s, 'train', { environment: py, run: [py.smokeStep(), 'python train.py'] });
-    expect(Testing.synth(s).file('train/job.sbatch')).toContain('bash "${HPCDK_STACK_DIR}/files/env/smoke.sh"\npython train.py\n');
+    expect(Testing.synth(s).file('train/job.sbatch')).toContain(
+      'bash "${HPCDK_STACK_DIR}/files/env/smoke.sh"\npython train.py\n',
+    );
     const bare = stack();
     const noSmoke = new PythonEnv(bare, 'env', {});
     new Job(bare, 'train', { environment: noSmoke, run: [noSmoke.smokeStep()] });
@@ -150,13 +197,18 @@ describe('PythonEnv rendering and identity', () => {
   it('GIVEN a wheelhouse with nothing to gather WHEN synthesized THEN it is an error', () => {
     const s = stack();
     new Wheelhouse(s, 'wheels', {});
-    expect(errorsOf(s)).toEqual(['[exp/wheels] projects: a wheelhouse needs at least one project or requirement (got [])']);
+    expect(errorsOf(s)).toEqual([
+      '[exp/wheels] projects: a wheelhouse needs at least one project or requirement (got [])',
+    ]);
   });
 });
 
 describe('CondaEnv', () => {
   it('GIVEN a prefix, channels and pip pins WHEN rendered THEN it writes environment.yml, requirements-pip.txt and a conda lock command', () => {
-    const s = Testing.stack({ targets: [drac.extend('hyak', { shellInit: ['$HOME/miniconda3/etc/profile.d/conda.sh'] })] }, 'tinydesk');
+    const s = Testing.stack(
+      { targets: [drac.extend('hyak', { shellInit: ['$HOME/miniconda3/etc/profile.d/conda.sh'] })] },
+      'tinydesk',
+    );
     const conda = new CondaEnv(s, 'venv', {
       name: 'tinydesk',
       location: RuntimeRef.env('HOME').join('tinydesk/venv'),
@@ -173,7 +225,9 @@ describe('CondaEnv', () => {
     );
     expect(out.file('venv/requirements-pip.txt')).toContain('\nlightning==2.5.6\n');
     const spec = out.resource('venv').spec as { build: { lock: string } };
-    expect(spec.build.lock).toBe('set +u\n# shellcheck source=/dev/null\nsource "${HOME}/miniconda3/etc/profile.d/conda.sh"\nset -u\nconda list --prefix "${HOME}/tinydesk/venv" --export');
+    expect(spec.build.lock).toBe(
+      'set +u\n# shellcheck source=/dev/null\nsource "${HOME}/miniconda3/etc/profile.d/conda.sh"\nset -u\nconda list --prefix "${HOME}/tinydesk/venv" --export',
+    );
     expect(out.file('train/job.sbatch')).toContain('set +u\nconda activate "${HOME}/tinydesk/venv"\nset -u\n');
     expect(out.resource('train').dependsOn).toEqual(['venv']);
   });
@@ -181,6 +235,8 @@ describe('CondaEnv', () => {
   it('GIVEN python both as a prop and a dependency WHEN synthesized THEN it is an error naming the dependency', () => {
     const s = stack();
     new CondaEnv(s, 'c', { channels: ['conda-forge'], python: '3.11', dependencies: ['numpy', 'python=3.12'] });
-    expect(errorsOf(s)).toEqual(['[exp/c] dependencies[1]: names python again; the python prop already sets it (got "python=3.12")']);
+    expect(errorsOf(s)).toEqual([
+      '[exp/c] dependencies[1]: names python again; the python prop already sets it (got "python=3.12")',
+    ]);
   });
 });

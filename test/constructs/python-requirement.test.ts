@@ -24,10 +24,15 @@ function errorOf(text: string): string {
 
 describe('PEP 508 requirements', () => {
   it('GIVEN names, extras, specifiers and markers WHEN parsed THEN they are normalised and render canonically', () => {
-    expect(req('Torch_Vision [Extra.B, a] ( >=0.24 , ==0.24.1 ) ; python_version >= "3.10" and sys_platform != \'win32\'')).toEqual({
+    expect(
+      req('Torch_Vision [Extra.B, a] ( >=0.24 , ==0.24.1 ) ; python_version >= "3.10" and sys_platform != \'win32\''),
+    ).toEqual({
       name: 'torch-vision',
       extras: ['a', 'extra-b'],
-      clauses: [{ op: '==', version: '0.24.1' }, { op: '>=', version: '0.24' }],
+      clauses: [
+        { op: '==', version: '0.24.1' },
+        { op: '>=', version: '0.24' },
+      ],
       marker: 'python_version >= "3.10" and sys_platform != \'win32\'',
     });
     expect(formatRequirement(req('Requests ~= 2.31.0'))).toBe('requests~=2.31.0');
@@ -57,7 +62,8 @@ describe('PEP 508 requirements', () => {
 describe('PEP 440 versions', () => {
   it('GIVEN versions WHEN compared THEN pre, post and dev releases order as PEP 440 says', () => {
     const ordered = ['1.0.dev1', '1.0a1', '1.0b2', '1.0rc1', '1.0', '1.0.post1', '1.1'];
-    for (let i = 0; i + 1 < ordered.length; i += 1) expect(compareVersions(ordered[i]!, ordered[i + 1]!), `${ordered[i]} < ${ordered[i + 1]}`).toBe(-1);
+    for (let i = 0; i + 1 < ordered.length; i += 1)
+      expect(compareVersions(ordered[i]!, ordered[i + 1]!), `${ordered[i]} < ${ordered[i + 1]}`).toBe(-1);
     expect(compareVersions('1.0', '1.0.0')).toBe(0);
     expect(isVersion('2.31.0+computecanada')).toBe(true);
     expect(isVersion('3.x')).toBe(false);

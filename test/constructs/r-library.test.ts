@@ -1,7 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClusterProfile, formatIssue, Job, RLibrary, RuntimeRef, Testing, ValidationError, type Stack } from '../../lib/index.js';
+import {
+  ClusterProfile,
+  formatIssue,
+  Job,
+  RLibrary,
+  RuntimeRef,
+  Testing,
+  ValidationError,
+  type Stack,
+} from '../../lib/index.js';
 import { cleanupProjects, hpcdk, makeProject } from '../helpers/project.js';
 
 const drac = new ClusterProfile('narval', {
@@ -37,7 +46,14 @@ describe('RLibrary validation', () => {
   it('GIVEN versions that are not versions and names that are not R package names WHEN synthesized THEN each is reported at its key with the construct path', () => {
     const s = stack();
     new RLibrary(s, 'rec', {
-      packages: { 'data.table': 'latest', ggplot2: '1.2; rm -rf /', 'not a name': '1.0', '1abc': '1.0', 'ends.': '1.0', scales: '1' },
+      packages: {
+        'data.table': 'latest',
+        ggplot2: '1.2; rm -rf /',
+        'not a name': '1.0',
+        '1abc': '1.0',
+        'ends.': '1.0',
+        scales: '1',
+      },
       repos: ['https://cran.example.invalid'],
     });
     new RLibrary(s, 'list', {
@@ -61,10 +77,18 @@ describe('RLibrary validation', () => {
   it('GIVEN no source, both sources, a ~ path, a bad R version and an empty package list WHEN synthesized THEN each rule is reported', () => {
     const s = stack();
     new RLibrary(s, 'none', { packages: { optparse: '1.7.5' } });
-    new RLibrary(s, 'both', { packages: { optparse: '1.7.5' }, repos: ['https://cran.example.invalid'], localRepo: '/srv/rrepo' });
+    new RLibrary(s, 'both', {
+      packages: { optparse: '1.7.5' },
+      repos: ['https://cran.example.invalid'],
+      localRepo: '/srv/rrepo',
+    });
     new RLibrary(s, 'tilde', { packages: { optparse: '1.7.5' }, localRepo: '~/rrepo', r: '4.x' });
     new RLibrary(s, 'empty', { packages: {}, repos: ['ftp://cran.example.invalid'], modules: ['r 4.3'] });
-    new RLibrary(s, 'scratch', { packages: { optparse: '1.7.5' }, repos: ['https://cran.example.invalid'], location: RuntimeRef.env('SLURM_TMPDIR').join('R') });
+    new RLibrary(s, 'scratch', {
+      packages: { optparse: '1.7.5' },
+      repos: ['https://cran.example.invalid'],
+      location: RuntimeRef.env('SLURM_TMPDIR').join('R'),
+    });
     expect(errorsOf(s)).toEqual([
       '[exp/none] repos: needs repos (repository URLs) or localRepo (a local repository of source tarballs) (got nothing)',
       '[exp/both] localRepo: give either repos or localRepo, not both (got "/srv/rrepo")',
@@ -88,7 +112,9 @@ new RLibrary(s, 'eval-r', { packages: { 'data.table': 'latest' }, repos: ['https
     });
     const r = await hpcdk(dir, ['synth']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('[bad/eval-r] packages.data.table: must be an R package version such as 1.14.8 or 7.3-60 (got "latest")');
+    expect(r.stderr).toContain(
+      '[bad/eval-r] packages.data.table: must be an R package version such as 1.14.8 or 7.3-60 (got "latest")',
+    );
     expect(existsSync(join(dir, 'snapshots'))).toBe(false);
   });
 });
@@ -102,21 +128,34 @@ describe('RLibrary rendering and identity', () => {
     };
     const a = render({ scales: '1.3.0', 'data.table': '1.14.8' });
     const b = render(['data.table==1.14.8', 'scales==1.3.0']);
-    expect(a.file('rlib/packages.txt')).toBe('# exp/rlib: pinned R packages (rendered by hpcdk).\ndata.table==1.14.8\nscales==1.3.0\n');
+    expect(a.file('rlib/packages.txt')).toBe(
+      '# exp/rlib: pinned R packages (rendered by hpcdk).\ndata.table==1.14.8\nscales==1.3.0\n',
+    );
     expect(b.files).toEqual(a.files);
     expect(b.resource('rlib').identity).toBe(a.resource('rlib').identity);
     // A changed pin changes the identity, and only the packages input.
     const c = render({ scales: '1.3.0', 'data.table': '1.15.0' });
     expect(c.resource('rlib').identity).not.toBe(a.resource('rlib').identity);
-    const changed = Object.keys(c.resource('rlib').inputs).filter((k) => c.resource('rlib').inputs[k] !== a.resource('rlib').inputs[k]);
+    const changed = Object.keys(c.resource('rlib').inputs).filter(
+      (k) => c.resource('rlib').inputs[k] !== a.resource('rlib').inputs[k],
+    );
     expect(changed).toEqual(['packages']);
   });
 
   it('GIVEN a login-built library WHEN rendered THEN apply builds it with a describe step, a smoke check and a lock, and plan compares the pins', () => {
     const s = stack();
-    new RLibrary(s, 'rlib', { modules: ['gcc', 'r/4.3.1'], r: '4.3', packages: { optparse: '1.7.5', magrittr: '2.0.3' }, localRepo: RuntimeRef.env('HOME').join('rrepo') });
+    new RLibrary(s, 'rlib', {
+      modules: ['gcc', 'r/4.3.1'],
+      r: '4.3',
+      packages: { optparse: '1.7.5', magrittr: '2.0.3' },
+      localRepo: RuntimeRef.env('HOME').join('rrepo'),
+    });
     const out = Testing.synth(s);
-    expect(Object.keys(out.files).filter((f) => f.startsWith('rlib/')).sort()).toEqual(['rlib/bootstrap.sh', 'rlib/install.R', 'rlib/lock.R', 'rlib/packages.txt', 'rlib/smoke.sh']);
+    expect(
+      Object.keys(out.files)
+        .filter((f) => f.startsWith('rlib/'))
+        .sort(),
+    ).toEqual(['rlib/bootstrap.sh', 'rlib/install.R', 'rlib/lock.R', 'rlib/packages.txt', 'rlib/smoke.sh']);
     const r = out.resource('rlib');
     expect(r.kind).toBe('r-library');
     expect(r.spec).toEqual({
@@ -130,7 +169,9 @@ describe('RLibrary rendering and identity', () => {
     });
     const bootstrap = out.file('rlib/bootstrap.sh');
     expect(bootstrap).toContain('lib_dir="${HPCDK_STACK_DIR}/envs/rlib"\nlocal_repo="${HOME}/rrepo"\n');
-    expect(bootstrap).toContain('Rscript --vanilla "${HPCDK_STACK_DIR}/files/rlib/install.R" "$lib_dir" "${HPCDK_STACK_DIR}/files/rlib/packages.txt" --local-repo "$local_repo"\n');
+    expect(bootstrap).toContain(
+      'Rscript --vanilla "${HPCDK_STACK_DIR}/files/rlib/install.R" "$lib_dir" "${HPCDK_STACK_DIR}/files/rlib/packages.txt" --local-repo "$local_repo"\n',
+    );
     expect(out.file('rlib/smoke.sh')).toContain(`for (p in c("magrittr", "optparse"))`);
   });
 
@@ -146,7 +187,11 @@ describe('RLibrary rendering and identity', () => {
 describe('RLibrary in a job', () => {
   it('GIVEN a job with a login-built RLibrary WHEN rendered THEN its prologue loads the modules, sets R_LIBS_USER and R_LIBS, and its freeze lists the library', () => {
     const s = stack();
-    const rlib = new RLibrary(s, 'rlib', { modules: ['r/4.3.1'], packages: { 'data.table': '1.14.8' }, repos: ['https://cran.example.invalid'] });
+    const rlib = new RLibrary(s, 'rlib', {
+      modules: ['r/4.3.1'],
+      packages: { 'data.table': '1.14.8' },
+      repos: ['https://cran.example.invalid'],
+    });
     new Job(s, 'eval', { environment: rlib, run: [['Rscript', 'eval.R']] });
     const script = Testing.synth(s).file('eval/job.sbatch');
     expect(script).toContain(
@@ -161,27 +206,43 @@ describe('RLibrary in a job', () => {
         'export R_LIBS="${HPCDK_STACK_DIR}/envs/rlib"',
       ].join('\n'),
     );
-    expect(script).toContain('{ Rscript --vanilla "${HPCDK_STACK_DIR}/files/rlib/lock.R" "$R_LIBS"; } > "$hpcdk_freeze_dir/');
+    expect(script).toContain(
+      '{ Rscript --vanilla "${HPCDK_STACK_DIR}/files/rlib/lock.R" "$R_LIBS"; } > "$hpcdk_freeze_dir/',
+    );
     expect(script).not.toContain('Python');
     expect(script.indexOf('export R_LIBS=')).toBeLessThan(script.indexOf('\nRscript eval.R\n'));
   });
 
   it("GIVEN build: 'per-node' WHEN rendered THEN the job builds the library on every node in node-local scratch, then smoke-checks it; apply does not build it", () => {
     const s = stack();
-    const rlib = new RLibrary(s, 'rlib', { packages: { 'data.table': '1.14.8' }, localRepo: '/project/def-lab/rrepo', build: 'per-node' });
+    const rlib = new RLibrary(s, 'rlib', {
+      packages: { 'data.table': '1.14.8' },
+      localRepo: '/project/def-lab/rrepo',
+      build: 'per-node',
+    });
     new Job(s, 'eval', { environment: rlib, run: ['Rscript eval.R'] });
     const out = Testing.synth(s);
     const script = out.file('eval/job.sbatch');
-    expect(script).toContain('# hpcdk: build the R library rlib on every node, then activate it on this one\nsrun --ntasks="$SLURM_NNODES" --ntasks-per-node=1 bash "${HPCDK_STACK_DIR}/files/rlib/bootstrap.sh"\n');
-    expect(script).toContain('export R_LIBS="${SLURM_TMPDIR}/envs/rlib"\nbash "${HPCDK_STACK_DIR}/files/rlib/smoke.sh"\n');
+    expect(script).toContain(
+      '# hpcdk: build the R library rlib on every node, then activate it on this one\nsrun --ntasks="$SLURM_NNODES" --ntasks-per-node=1 bash "${HPCDK_STACK_DIR}/files/rlib/bootstrap.sh"\n',
+    );
+    expect(script).toContain(
+      'export R_LIBS="${SLURM_TMPDIR}/envs/rlib"\nbash "${HPCDK_STACK_DIR}/files/rlib/smoke.sh"\n',
+    );
     expect(out.resource('rlib').spec).not.toHaveProperty('build');
   });
 
   it('GIVEN the local target WHEN rendered THEN the modules are a comment and the library lives in the stack folder', () => {
     const s = Testing.stack({}, 'exp');
-    const rlib = new RLibrary(s, 'rlib', { modules: ['r/4.3.1'], packages: { 'data.table': '1.14.8' }, repos: ['https://cran.example.invalid'] });
+    const rlib = new RLibrary(s, 'rlib', {
+      modules: ['r/4.3.1'],
+      packages: { 'data.table': '1.14.8' },
+      repos: ['https://cran.example.invalid'],
+    });
     new Job(s, 'eval', { environment: rlib, run: ['Rscript eval.R'] });
     const script = Testing.synth(s).file('eval/job.sbatch');
-    expect(script).toContain('# Modules (not loaded: target local has no module system): r/4.3.1\nexport R_LIBS_USER="${HPCDK_STACK_DIR}/envs/rlib"\n');
+    expect(script).toContain(
+      '# Modules (not loaded: target local has no module system): r/4.3.1\nexport R_LIBS_USER="${HPCDK_STACK_DIR}/envs/rlib"\n',
+    );
   });
 });

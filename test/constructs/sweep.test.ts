@@ -9,7 +9,11 @@ import { lintScript } from '../helpers/shellcheck.js';
 describe('Sweep', () => {
   it('makes one resource per point of the grid and the list, with stable readable addresses', () => {
     const stack = Testing.stack({}, 'rl');
-    const sweep = new Sweep(stack, 'ppo', { grid: { lr: [0.001, 0.0003], seed: [1, 2] }, points: [{ lr: 0.01, seed: 9 }], run: [['python', 'train.py', '--lr', 'x']] });
+    const sweep = new Sweep(stack, 'ppo', {
+      grid: { lr: [0.001, 0.0003], seed: [1, 2] },
+      points: [{ lr: 0.01, seed: 9 }],
+      run: [['python', 'train.py', '--lr', 'x']],
+    });
     const out = Testing.synth(stack);
     expect(out.resources.map((r) => r.address)).toEqual([
       'ppo/lr=0.0003,seed=1',
@@ -72,7 +76,9 @@ describe('Sweep', () => {
     const small = new ClusterProfile('small', { scheduler: 'slurm', ssh: { host: 'c' }, maxArraySize: 3 });
     const stack = Testing.stack({ targets: [small] }, 'rl');
     new Sweep(stack, 'big', { grid: { seed: [1, 2, 3, 4] }, chunking: false, run: ['true'] });
-    expect(() => Testing.synth(stack)).toThrow('[rl/big] chunking: 4 points make an array larger than small allows (MaxArraySize 3)');
+    expect(() => Testing.synth(stack)).toThrow(
+      '[rl/big] chunking: 4 points make an array larger than small allows (MaxArraySize 3)',
+    );
   });
 
   it('makes a job that depends on a sweep depend on every point', () => {
@@ -93,7 +99,16 @@ describe('the params file', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hpcdk-params-')), 'params.sh');
     writeFileSync(file, text);
     const run = (index: string) =>
-      execFileSync('bash', ['-c', `SLURM_ARRAY_TASK_ID=${index}; source "$1"; printf '%s|%s|%s' "$HPCDK_POINT" "$lr" "$tag"`, 'bash', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync(
+        'bash',
+        [
+          '-c',
+          `SLURM_ARRAY_TASK_ID=${index}; source "$1"; printf '%s|%s|%s' "$HPCDK_POINT" "$lr" "$tag"`,
+          'bash',
+          file,
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
     expect(run('0')).toBe("x|0.001|it's $(id)");
     expect(run('1')).toBe('y|0.01|plain');
     expect(() => run('7')).toThrow(/no parameters for array index 7/);

@@ -57,7 +57,7 @@ describe('canonicalJson', () => {
       [undefined, () => 1, Symbol('s'), 1],
       holes,
       { when: new Date(0), custom: { toJSON: () => ({ z: 1, a: [2] }) } },
-      { 'é': 1, e: 2, E: 3, '10': 4, '9': 5, '': 6 },
+      { é: 1, e: 2, E: 3, '10': 4, '9': 5, '': 6 },
       { nested: { deeper: [{ b: 1, a: 2 }] } },
       [NaN, Infinity, -0, 1e21, 'line\nbreak', '\u2028'],
     ];

@@ -35,7 +35,10 @@ describe('HpcdkError', () => {
   });
 
   it('GIVEN an error from another copy of the library, and a plain Error WHEN checked THEN only the first is one', () => {
-    const otherCopy = Object.assign(new Error('from a second copy'), { [Symbol.for('hpcdk.HpcdkError')]: true, exitCode: 1 });
+    const otherCopy = Object.assign(new Error('from a second copy'), {
+      [Symbol.for('hpcdk.HpcdkError')]: true,
+      exitCode: 1,
+    });
     expect(HpcdkError.isHpcdkError(otherCopy)).toBe(true);
     expect(HpcdkError.isHpcdkError(new Error('a fault'))).toBe(false);
     expect(HpcdkError.isHpcdkError('a string')).toBe(false);

@@ -16,7 +16,11 @@ describe('App and Stack', () => {
   it('defaults to the local target and keeps declared targets in order, default first', () => {
     const app = new App();
     const onLaptop = new Stack(app, 'laptop');
-    const cluster = new ClusterProfile('narval', { scheduler: 'slurm', ssh: { host: 'narval' }, partitions: { gpu: { maxTime: '24:00:00' } } });
+    const cluster = new ClusterProfile('narval', {
+      scheduler: 'slurm',
+      ssh: { host: 'narval' },
+      partitions: { gpu: { maxTime: '24:00:00' } },
+    });
     const both = new Stack(app, 'both', { targets: [cluster, ClusterProfile.local()] });
 
     expect(onLaptop.targets.map((t) => t.name)).toEqual(['local']);
@@ -33,15 +37,25 @@ describe('App and Stack', () => {
   });
 
   it('layers profile overrides, later layers winning and partitions merging by name', () => {
-    const base = new ClusterProfile('drac', { scheduler: 'slurm', ssh: { host: 'narval' }, account: 'def-base', partitions: { cpu: { maxTime: '3:00:00' } } });
-    const project = base.extend('drac-project', { account: 'def-lab', partitions: { gpu: { maxTime: '24:00:00', gpus: { a100: 4 } } } });
+    const base = new ClusterProfile('drac', {
+      scheduler: 'slurm',
+      ssh: { host: 'narval' },
+      account: 'def-base',
+      partitions: { cpu: { maxTime: '3:00:00' } },
+    });
+    const project = base.extend('drac-project', {
+      account: 'def-lab',
+      partitions: { gpu: { maxTime: '24:00:00', gpus: { a100: 4 } } },
+    });
     expect(project.spec.account).toBe('def-lab');
     expect(Object.keys(project.spec.partitions).sort()).toEqual(['cpu', 'gpu']);
     expect(base.spec.account).toBe('def-base');
   });
 
   it('refuses a slurm profile without ssh, naming the field', () => {
-    expect(() => new ClusterProfile('bad', { scheduler: 'slurm' })).toThrow(/\[target:bad\] ssh: a slurm target needs an ssh connection/);
+    expect(() => new ClusterProfile('bad', { scheduler: 'slurm' })).toThrow(
+      /\[target:bad\] ssh: a slurm target needs an ssh connection/,
+    );
   });
 
   it('reports every bad prop of every construct at once, with construct paths', () => {
@@ -58,10 +72,15 @@ describe('App and Stack', () => {
     }
     // THEN all three are listed in the `[path] field: message (got X)` form
     expect(error).toBeInstanceOf(ValidationError);
-    const lines = error!.message.split('\n').slice(1).map((l) => l.trim());
+    const lines = error!.message
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim());
     expect(lines).toHaveLength(3);
     expect(lines).toContain('[demo/a] content: Invalid input: expected string, received number (got 42)');
-    expect(lines.find((l) => l.startsWith('[demo/a] fileName: must be a plain file name'))).toMatch(/\(got "\.\.\/escape"\)$/);
+    expect(lines.find((l) => l.startsWith('[demo/a] fileName: must be a plain file name'))).toMatch(
+      /\(got "\.\.\/escape"\)$/,
+    );
     expect(lines.find((l) => l.startsWith('[demo/b] executable:'))).toMatch(/\(got "yes"\)$/);
   });
 

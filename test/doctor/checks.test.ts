@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ClusterProfile, Job, PythonEnv, Testing } from '../../lib/index.js';
-import { collectModules, connectionCheck, evaluate, parseProbes, renderDoctorScript, type DoctorSpec, type ProbeResult } from '../../lib/doctor/checks.js';
+import {
+  collectModules,
+  connectionCheck,
+  evaluate,
+  parseProbes,
+  renderDoctorScript,
+  type DoctorSpec,
+  type ProbeResult,
+} from '../../lib/doctor/checks.js';
 import { RuntimeRef } from '../../lib/shell/index.js';
 import { synthesizeStack } from '../../lib/synth/synthesize.js';
 import { LocalTransport } from '../../lib/targets/transport.js';
@@ -36,7 +44,14 @@ function spec(overrides: Partial<DoctorSpec> = {}): DoctorSpec {
 function healthy(): Map<string, ProbeResult> {
   return new Map<string, ProbeResult>([
     ['basics', { code: 0, output: 'bash 5.2\nuser alice\nhost login1' }],
-    ['commands', { code: 0, output: 'sbatch /usr/bin/sbatch\nsqueue /usr/bin/squeue\nscancel /usr/bin/scancel\nscontrol /usr/bin/scontrol\nsinfo /usr/bin/sinfo\nsrun /usr/bin/srun' }],
+    [
+      'commands',
+      {
+        code: 0,
+        output:
+          'sbatch /usr/bin/sbatch\nsqueue /usr/bin/squeue\nscancel /usr/bin/scancel\nscontrol /usr/bin/scontrol\nsinfo /usr/bin/sinfo\nsrun /usr/bin/srun',
+      },
+    ],
     ['squeue-version', { code: 0, output: 'slurm 23.02.7' }],
     ['sinfo-version', { code: 0, output: 'slurm 23.02.7' }],
     ['partitions', { code: 0, output: 'cpu\ngpu\nlarge' }],
@@ -60,7 +75,7 @@ describe('the doctor probe script', () => {
     const script = renderDoctorScript(spec({ probeJob: ['--job-name=hpcdk-doctor', '--time=1'] }));
     expect(lintScript(`#!/usr/bin/env bash\n${script}`)).toBe('');
     expect(script).toContain(`for f in '/opt/it'\\''s here/lmod.sh'; do`);
-    expect(script).toContain("module is-avail nosuch/1.0 2>/dev/null || module -t avail nosuch/1.0");
+    expect(script).toContain('module is-avail nosuch/1.0 2>/dev/null || module -t avail nosuch/1.0');
     expect(script).toContain('timeout 120 srun --job-name=hpcdk-doctor --time=1 bash -c');
     expect(script).toContain('b="${HOME}/.hpcdk"');
     // One probe per question, and an end marker: the parser tells a cut-short answer from a finished one.
@@ -89,13 +104,23 @@ describe('the doctor probe script', () => {
 describe('reading the answers', () => {
   it('GIVEN output without the end marker WHEN parsed THEN it is no answer, not a pass', () => {
     expect(parseProbes(`@@probe basics 0 ${Buffer.from('bash 5.2').toString('base64')}\n`)).toBeUndefined();
-    const done = parseProbes(`noise\n@@probe basics 0 ${Buffer.from('bash 5.2\n').toString('base64')}\n@@probe write 1 \n@@end\n`);
-    expect(done).toEqual(new Map([['basics', { code: 0, output: 'bash 5.2' }], ['write', { code: 1, output: '' }]]));
+    const done = parseProbes(
+      `noise\n@@probe basics 0 ${Buffer.from('bash 5.2\n').toString('base64')}\n@@probe write 1 \n@@end\n`,
+    );
+    expect(done).toEqual(
+      new Map([
+        ['basics', { code: 0, output: 'bash 5.2' }],
+        ['write', { code: 1, output: '' }],
+      ]),
+    );
   });
 
   it('GIVEN a missing module, a runtime that is not installed and no accounting WHEN evaluated THEN the first two fail with their fixes and accounting only warns', () => {
     const checks = byId(evaluate(spec(), healthy()));
-    expect(checks.get('slurm-commands')).toMatchObject({ status: 'ok', detail: 'sbatch, squeue, scancel, scontrol, sinfo (slurm 23.02.7)' });
+    expect(checks.get('slurm-commands')).toMatchObject({
+      status: 'ok',
+      detail: 'sbatch, squeue, scancel, scontrol, sinfo (slurm 23.02.7)',
+    });
     expect(checks.get('partitions')).toMatchObject({ status: 'ok' });
     expect(checks.get('module:python/3.11.5')).toMatchObject({ status: 'ok', detail: 'available (named by exp/env)' });
     const missing = checks.get('module:nosuch/1.0')!;
@@ -107,13 +132,19 @@ describe('reading the answers', () => {
     expect(runtime).toMatchObject({ status: 'fail', title: 'container runtime apptainer' });
     expect(runtime.detail).toBe('apptainer --version failed (not installed); the target has podman');
     expect(runtime.fix).toContain('set containerRuntime in the profile of target narval to what it has (podman)');
-    expect(checks.get('accounting')).toMatchObject({ status: 'warn', detail: 'sacct does not work (Slurm accounting storage is disabled)' });
+    expect(checks.get('accounting')).toMatchObject({
+      status: 'warn',
+      detail: 'sacct does not work (Slurm accounting storage is disabled)',
+    });
     expect(checks.get('sacct-json')).toMatchObject({ status: 'skip' });
     expect(checks.get('squeue-json')).toMatchObject({ status: 'ok' });
     // The scratch variable lives in jobs: without a probe job it is said to be unchecked, not passed.
     expect(checks.get('scratch')).toMatchObject({ status: 'skip' });
     expect(checks.get('scratch')!.detail).toContain('--probe-job');
-    expect([...checks.values()].filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(['module:nosuch/1.0', 'container-runtime']);
+    expect([...checks.values()].filter((c) => c.status === 'fail').map((c) => c.id)).toEqual([
+      'module:nosuch/1.0',
+      'container-runtime',
+    ]);
   });
 
   it('GIVEN a partition the cluster does not have and a module command that is missing WHEN evaluated THEN both fail, and modules are not checked against a broken module system', () => {
@@ -121,33 +152,58 @@ describe('reading the answers', () => {
     results.set('partitions', { code: 0, output: 'cpu\nlarge' });
     results.set('module-system', { code: 1, output: '' });
     const checks = byId(evaluate(spec(), results));
-    expect(checks.get('partitions')).toMatchObject({ status: 'fail', detail: 'the profile declares gpu, which sinfo does not list (it lists cpu, large)' });
+    expect(checks.get('partitions')).toMatchObject({
+      status: 'fail',
+      detail: 'the profile declares gpu, which sinfo does not list (it lists cpu, large)',
+    });
     expect(checks.get('module-system')!.fix).toContain('/etc/profile.d/lmod.sh');
     expect(checks.get('module:python/3.11.5')).toMatchObject({ status: 'skip' });
   });
 
   it('GIVEN probe jobs that ran, timed out, or found no scratch WHEN evaluated THEN the scratch check says which', () => {
     const withJob = spec({ probeJob: ['--time=1'] });
-    const scratch = (answer: ProbeResult) => byId(evaluate(withJob, new Map([...healthy(), ['probe-job', answer]]))).get('scratch')!;
-    expect(scratch({ code: 0, output: 'job 42\nvalue /local/42\nwritable' })).toMatchObject({ status: 'ok', detail: '$SLURM_TMPDIR=/local/42 in job 42, writable' });
-    expect(scratch({ code: 124, output: 'srun: job 43 queued and waiting for resources' })).toMatchObject({ status: 'fail', detail: 'the probe job did not run within 120 s' });
+    const scratch = (answer: ProbeResult) =>
+      byId(evaluate(withJob, new Map([...healthy(), ['probe-job', answer]]))).get('scratch')!;
+    expect(scratch({ code: 0, output: 'job 42\nvalue /local/42\nwritable' })).toMatchObject({
+      status: 'ok',
+      detail: '$SLURM_TMPDIR=/local/42 in job 42, writable',
+    });
+    expect(scratch({ code: 124, output: 'srun: job 43 queued and waiting for resources' })).toMatchObject({
+      status: 'fail',
+      detail: 'the probe job did not run within 120 s',
+    });
     const unset = scratch({ code: 0, output: 'job 44\nvalue ' });
     expect(unset).toMatchObject({ status: 'fail', detail: '$SLURM_TMPDIR is not set inside job 44' });
     expect(unset.fix).toContain('set scratchVar');
-    expect(scratch({ code: 1, output: 'srun: error: invalid partition specified: cpu' }).detail).toBe('the probe job failed: srun: error: invalid partition specified: cpu');
+    expect(scratch({ code: 1, output: 'srun: error: invalid partition specified: cpu' }).detail).toBe(
+      'the probe job failed: srun: error: invalid partition specified: cpu',
+    );
   });
 
   it('GIVEN connect failures WHEN classified THEN an unknown key, a changed key and a refused login each get their own fix', () => {
     const host = { hostName: 'narval.example.org', port: 22, knownHostsFile: '/home/alice/.ssh/known_hosts' };
-    expect(connectionCheck('ssh alice@narval:22', undefined)).toMatchObject({ status: 'ok', detail: 'ssh alice@narval:22' });
-    const unknown = connectionCheck('', 'unknown host key for narval.example.org (ssh-ed25519 SHA256:abc): refusing to connect', host);
+    expect(connectionCheck('ssh alice@narval:22', undefined)).toMatchObject({
+      status: 'ok',
+      detail: 'ssh alice@narval:22',
+    });
+    const unknown = connectionCheck(
+      '',
+      'unknown host key for narval.example.org (ssh-ed25519 SHA256:abc): refusing to connect',
+      host,
+    );
     expect(unknown.status).toBe('fail');
     expect(unknown.fix).toContain('--accept-new-host-key');
     expect(unknown.fix).toContain('ssh-keyscan narval.example.org >> /home/alice/.ssh/known_hosts');
-    const changed = connectionCheck('', 'the host key of narval.example.org has CHANGED (ssh-ed25519 SHA256:abc)', host);
+    const changed = connectionCheck(
+      '',
+      'the host key of narval.example.org has CHANGED (ssh-ed25519 SHA256:abc)',
+      host,
+    );
     expect(changed.fix).toContain("ssh-keygen -R 'narval.example.org' -f /home/alice/.ssh/known_hosts");
     expect(changed.fix).toContain('--accept-new-host-key never accepts a changed key');
-    expect(connectionCheck('', 'Host key verification failed.', { ...host, port: 2222 }).fix).toContain('ssh-keyscan -p 2222 narval.example.org');
+    expect(connectionCheck('', 'Host key verification failed.', { ...host, port: 2222 }).fix).toContain(
+      'ssh-keyscan -p 2222 narval.example.org',
+    );
     expect(connectionCheck('', 'All configured authentication methods failed').fix).toContain('ControlMaster');
   });
 });

@@ -42,7 +42,10 @@ describe('the seed-modelled stacks on the SLURM test cluster', () => {
     const base = addTestClusterProfile(dir);
     // The corpus the stack prefetches, where the stack says it lives: $HOME/data/pg19.tar.gz.
     const corpus = `pg19-e2e-${randomBytes(3).toString('hex')}`;
-    await onCluster(env, `mkdir -p "$HOME/data" /tmp/${corpus}/pg19 && echo "a book" > /tmp/${corpus}/pg19/book.txt && test ! -e "$HOME/data/pg19.tar.gz" && tar -czf "$HOME/data/pg19.tar.gz" -C /tmp/${corpus} pg19`);
+    await onCluster(
+      env,
+      `mkdir -p "$HOME/data" /tmp/${corpus}/pg19 && echo "a book" > /tmp/${corpus}/pg19/book.txt && test ! -e "$HOME/data/pg19.tar.gz" && tar -czf "$HOME/data/pg19.tar.gz" -C /tmp/${corpus} pg19`,
+    );
     try {
       const plan = await hpcdk(dir, ['plan', 'rsm', '--target', 'testcluster'], sshEnv);
       expect(plan.exitCode, plan.stderr).toBe(0);
@@ -51,12 +54,21 @@ describe('the seed-modelled stacks on the SLURM test cluster', () => {
 
       const apply = await hpcdk(dir, ['apply', 'rsm', '--target', 'testcluster', '--yes'], sshEnv);
       expect(apply.exitCode, apply.stderr).toBe(0);
-      await waitFor('rsm/train to complete', async () => {
-        const r = await hpcdk(dir, ['status', 'rsm', '--target', 'testcluster', '--json'], sshEnv);
-        const train = (JSON.parse(r.stdout) as { resources: Array<{ address: string; status: string }> }).resources.find((x) => x.address === 'train');
-        if (train?.status === 'FAILED') throw new Error(`train failed:\n${(await hpcdk(dir, ['logs', 'rsm/train', '--target', 'testcluster', '--err'], sshEnv)).stdout}`);
-        return train?.status === 'COMPLETED' ? true : undefined;
-      }, 90_000);
+      await waitFor(
+        'rsm/train to complete',
+        async () => {
+          const r = await hpcdk(dir, ['status', 'rsm', '--target', 'testcluster', '--json'], sshEnv);
+          const train = (
+            JSON.parse(r.stdout) as { resources: Array<{ address: string; status: string }> }
+          ).resources.find((x) => x.address === 'train');
+          if (train?.status === 'FAILED')
+            throw new Error(
+              `train failed:\n${(await hpcdk(dir, ['logs', 'rsm/train', '--target', 'testcluster', '--err'], sshEnv)).stdout}`,
+            );
+          return train?.status === 'COMPLETED' ? true : undefined;
+        },
+        90_000,
+      );
 
       const out = (await hpcdk(dir, ['logs', 'rsm/train', '--target', 'testcluster'], sshEnv)).stdout;
       expect(out).toMatch(/hpcdk: staged .*pg19\.tar\.gz to .*\/data\/pg19/);
@@ -80,9 +92,22 @@ describe('the seed-modelled stacks on the SLURM test cluster', () => {
     const dir = copyRepo('hpcdk-e2e-');
     addTestClusterProfile(dir);
     expect((await hpcdk(dir, ['apply', 'hello', '--target', 'testcluster', '--yes'], sshEnv)).exitCode).toBe(0);
-    await waitFor('say-hello', async () => ((await hpcdk(dir, ['status', 'hello', '--target', 'testcluster', '--json'], sshEnv)).stdout.includes('"COMPLETED"') ? true : undefined), 60_000);
-    expect((await hpcdk(dir, ['logs', 'hello/say-hello', '--target', 'testcluster'], sshEnv)).stdout).toMatch(/^hello from hpcdk\njob \d+ ran on /);
-    expect((await hpcdk(dir, ['plan', 'hello', '--target', 'testcluster', '--detailed-exitcode'], sshEnv)).exitCode).toBe(0);
+    await waitFor(
+      'say-hello',
+      async () =>
+        (await hpcdk(dir, ['status', 'hello', '--target', 'testcluster', '--json'], sshEnv)).stdout.includes(
+          '"COMPLETED"',
+        )
+          ? true
+          : undefined,
+      60_000,
+    );
+    expect((await hpcdk(dir, ['logs', 'hello/say-hello', '--target', 'testcluster'], sshEnv)).stdout).toMatch(
+      /^hello from hpcdk\njob \d+ ran on /,
+    );
+    expect(
+      (await hpcdk(dir, ['plan', 'hello', '--target', 'testcluster', '--detailed-exitcode'], sshEnv)).exitCode,
+    ).toBe(0);
   });
 });
 
@@ -132,31 +157,58 @@ echo '{}' > "$HOME/scratch/fb_data/fb_yolo/insects/labels/val/instances_default.
       const apply = await hpcdk(dir, ['apply', 'flat-bug', '--target', 'testcluster', '--yes'], sshEnv);
       expect(apply.exitCode, apply.stderr).toBe(0);
       expect(apply.stdout).toContain('# compare-models: 3 of 3 points will be submitted');
-      const rows = await waitFor('the array to complete', async () => {
-        const r = await hpcdk(dir, ['status', 'flat-bug', '--target', 'testcluster', '--json'], sshEnv);
-        const points = (JSON.parse(r.stdout) as { resources: Array<{ address: string; status: string }> }).resources.filter((x) => x.address.startsWith('compare-models/'));
-        if (points.some((p) => p.status === 'FAILED')) throw new Error(`a point failed: ${JSON.stringify(points)}`);
-        return points.length === 3 && points.every((p) => p.status === 'COMPLETED') ? points : undefined;
-      }, 180_000);
-      expect(rows.map((r) => r.address).sort()).toEqual(['compare-models/MODEL=fb_large', 'compare-models/MODEL=fb_medium', 'compare-models/MODEL=fb_small']);
+      const rows = await waitFor(
+        'the array to complete',
+        async () => {
+          const r = await hpcdk(dir, ['status', 'flat-bug', '--target', 'testcluster', '--json'], sshEnv);
+          const points = (
+            JSON.parse(r.stdout) as { resources: Array<{ address: string; status: string }> }
+          ).resources.filter((x) => x.address.startsWith('compare-models/'));
+          if (points.some((p) => p.status === 'FAILED')) throw new Error(`a point failed: ${JSON.stringify(points)}`);
+          return points.length === 3 && points.every((p) => p.status === 'COMPLETED') ? points : undefined;
+        },
+        180_000,
+      );
+      expect(rows.map((r) => r.address).sort()).toEqual([
+        'compare-models/MODEL=fb_large',
+        'compare-models/MODEL=fb_medium',
+        'compare-models/MODEL=fb_small',
+      ]);
       const logs = await onCluster(env, 'cat /tmp/hpcdk-remote-e2e-*/flat-bug/logs/compare-models/*.out');
-      for (const model of ['fb_large', 'fb_medium', 'fb_small']) expect(logs).toContain(`compared ${model} on 2 images with flat_bug 0.3.0; labels True`);
+      for (const model of ['fb_large', 'fb_medium', 'fb_small'])
+        expect(logs).toContain(`compared ${model} on 2 images with flat_bug 0.3.0; labels True`);
       // Each model's job_output left $SLURM_TMPDIR for a folder of its own before the scheduler deleted it.
       for (const model of ['fb_large', 'fb_medium', 'fb_small']) {
-        expect(await onCluster(env, `cat "$HOME/scratch/my_output_folder/job_output/MODEL=${model}/result-${model}.txt"`)).toBe(`${model}: 2 images`);
+        expect(
+          await onCluster(env, `cat "$HOME/scratch/my_output_folder/job_output/MODEL=${model}/result-${model}.txt"`),
+        ).toBe(`${model}: 2 images`);
       }
       // The R evaluation ran after the array, with the pinned packages apply installed.
-      await waitFor('the evaluation to complete', async () => {
-        const r = await hpcdk(dir, ['status', 'flat-bug', '--target', 'testcluster', '--json'], sshEnv);
-        const evaluate = (JSON.parse(r.stdout) as { resources: Array<{ address: string; status: string }> }).resources.find((x) => x.address === 'evaluate');
-        if (evaluate?.status === 'FAILED') throw new Error(`evaluate failed:\n${(await hpcdk(dir, ['logs', 'flat-bug/evaluate', '--target', 'testcluster', '--err'], sshEnv)).stdout}`);
-        return evaluate?.status === 'COMPLETED' ? evaluate : undefined;
-      }, 120_000);
-      expect((await hpcdk(dir, ['logs', 'flat-bug/evaluate', '--target', 'testcluster'], sshEnv)).stdout).toContain('evaluated 3 results with 3.5.1');
+      await waitFor(
+        'the evaluation to complete',
+        async () => {
+          const r = await hpcdk(dir, ['status', 'flat-bug', '--target', 'testcluster', '--json'], sshEnv);
+          const evaluate = (
+            JSON.parse(r.stdout) as { resources: Array<{ address: string; status: string }> }
+          ).resources.find((x) => x.address === 'evaluate');
+          if (evaluate?.status === 'FAILED')
+            throw new Error(
+              `evaluate failed:\n${(await hpcdk(dir, ['logs', 'flat-bug/evaluate', '--target', 'testcluster', '--err'], sshEnv)).stdout}`,
+            );
+          return evaluate?.status === 'COMPLETED' ? evaluate : undefined;
+        },
+        120_000,
+      );
+      expect((await hpcdk(dir, ['logs', 'flat-bug/evaluate', '--target', 'testcluster'], sshEnv)).stdout).toContain(
+        'evaluated 3 results with 3.5.1',
+      );
       const again = await hpcdk(dir, ['plan', 'flat-bug', '--target', 'testcluster', '--detailed-exitcode'], sshEnv);
       expect(again.exitCode, again.stdout).toBe(0);
     } finally {
-      await onCluster(env, 'rm -rf "$HOME/flat-bug" "$HOME/scratch/fb_data" "$HOME/scratch/my_output_folder" "$HOME/R/cran"');
+      await onCluster(
+        env,
+        'rm -rf "$HOME/flat-bug" "$HOME/scratch/fb_data" "$HOME/scratch/my_output_folder" "$HOME/R/cran"',
+      );
     }
   }, 300_000);
 });

@@ -36,7 +36,9 @@ export function projectState(dir: string): string {
   const top = readdirSync(dir)
     .filter((n) => n !== 'stacks' && n !== 'node_modules')
     .sort();
-  const snapshots = existsSync(join(dir, 'snapshots')) ? [...readTree(join(dir, 'snapshots'))].map(([p, c]) => `${p}\0${c}`) : [];
+  const snapshots = existsSync(join(dir, 'snapshots'))
+    ? [...readTree(join(dir, 'snapshots'))].map(([p, c]) => `${p}\0${c}`)
+    : [];
   return JSON.stringify([top, snapshots, readFileSync(join(dir, 'package.json'), 'utf8')]);
 }
 

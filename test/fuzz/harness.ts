@@ -12,7 +12,16 @@ import { DockerfileParser } from 'dockerfile-ast';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { App, ClusterProfile, Stack, Testing, ValidationError, renderParamsFile, type ClusterProfileProps, type SynthResult } from '../../lib/index.js';
+import {
+  App,
+  ClusterProfile,
+  Stack,
+  Testing,
+  ValidationError,
+  renderParamsFile,
+  type ClusterProfileProps,
+  type SynthResult,
+} from '../../lib/index.js';
 import { decodeWord, lex, wordEnd } from './shell-lexer.js';
 
 /** Where the canary payloads would create their files, were a value ever executed. */
@@ -26,7 +35,13 @@ function makeFuzzProject(): string {
   mkdirSync(join(dir, 'src'));
   writeFileSync(join(dir, 'src', 'train.py'), 'print("train")\n');
   writeFileSync(join(dir, 'requirements.txt'), 'numpy==1.26.4\n');
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'fuzz', GIT_AUTHOR_EMAIL: 'fuzz@example.invalid', GIT_COMMITTER_NAME: 'fuzz', GIT_COMMITTER_EMAIL: 'fuzz@example.invalid' };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'fuzz',
+    GIT_AUTHOR_EMAIL: 'fuzz@example.invalid',
+    GIT_COMMITTER_NAME: 'fuzz',
+    GIT_COMMITTER_EMAIL: 'fuzz@example.invalid',
+  };
   execFileSync('git', ['init', '-q'], { cwd: dir, env });
   execFileSync('git', ['add', '.'], { cwd: dir, env });
   execFileSync('git', ['commit', '-qm', 'fuzz'], { cwd: dir, env });
@@ -117,10 +132,14 @@ export const HOSTILE: readonly string[] = [
 ];
 
 /** Single characters that mean something to a shell, a directive or a file format. */
-const SPECIAL = [..."'\"`$\\;&|<>(){}[]*?~#!% \t\n\r\0=,:@/-"];
+const SPECIAL = [...'\'"`$\\;&|<>(){}[]*?~#!% \t\n\r\0=,:@/-'];
 
 // Built once: fast-check prepares string arbitraries at some cost.
-const FRAGMENT = fc.oneof(fc.constantFrom(...HOSTILE.filter((h) => h.length < 200)), fc.constantFrom(...SPECIAL), fc.string({ unit: fc.constantFrom(...SPECIAL), minLength: 1, maxLength: 4 }));
+const FRAGMENT = fc.oneof(
+  fc.constantFrom(...HOSTILE.filter((h) => h.length < 200)),
+  fc.constantFrom(...SPECIAL),
+  fc.string({ unit: fc.constantFrom(...SPECIAL), minLength: 1, maxLength: 4 }),
+);
 const HOSTILE_ONE = fc.constantFrom(...HOSTILE);
 const BINARY = fc.string({ unit: 'binary', maxLength: 30 });
 const GRAPHEMES = fc.string({ unit: 'grapheme', maxLength: 30 });
@@ -283,9 +302,15 @@ interface Built {
 /** The stack with the row's value in it, on the slurm profile (or the profile the value is part of). */
 function build(row: Row, v: string): Built | { error: unknown } {
   try {
-    const profile = new ClusterProfile(row.profileName?.(v) ?? PROFILE_NAME, { ...BASE_PROFILE, ...(row.profile?.(v) ?? {}) });
+    const profile = new ClusterProfile(row.profileName?.(v) ?? PROFILE_NAME, {
+      ...BASE_PROFILE,
+      ...(row.profile?.(v) ?? {}),
+    });
     const { name = 'fuzz', description } = row.stack?.(v) ?? {};
-    const stack = new Stack(new App(), name, { targets: [profile], ...(description !== undefined ? { description } : {}) });
+    const stack = new Stack(new App(), name, {
+      targets: [profile],
+      ...(description !== undefined ? { description } : {}),
+    });
     row.build(stack, v);
     return { stack, profile };
   } catch (error) {
@@ -295,7 +320,10 @@ function build(row: Row, v: string): Built | { error: unknown } {
 
 function synth(built: Built, target: 'slurm' | 'local'): SynthResult | ValidationError {
   try {
-    return Testing.synth(built.stack, { target: target === 'slurm' ? built.profile : 'local', projectDir: PROJECT_DIR });
+    return Testing.synth(built.stack, {
+      target: target === 'slurm' ? built.profile : 'local',
+      projectDir: PROJECT_DIR,
+    });
   } catch (error) {
     if (error instanceof ValidationError) return error;
     throw error;
@@ -309,11 +337,17 @@ export function benign(row: Row): Record<'slurm' | 'local', Rendering> {
   const cached = benignCache.get(row);
   if (cached) return cached;
   const built = build(row, row.valid[0]!);
-  if ('error' in built) throw new Error(`${row.family} ${row.prop}: the valid value ${JSON.stringify(row.valid[0])} is refused: ${String(built.error)}`);
+  if ('error' in built)
+    throw new Error(
+      `${row.family} ${row.prop}: the valid value ${JSON.stringify(row.valid[0])} is refused: ${String(built.error)}`,
+    );
   const result = {} as Record<'slurm' | 'local', Rendering>;
   for (const target of ['slurm', 'local'] as const) {
     const out = synth(built, target);
-    if (out instanceof ValidationError) throw new Error(`${row.family} ${row.prop}: the valid value ${JSON.stringify(row.valid[0])} is refused on ${target}: ${out.message}`);
+    if (out instanceof ValidationError)
+      throw new Error(
+        `${row.family} ${row.prop}: the valid value ${JSON.stringify(row.valid[0])} is refused on ${target}: ${out.message}`,
+      );
     result[target] = render(out, row);
   }
   benignCache.set(row, result);
@@ -326,7 +360,9 @@ function checkRejection(row: Row, v: string, error: ValidationError): string | u
   if (!error.issues.some((i) => places.some(([path, field]) => i.path === path && fieldMatches(i.field, field)))) {
     return `rejected without naming [${at}] ${String(row.field)}: ${error.message.slice(0, 600)}`;
   }
-  const unnamed = error.issues.find((i) => i.path === '' || !error.message.includes(`[${i.path}] ${i.field === '' ? '' : `${i.field}:`}`));
+  const unnamed = error.issues.find(
+    (i) => i.path === '' || !error.message.includes(`[${i.path}] ${i.field === '' ? '' : `${i.field}:`}`),
+  );
   if (unnamed) return `an issue is not reported as [path] field: ${JSON.stringify(unnamed).slice(0, 300)}`;
   return undefined;
 }
@@ -348,7 +384,9 @@ export function runCase(row: Row, v: string, tally: Tally): Outcome {
 }
 
 function fail(row: Row, v: string, target: string, problem: string): never {
-  throw new Error(`${row.family} ${row.prop} = ${JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}…` : v)} on ${target}: ${problem}`);
+  throw new Error(
+    `${row.family} ${row.prop} = ${JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}…` : v)} on ${target}: ${problem}`,
+  );
 }
 
 function runChecked(row: Row, v: string, base: Record<'slurm' | 'local', Rendering>, tally: Tally): Outcome {
@@ -398,8 +436,15 @@ function checkSbatch(script: string, benignScript: string, v: string, valid: str
   const block = directiveBlock(script);
   const bad = block.find((l) => !DIRECTIVE.test(l));
   if (bad !== undefined) return `a malformed directive line: ${JSON.stringify(bad)}`;
-  const names = block.map((l) => DIRECTIVE.exec(l)![1]!).map((n) => (n === v ? valid : n)).sort().join(' ');
-  const expected = directiveBlock(benignScript).map((l) => DIRECTIVE.exec(l)![1]!).sort().join(' ');
+  const names = block
+    .map((l) => DIRECTIVE.exec(l)![1]!)
+    .map((n) => (n === v ? valid : n))
+    .sort()
+    .join(' ');
+  const expected = directiveBlock(benignScript)
+    .map((l) => DIRECTIVE.exec(l)![1]!)
+    .sort()
+    .join(' ');
   if (names !== expected) return `directives ${names} where the renderer emits ${expected}`;
   return undefined;
 }
@@ -427,7 +472,8 @@ function yamlShape(text: string): string {
 
 /** Requirement lines as pip reads them: it splits with Python's str.splitlines(). */
 function requirementLines(text: string): number {
-  return text.split(/\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/).filter((l) => l.trim() !== '' && !l.startsWith('#')).length;
+  return text.split(/\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/).filter((l) => l.trim() !== '' && !l.startsWith('#'))
+    .length;
 }
 
 /** The valid value's renderings are compared with thousands of times: their structure is worked out once. */
@@ -442,16 +488,31 @@ function cached(kind: string, content: string, compute: (text: string) => string
   return value;
 }
 
-function checkAccepted(row: Row, v: string, rendering: Rendering, base: Rendering, target: 'slurm' | 'local', tally: Tally): string | undefined {
+function checkAccepted(
+  row: Row,
+  v: string,
+  rendering: Rendering,
+  base: Rendering,
+  target: 'slurm' | 'local',
+  tally: Tally,
+): string | undefined {
   const code = row.kind === 'code';
   const [named, validName] = row.renames ? [row.renames(v), row.renames(row.valid[0]!)] : ['', ''];
-  const asValid = (p: string) => (row.renames ? p.split('/').map((segment) => (segment === named ? validName : segment)).join('/') : p);
+  const asValid = (p: string) =>
+    row.renames
+      ? p
+          .split('/')
+          .map((segment) => (segment === named ? validName : segment))
+          .join('/')
+      : p;
   const paths = Object.keys(rendering.files).map(asValid).sort().join(' ');
   const basePaths = Object.keys(base.files).sort().join(' ');
-  if (paths !== basePaths && row.kind !== 'text' && !row.structureMayChange) return `renders files ${paths} where the valid value renders ${basePaths}`;
+  if (paths !== basePaths && row.kind !== 'text' && !row.structureMayChange)
+    return `renders files ${paths} where the valid value renders ${basePaths}`;
   for (const [path, { content, kind }] of Object.entries(rendering.files)) {
     // Snapshot paths become paths on the target too.
-    if (path.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) return `renders ${JSON.stringify(path)}, outside its folder`;
+    if (path.split('/').some((segment) => segment === '' || segment === '.' || segment === '..'))
+      return `renders ${JSON.stringify(path)}, outside its folder`;
     const was = base.files[asValid(path)]?.content;
     // A file the value did not change is the valid value's: nothing to check.
     if (content === was) continue;
@@ -467,10 +528,12 @@ function checkAccepted(row: Row, v: string, rendering: Rendering, base: Renderin
       if (!code) {
         if (lexed.unbalanced) return `${path} ends inside ${lexed.unbalanced}`;
         for (let at = content.indexOf('PWNED_'); at >= 0; at = content.indexOf('PWNED_', at + 1)) {
-          if (lexed.live[at]) return `${path}: the canary is live shell at ${JSON.stringify(content.slice(Math.max(0, at - 60), at + 10))}`;
+          if (lexed.live[at])
+            return `${path}: the canary is live shell at ${JSON.stringify(content.slice(Math.max(0, at - 60), at + 10))}`;
         }
         const expected = cached('skeleton', was ?? '', (text) => lex(text).skeleton);
-        if (!row.structureMayChange && lexed.skeleton !== expected) return `${path}: the shell structure differs from the valid value's\n${diffLine(expected, lexed.skeleton)}`;
+        if (!row.structureMayChange && lexed.skeleton !== expected)
+          return `${path}: the shell structure differs from the valid value's\n${diffLine(expected, lexed.skeleton)}`;
       }
     }
     if (code) continue;
@@ -507,7 +570,12 @@ interface ProbeResult {
 }
 
 /** Finds the value's word where the probe says, and decodes it as bash would; returns a problem, or the word for a real run. */
-function probeWord(row: Row, v: string, rendering: Rendering, target: 'slurm' | 'local'): string | ProbeResult | undefined {
+function probeWord(
+  row: Row,
+  v: string,
+  rendering: Rendering,
+  target: 'slurm' | 'local',
+): string | ProbeResult | undefined {
   const probe = row.probe;
   if (!probe || (probe.targets && !probe.targets.includes(target))) return undefined;
   const expected = probe.expect ? probe.expect(v) : v;
@@ -530,7 +598,8 @@ function probeWord(row: Row, v: string, rendering: Rendering, target: 'slurm' | 
   } catch (error) {
     return `${probe.file}: the word ${JSON.stringify(raw.slice(0, 120))} is not a literal: ${(error as Error).message}`;
   }
-  if (decoded !== expected) return `${probe.file}: the word decodes to ${JSON.stringify(decoded.slice(0, 200))}, not ${JSON.stringify(expected.slice(0, 200))}`;
+  if (decoded !== expected)
+    return `${probe.file}: the word decodes to ${JSON.stringify(decoded.slice(0, 200))}, not ${JSON.stringify(expected.slice(0, 200))}`;
   return { raw, expected, sh: probe.sh ?? false };
 }
 
@@ -538,13 +607,25 @@ let acceptedSeen = 0;
 let probedSeen = 0;
 
 /** Keeps some accepted cases' scripts for bash -n, and runs some probed words for real. */
-function sample(row: Row, v: string, rendering: Rendering, base: Rendering, probed: ProbeResult | undefined, tally: Tally): void {
+function sample(
+  row: Row,
+  v: string,
+  rendering: Rendering,
+  base: Rendering,
+  probed: ProbeResult | undefined,
+  tally: Tally,
+): void {
   acceptedSeen += 1;
   if (acceptedSeen % SAMPLE_EVERY === 0) {
     for (const [path, { content, kind }] of Object.entries(rendering.files)) {
       // The scripts the value changed (the valid value's parse: they are checked once, as its own case).
-      if (!SHELL_KINDS.has(kind) || (row.kind === 'text' && kind === 'script') || content === base.files[path]?.content) continue;
-      tally.sampled.push({ label: `${row.family} ${row.prop} = ${JSON.stringify(v.slice(0, 120))}: ${path}`, script: content, ...(row.kind === 'code' ? { code: v } : {}) });
+      if (!SHELL_KINDS.has(kind) || (row.kind === 'text' && kind === 'script') || content === base.files[path]?.content)
+        continue;
+      tally.sampled.push({
+        label: `${row.family} ${row.prop} = ${JSON.stringify(v.slice(0, 120))}: ${path}`,
+        script: content,
+        ...(row.kind === 'code' ? { code: v } : {}),
+      });
     }
   }
   if (probed === undefined) return;
@@ -552,17 +633,29 @@ function sample(row: Row, v: string, rendering: Rendering, base: Rendering, prob
   if (probedSeen % EXEC_EVERY !== 0) return;
   tally.executed += 1;
   const problem = runWord(probed);
-  if (problem) throw new Error(`${row.family} ${row.prop} = ${JSON.stringify(v.slice(0, 200))}: run for real: ${problem}`);
+  if (problem)
+    throw new Error(`${row.family} ${row.prop} = ${JSON.stringify(v.slice(0, 200))}: run for real: ${problem}`);
 }
 
 /** Runs `printf '%s\0' WORD` in `env -i` bash (or sh) in the canary folder; the word must print the exact value and create nothing. */
 function runWord(p: ProbeResult): string | undefined {
   const script = `printf '%s\\0' ${p.raw}\n`;
-  const r = spawnSync('env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, ...Object.entries(PROBE_ENV).map(([k, val]) => `${k}=${val}`), p.sh ? 'sh' : 'bash', '-c', script], {
-    cwd: CANARY_DIR,
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-  });
+  const r = spawnSync(
+    'env',
+    [
+      '-i',
+      `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`,
+      ...Object.entries(PROBE_ENV).map(([k, val]) => `${k}=${val}`),
+      p.sh ? 'sh' : 'bash',
+      '-c',
+      script,
+    ],
+    {
+      cwd: CANARY_DIR,
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    },
+  );
   const pwned = readdirSync(CANARY_DIR).filter((f) => f.startsWith('PWNED'));
   if (pwned.length > 0) return `created ${pwned.join(', ')}`;
   if (r.status !== 0) return `exit ${r.status}: ${r.stderr.slice(0, 300)}`;
@@ -587,7 +680,11 @@ export function bashCheckSampled(tally: Tally): string[] {
         files.push(`${i}.code.sh`);
       }
     });
-    const r = spawnSync('bash', ['-c', 'for f in "$@"; do bash -n "$f" 2>/dev/null || echo "$f"; done', 'check', ...files], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 24 });
+    const r = spawnSync(
+      'bash',
+      ['-c', 'for f in "$@"; do bash -n "$f" 2>/dev/null || echo "$f"; done', 'check', ...files],
+      { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 24 },
+    );
     if (r.status !== 0) return [`the bash -n loop failed: ${r.stderr}`];
     const failed = new Set(r.stdout.split('\n').filter((l) => l !== ''));
     tally.bashChecked += tally.sampled.length;
@@ -613,7 +710,13 @@ export function sweepParamsFile(address: string) {
   return (out: SynthResult): Record<string, string> => {
     const points = out.resources
       .filter((r) => r.kind === 'sweep-point')
-      .map((r, index) => ({ index, identity: r.identity, address: r.address, key: String(r.spec.key), params: r.spec.params as Record<string, string | number | boolean> }));
+      .map((r, index) => ({
+        index,
+        identity: r.identity,
+        address: r.address,
+        key: String(r.spec.key),
+        params: r.spec.params as Record<string, string | number | boolean>,
+      }));
     return { [`${address}/params.sh`]: renderParamsFile(address, 'c0', points) };
   };
 }

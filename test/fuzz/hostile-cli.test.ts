@@ -33,18 +33,68 @@ interface Template {
 }
 
 const TEMPLATES: readonly Template[] = [
-  { name: 'mem', body: (v) => `new Job(s, 'job', { run: [['true']], allocation: { mem: ${v} } });`, names: () => '[hostile-mem/job] allocation.mem:' },
-  { name: 'extra', body: (v) => `new Job(s, 'job', { run: [['true']], allocation: { extra: { exclusive: ${v} } } });`, names: () => '[hostile-extra/job] allocation.extra.exclusive:' },
-  { name: 'envname', body: (v) => `new Job(s, 'job', { run: [['true']], env: { [${v}]: 'x' } });`, names: () => '[hostile-envname/job] env.' },
-  { name: 'envvalue', body: (v) => `new Job(s, 'job', { run: [['true']], env: { FUZZ: ${v} } });`, names: () => '[hostile-envvalue/job] env.FUZZ: must not contain a NUL', values: NUL_VALUES },
-  { name: 'stdout', body: (v) => `new Job(s, 'job', { run: [['true']], stdout: ${v} });`, names: () => '[hostile-stdout/job] stdout:' },
-  { name: 'jobid', body: (v) => `new Job(s, ${v}, { run: [['true']] });`, names: (v) => `[hostile-jobid/${sanitized(v)}] id:` },
-  { name: 'data', body: (v) => `new Dataset(s, 'data', { source: '/data', destination: ${v} });`, names: () => '[hostile-data/data] destination:' },
-  { name: 'modules', body: (v) => `new PythonEnv(s, 'env', { modules: [${v}] });`, names: () => '[hostile-modules/env] modules[0]:' },
-  { name: 'imageenv', body: (v) => `new ContainerImage(s, 'img', { from: 'python:3.11-slim', env: { FUZZ: ${v} } });`, names: () => '[hostile-imageenv/img] env.FUZZ:', values: LINE_VALUES },
-  { name: 'filename', body: (v) => `new TextFile(s, 'notes', { content: 'x', fileName: ${v} });`, names: () => '[hostile-filename/notes] fileName:' },
-  { name: 'grid', body: (v) => `new Sweep(s, 'sweep', { run: [['true']], grid: { [${v}]: [1] } });`, names: () => '[hostile-grid/sweep] grid.' },
-  { name: 'stackname', body: (v) => `new Job(new Stack(app, ${v}), 'job', { run: [['true']] });`, names: (v) => `[${sanitized(v)}] id:` },
+  {
+    name: 'mem',
+    body: (v) => `new Job(s, 'job', { run: [['true']], allocation: { mem: ${v} } });`,
+    names: () => '[hostile-mem/job] allocation.mem:',
+  },
+  {
+    name: 'extra',
+    body: (v) => `new Job(s, 'job', { run: [['true']], allocation: { extra: { exclusive: ${v} } } });`,
+    names: () => '[hostile-extra/job] allocation.extra.exclusive:',
+  },
+  {
+    name: 'envname',
+    body: (v) => `new Job(s, 'job', { run: [['true']], env: { [${v}]: 'x' } });`,
+    names: () => '[hostile-envname/job] env.',
+  },
+  {
+    name: 'envvalue',
+    body: (v) => `new Job(s, 'job', { run: [['true']], env: { FUZZ: ${v} } });`,
+    names: () => '[hostile-envvalue/job] env.FUZZ: must not contain a NUL',
+    values: NUL_VALUES,
+  },
+  {
+    name: 'stdout',
+    body: (v) => `new Job(s, 'job', { run: [['true']], stdout: ${v} });`,
+    names: () => '[hostile-stdout/job] stdout:',
+  },
+  {
+    name: 'jobid',
+    body: (v) => `new Job(s, ${v}, { run: [['true']] });`,
+    names: (v) => `[hostile-jobid/${sanitized(v)}] id:`,
+  },
+  {
+    name: 'data',
+    body: (v) => `new Dataset(s, 'data', { source: '/data', destination: ${v} });`,
+    names: () => '[hostile-data/data] destination:',
+  },
+  {
+    name: 'modules',
+    body: (v) => `new PythonEnv(s, 'env', { modules: [${v}] });`,
+    names: () => '[hostile-modules/env] modules[0]:',
+  },
+  {
+    name: 'imageenv',
+    body: (v) => `new ContainerImage(s, 'img', { from: 'python:3.11-slim', env: { FUZZ: ${v} } });`,
+    names: () => '[hostile-imageenv/img] env.FUZZ:',
+    values: LINE_VALUES,
+  },
+  {
+    name: 'filename',
+    body: (v) => `new TextFile(s, 'notes', { content: 'x', fileName: ${v} });`,
+    names: () => '[hostile-filename/notes] fileName:',
+  },
+  {
+    name: 'grid',
+    body: (v) => `new Sweep(s, 'sweep', { run: [['true']], grid: { [${v}]: [1] } });`,
+    names: () => '[hostile-grid/sweep] grid.',
+  },
+  {
+    name: 'stackname',
+    body: (v) => `new Job(new Stack(app, ${v}), 'job', { run: [['true']] });`,
+    names: (v) => `[${sanitized(v)}] id:`,
+  },
 ];
 
 function stackFile(name: string, body: string): string {
@@ -61,7 +111,11 @@ function stackFile(name: string, body: string): string {
 /** The hostile stack files for the i-th value of every template. */
 function hostileFiles(i: number): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const t of TEMPLATES) files[`stacks/hostile-${t.name}.ts`] = stackFile(`hostile-${t.name}`, t.body(JSON.stringify((t.values ?? VALUES)[i]!)));
+  for (const t of TEMPLATES)
+    files[`stacks/hostile-${t.name}.ts`] = stackFile(
+      `hostile-${t.name}`,
+      t.body(JSON.stringify((t.values ?? VALUES)[i]!)),
+    );
   return files;
 }
 
@@ -94,7 +148,9 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  console.log(`hostile input through hpcdk synth: ${tried} hostile stacks tried in ${runs} runs, ${tried - refused} failures (${refused} refused with their path and field, exit 1, nothing written)`);
+  console.log(
+    `hostile input through hpcdk synth: ${tried} hostile stacks tried in ${runs} runs, ${tried - refused} failures (${refused} refused with their path and field, exit 1, nothing written)`,
+  );
   cleanupProjects();
   rmSync(CANARY, { recursive: true, force: true });
 });
@@ -121,6 +177,10 @@ describe.concurrent('hpcdk synth on hostile stacks', () => {
   }
 
   it('exits 1 naming the profile field of a hostile job default and its file and line, writing nothing', async () => {
-    await refuses(projectWith({ 'stacks/hostile-profile.ts': hostileProfile(VALUES[1]!) }, base), ['stacks/hostile-profile.ts:2:', '[target:fuzzcluster] jobDefaults.account:'], 1);
+    await refuses(
+      projectWith({ 'stacks/hostile-profile.ts': hostileProfile(VALUES[1]!) }, base),
+      ['stacks/hostile-profile.ts:2:', '[target:fuzzcluster] jobDefaults.account:'],
+      1,
+    );
   });
 });

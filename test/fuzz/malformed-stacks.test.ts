@@ -11,7 +11,14 @@ import { projectWith, synthRefuses, synthesizedBase } from './cli.js';
  * snapshots.
  */
 
-const stack = (name: string, body: string) => ["import { App, Job, Stack } from 'hpcdk';", `const s = new Stack(new App(), '${name}');`, body, 'void Job;', ''].join('\n');
+const stack = (name: string, body: string) =>
+  [
+    "import { App, Job, Stack } from 'hpcdk';",
+    `const s = new Stack(new App(), '${name}');`,
+    body,
+    'void Job;',
+    '',
+  ].join('\n');
 
 interface Malformed {
   readonly what: string;
@@ -50,14 +57,25 @@ const CASES: readonly Malformed[] = [
   {
     what: 'a circular dependsOn',
     files: {
-      'stacks/cyclic.ts': stack('cyclic', ["const a = new Job(s, 'a', { run: [['true']] });", "const b = new Job(s, 'b', { run: [['true']] });", 'a.dependsOn(b);', 'b.dependsOn(a);'].join('\n')),
+      'stacks/cyclic.ts': stack(
+        'cyclic',
+        [
+          "const a = new Job(s, 'a', { run: [['true']] });",
+          "const b = new Job(s, 'b', { run: [['true']] });",
+          'a.dependsOn(b);',
+          'b.dependsOn(a);',
+        ].join('\n'),
+      ),
     },
     stderr: /\[cyclic\/(a|b)\] dependsOn: dependency cycle: (a -> b -> a|b -> a -> b)/,
   },
   {
     what: 'a top-level await without "type": "module"',
-    files: { 'stacks/tla.ts': stack('tla', "const run = await Promise.resolve([['true']]);\nnew Job(s, 'a', { run });") },
-    stderr: /stacks\/tla\.ts:3:\d+: does not compile: Top-level await is currently not supported with the "cjs" output format/,
+    files: {
+      'stacks/tla.ts': stack('tla', "const run = await Promise.resolve([['true']]);\nnew Job(s, 'a', { run });"),
+    },
+    stderr:
+      /stacks\/tla\.ts:3:\d+: does not compile: Top-level await is currently not supported with the "cjs" output format/,
     commonJs: true,
   },
 ];
@@ -71,7 +89,9 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  console.log(`malformed stack files: ${tried} tried, ${tried - refused} failures (${refused} exit 1 with the file and line or the construct path, nothing written)`);
+  console.log(
+    `malformed stack files: ${tried} tried, ${tried - refused} failures (${refused} exit 1 with the file and line or the construct path, nothing written)`,
+  );
   cleanupProjects();
 });
 
@@ -89,7 +109,9 @@ describe.concurrent('hpcdk synth on malformed stack files', () => {
   it('a project whose stack files declare no stack: exit 1 naming them, no snapshots/ folder', async () => {
     tried += 1;
     const empty = makeProject({ 'stacks/shared.ts': 'export const LR = 0.001;\n' }, 'hpcdk-fault-');
-    await synthRefuses(empty, ['no stack to synthesize: stacks/shared.ts declares none (a stack file makes an App and adds a Stack to it); nothing was written']);
+    await synthRefuses(empty, [
+      'no stack to synthesize: stacks/shared.ts declares none (a stack file makes an App and adds a Stack to it); nothing was written',
+    ]);
     expect(existsSync(join(empty, 'snapshots'))).toBe(false);
     refused += 1;
   });

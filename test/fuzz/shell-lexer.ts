@@ -137,7 +137,8 @@ export function lex(script: string): Lexed {
   }
   endWord();
   if (stack.length > 1) return { live, skeleton: tokens.join(' '), unbalanced: `an open ${top().ctx}` };
-  if (heredocs.length > 0) return { live, skeleton: tokens.join(' '), unbalanced: `a heredoc without its ${heredocs[0]!.delimiter} line` };
+  if (heredocs.length > 0)
+    return { live, skeleton: tokens.join(' '), unbalanced: `a heredoc without its ${heredocs[0]!.delimiter} line` };
   return { live, skeleton: tokens.join(' ') };
 }
 
@@ -179,19 +180,34 @@ function skipAnsiC(script: string, i: number): number {
   return script.length + 1;
 }
 
-function readHeredocStart(script: string, i: number, heredocs: Array<{ delimiter: string; quoted: boolean; strip: boolean }>, tokens: string[]): number {
+function readHeredocStart(
+  script: string,
+  i: number,
+  heredocs: Array<{ delimiter: string; quoted: boolean; strip: boolean }>,
+  tokens: string[],
+): number {
   const strip = script[i] === '-';
   if (strip) i += 1;
   while (BLANK.has(script[i] ?? '')) i += 1;
   const m = /^(?:'([^'\n]*)'|"([^"\n]*)"|\\?([A-Za-z0-9_]+))/.exec(script.slice(i, i + 200));
   if (!m) return i;
-  heredocs.push({ delimiter: m[1] ?? m[2] ?? m[3]!, quoted: m[1] !== undefined || m[2] !== undefined || m[0].startsWith('\\'), strip });
+  heredocs.push({
+    delimiter: m[1] ?? m[2] ?? m[3]!,
+    quoted: m[1] !== undefined || m[2] !== undefined || m[0].startsWith('\\'),
+    strip,
+  });
   tokens.push('W');
   return i + m[0].length;
 }
 
 /** Skips the bodies of pending heredocs, starting at the line after their `<<`; unquoted bodies expand, so their `$` is live. */
-function skipHeredocs(script: string, i: number, heredocs: Array<{ delimiter: string; quoted: boolean; strip: boolean }>, live: Uint8Array, tokens: string[]): number {
+function skipHeredocs(
+  script: string,
+  i: number,
+  heredocs: Array<{ delimiter: string; quoted: boolean; strip: boolean }>,
+  live: Uint8Array,
+  tokens: string[],
+): number {
   while (heredocs.length > 0) {
     const doc = heredocs[0]!;
     for (;;) {
@@ -230,7 +246,19 @@ export function wordEnd(text: string, start: number): number {
   return Math.min(i, text.length);
 }
 
-const ANSI_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', e: '\x1b', f: '\f', v: '\v' };
+const ANSI_ESCAPES: Record<string, string> = {
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  e: '\x1b',
+  f: '\f',
+  v: '\v',
+};
 
 /**
  * What bash makes of one word, quote removal done: `'…'` and `$'…'` literal,

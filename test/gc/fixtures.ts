@@ -12,7 +12,13 @@ export const DAY = 86_400;
 /** A git repository holding `code/train.py`, for a code bundle to bundle. */
 function repo(content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'hpcdk-gc-repo-'));
-  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 't',
+    GIT_AUTHOR_EMAIL: 't@example.invalid',
+    GIT_COMMITTER_NAME: 't',
+    GIT_COMMITTER_EMAIL: 't@example.invalid',
+  };
   mkdirSync(join(dir, 'code'));
   writeFileSync(join(dir, 'code', 'train.py'), content);
   execFileSync('git', ['init', '-q'], { cwd: dir, env });
@@ -49,14 +55,21 @@ export function resource(manifest: Manifest, address: string) {
 
 export const tagOf = (manifest: Manifest) => String(resource(manifest, 'image').spec.tag);
 export const imageOf = (manifest: Manifest) => String(resource(manifest, 'image').spec.image);
-export const contentIdOf = (manifest: Manifest) => String((resource(manifest, 'code').spec.bundle as { contentId: string }).contentId);
+export const contentIdOf = (manifest: Manifest) =>
+  String((resource(manifest, 'code').spec.bundle as { contentId: string }).contentId);
 
 export function entry(path: string, ageDays: number, size = 100): Entry {
   return { path, size, mtime: NOW - ageDays * DAY };
 }
 
 /** A podman image as `podman images --format json` describes one hpcdk built. */
-export function podmanImage(ref: string | undefined, address: string, ageDays: number, labels = true, stack = 'rsm'): PodmanImage {
+export function podmanImage(
+  ref: string | undefined,
+  address: string,
+  ageDays: number,
+  labels = true,
+  stack = 'rsm',
+): PodmanImage {
   return {
     id: `${(ref ?? 'untagged').replace(/[^a-f0-9]/g, '').padEnd(12, 'a')}${ageDays}`.padEnd(64, '0'),
     names: ref ? [ref] : [],
@@ -69,7 +82,11 @@ export function podmanImage(ref: string | undefined, address: string, ageDays: n
 }
 
 /** The records a build of `tag` leaves in the stack folder. */
-export function built(tag: string, ageDays: number, runner = 'podman'): { images: Entry[]; records: Array<[string, string]> } {
+export function built(
+  tag: string,
+  ageDays: number,
+  runner = 'podman',
+): { images: Entry[]; records: Array<[string, string]> } {
   const record = entry(`images/image/${tag}.built-with`, ageDays, 60);
   return { images: [record], records: [[record.path, runner]] };
 }
@@ -92,10 +109,16 @@ export function stackInventory(parts: Partial<StackInventory> = {}): StackInvent
   };
 }
 
-export function targetInventory(stacks: StackInventory[], podman: PodmanImage[] = [], extra: Partial<TargetInventory> = {}): TargetInventory {
+export function targetInventory(
+  stacks: StackInventory[],
+  podman: PodmanImage[] = [],
+  extra: Partial<TargetInventory> = {},
+): TargetInventory {
   return { now: NOW, schedulerOk: true, stacks: new Map(stacks.map((s) => [s.name, s])), podman, trash: [], ...extra };
 }
 
 /** A `job` journal line as apply writes it. */
-export const jobLine = (address: string, identity: string, id: string, ageDays: number) => `job ${address} ${identity} ${id} ${NOW - ageDays * DAY}`;
-export const builtLine = (address: string, identity: string, ageDays: number) => `built ${address} ${identity} ${NOW - ageDays * DAY}`;
+export const jobLine = (address: string, identity: string, id: string, ageDays: number) =>
+  `job ${address} ${identity} ${id} ${NOW - ageDays * DAY}`;
+export const builtLine = (address: string, identity: string, ageDays: number) =>
+  `built ${address} ${identity} ${NOW - ageDays * DAY}`;

@@ -11,8 +11,16 @@ const evalName = String(resource(manifest, 'eval').spec.jobName);
 
 /** Three runs of `eval` (jobs 10, 20, 30, the oldest first), each with its .out, .err and a run.json. */
 function threeRuns() {
-  const journal = [jobLine('eval', evalId, '10', 3), jobLine('eval', evalId, '20', 2), jobLine('eval', evalId, '30', 1)].join('\n');
-  const logs = ['10', '20', '30'].flatMap((id, i) => [entry(`logs/eval/${evalName}-${id}.out`, 3 - i), entry(`logs/eval/${evalName}-${id}.err`, 3 - i), entry(`logs/eval/${id}.run.json`, 3 - i)]);
+  const journal = [
+    jobLine('eval', evalId, '10', 3),
+    jobLine('eval', evalId, '20', 2),
+    jobLine('eval', evalId, '30', 1),
+  ].join('\n');
+  const logs = ['10', '20', '30'].flatMap((id, i) => [
+    entry(`logs/eval/${evalName}-${id}.out`, 3 - i),
+    entry(`logs/eval/${evalName}-${id}.err`, 3 - i),
+    entry(`logs/eval/${id}.run.json`, 3 - i),
+  ]);
   return { journal, logs };
 }
 
@@ -37,8 +45,17 @@ describe('runs: which files belong to which run', () => {
 
   it("GIVEN a sweep's array tasks WHEN attributed THEN each array is one run of the sweep, whatever its task numbers", () => {
     const point = manifest.resources.find((r) => r.kind === 'sweep-point')!;
-    const journal = [`chunk grid chunk-abc ${point.address} ${point.identity} 0`, jobLine(point.address, point.identity, '3_0', 2), jobLine(point.address, point.identity, '5_0', 1)].join('\n');
-    const logs = [entry('logs/grid/rsm.grid-3_0.out', 2), entry('logs/grid/3_1.run.json', 2), entry('logs/grid/rsm.grid-5_0.out', 1), entry('logs/grid/5_3.run.json', 1)];
+    const journal = [
+      `chunk grid chunk-abc ${point.address} ${point.identity} 0`,
+      jobLine(point.address, point.identity, '3_0', 2),
+      jobLine(point.address, point.identity, '5_0', 1),
+    ].join('\n');
+    const logs = [
+      entry('logs/grid/rsm.grid-3_0.out', 2),
+      entry('logs/grid/3_1.run.json', 2),
+      entry('logs/grid/rsm.grid-5_0.out', 1),
+      entry('logs/grid/5_3.run.json', 1),
+    ];
     const { runs } = attributeLogs(logs, journalEvents(journal), foldJournal(journal).chunks, manifest.resources);
     expect(runs.map((r) => [r.group, r.id, r.files.map((f) => f.path)]).sort()).toEqual([
       ['grid', '3', ['logs/grid/3_1.run.json', 'logs/grid/rsm.grid-3_0.out']],
@@ -48,7 +65,12 @@ describe('runs: which files belong to which run', () => {
 });
 
 describe('runs: retention', () => {
-  const run = (id: string, epoch?: number): Run => ({ group: 'eval', id, files: [entry(`logs/eval/x-${id}.out`, 1)], ...(epoch !== undefined ? { epoch } : {}) });
+  const run = (id: string, epoch?: number): Run => ({
+    group: 'eval',
+    id,
+    files: [entry(`logs/eval/x-${id}.out`, 1)],
+    ...(epoch !== undefined ? { epoch } : {}),
+  });
 
   it('GIVEN five finished runs WHEN keeping 2 THEN the two newest stay and the three oldest go', () => {
     const runs = [run('1', 100), run('5', 500), run('3', 300), run('2', 200), run('4', 400)];
@@ -73,19 +95,31 @@ describe('runs: retention', () => {
 
   it('GIVEN three runs of a job and --keep-runs 1 WHEN gc decides THEN only the newest run keeps its logs', () => {
     const { journal, logs } = threeRuns();
-    const plan = decideGc(targetInventory([stackInventory({ journal, logs })]), { current: new Map([['rsm', manifest]]), projectStacks: new Set(['rsm']), keepRuns: 1 });
+    const plan = decideGc(targetInventory([stackInventory({ journal, logs })]), {
+      current: new Map([['rsm', manifest]]),
+      projectStacks: new Set(['rsm']),
+      keepRuns: 1,
+    });
     const runs = plan.items.filter((i) => i.kind === 'run');
     expect(runs.map((i) => [i.what, i.remove, i.files])).toEqual([
       ['30', false, 3],
       ['20', true, 3],
       ['10', true, 3],
     ]);
-    expect(runs[1]!.steps).toEqual(logs.filter((l) => l.path.includes('20')).map((l) => ({ op: 'rm', path: l.path })).sort((a, b) => (a.path < b.path ? -1 : 1)));
+    expect(runs[1]!.steps).toEqual(
+      logs
+        .filter((l) => l.path.includes('20'))
+        .map((l) => ({ op: 'rm', path: l.path }))
+        .sort((a, b) => (a.path < b.path ? -1 : 1)),
+    );
   });
 
   it('GIVEN no --keep-runs WHEN gc decides THEN no run is a candidate', () => {
     const { journal, logs } = threeRuns();
-    const plan = decideGc(targetInventory([stackInventory({ journal, logs })]), { current: new Map([['rsm', manifest]]), projectStacks: new Set(['rsm']) });
+    const plan = decideGc(targetInventory([stackInventory({ journal, logs })]), {
+      current: new Map([['rsm', manifest]]),
+      projectStacks: new Set(['rsm']),
+    });
     expect(plan.items.filter((i) => i.kind === 'run')).toEqual([]);
   });
 });

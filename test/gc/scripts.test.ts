@@ -53,7 +53,16 @@ async function inventory(base: string) {
   return parseInventory(r.stdout, request(base), (s) => `${s}~test`);
 }
 
-const item = (steps: GcItem['steps'], stack = 'demo'): GcItem => ({ stack, kind: 'leftover', what: 'x', size: 0, age: 0, remove: true, reason: 'test', steps });
+const item = (steps: GcItem['steps'], stack = 'demo'): GcItem => ({
+  stack,
+  kind: 'leftover',
+  what: 'x',
+  size: 0,
+  age: 0,
+  remove: true,
+  reason: 'test',
+  steps,
+});
 
 describe('the inventory script', () => {
   it('GIVEN a stack folder WHEN read in one script THEN every listing comes back exactly, hostile file names included, and only stack folders count', async () => {
@@ -70,9 +79,14 @@ describe('the inventory script', () => {
     expect(demo.files.map((e) => e.path)).toEqual(['files/old/a.txt']);
     expect(demo.params.map((e) => e.path)).toEqual(['params/grid/0123456789abcdef.sh']);
     expect(demo.records.get('images/image/h0000000000000001.built-with')).toBe('apptainer');
-    expect(demo.sifSha256.get('images/image/h0000000000000001.sif')).toBe(createHash('sha256').update('SIF').digest('hex'));
+    expect(demo.sifSha256.get('images/image/h0000000000000001.sif')).toBe(
+      createHash('sha256').update('SIF').digest('hex'),
+    );
     expect(demo.locks.get('nested/image')).toBe('image: localhost/x:h1\n');
-    expect(demo.bundles.map((e) => e.path).sort()).toEqual(['bundles/code/0123456789abcdef', 'bundles/code/fedcba9876543210.partial']);
+    expect(demo.bundles.map((e) => e.path).sort()).toEqual([
+      'bundles/code/0123456789abcdef',
+      'bundles/code/fedcba9876543210.partial',
+    ]);
     expect(demo.bundles.every((e) => e.size > 0)).toBe(true);
     expect(Math.abs(inv.now - Date.now() / 1000)).toBeLessThan(60);
   });
@@ -82,7 +96,11 @@ describe('the scripts as shell', () => {
   it('GIVEN either scheduler and every kind of removal WHEN rendered THEN bash parses them and shellcheck has nothing to say', () => {
     const base = RuntimeRef.env('HOME').join('.hpcdk');
     for (const scheduler of [new LocalScheduler(), new SlurmScheduler()]) {
-      expect(lintScript(`#!/usr/bin/env bash\n${inventoryScript({ base, scheduler, podmanArgs: [['--storage-driver', 'vfs'], []] })}`)).toBe('');
+      expect(
+        lintScript(
+          `#!/usr/bin/env bash\n${inventoryScript({ base, scheduler, podmanArgs: [['--storage-driver', 'vfs'], []] })}`,
+        ),
+      ).toBe('');
     }
     const steps: GcItem['steps'] = [
       { op: 'rmi', ref: 'localhost/hpcdk-x:h1', args: ['--storage-driver', 'vfs'] },
@@ -91,7 +109,11 @@ describe('the scripts as shell', () => {
       { op: 'rmfile', path: 'a/b.txt' },
       { op: 'rmstack' },
     ];
-    const script = removalScript(base, [{ stack: 'demo', stackDir: base.join('demo'), serial: 3, items: [{ index: 0, item: item(steps) }] }], [{ index: 1, item: item([{ op: 'rmtrash', name: '.hpcdk-gc-x' }], '') }]);
+    const script = removalScript(
+      base,
+      [{ stack: 'demo', stackDir: base.join('demo'), serial: 3, items: [{ index: 0, item: item(steps) }] }],
+      [{ index: 1, item: item([{ op: 'rmtrash', name: '.hpcdk-gc-x' }], '') }],
+    );
     // Values are single-quoted literals on purpose, as in every rendered script.
     expect(lintScript(`#!/usr/bin/env bash\n${LITERALS_DIRECTIVE}\n${script}`)).toBe('');
   });
@@ -101,8 +123,23 @@ describe('the removal script', () => {
   it('GIVEN removals WHEN run THEN a deployed file is journaled as removed, folders go, the lock is taken and released, and trash under the base path is cleared', async () => {
     const { base, d } = fabricate();
     const inv = await inventory(base);
-    const items = [item([{ op: 'rmfile', path: 'old/a.txt' }]), item([{ op: 'rmtree', path: 'bundles/code/0123456789abcdef' }]), item([{ op: 'rm', path: `logs/eval/${HOSTILE}` }])];
-    const script = removalScript(base, [{ stack: 'demo', stackDir: d, serial: inv.stacks.get('demo')!.serial, items: items.map((x, index) => ({ index, item: x })) }], [{ index: 3, item: item([{ op: 'rmtrash', name: '.hpcdk-gc-gone-12' }], '') }]);
+    const items = [
+      item([{ op: 'rmfile', path: 'old/a.txt' }]),
+      item([{ op: 'rmtree', path: 'bundles/code/0123456789abcdef' }]),
+      item([{ op: 'rm', path: `logs/eval/${HOSTILE}` }]),
+    ];
+    const script = removalScript(
+      base,
+      [
+        {
+          stack: 'demo',
+          stackDir: d,
+          serial: inv.stacks.get('demo')!.serial,
+          items: items.map((x, index) => ({ index, item: x })),
+        },
+      ],
+      [{ index: 3, item: item([{ op: 'rmtrash', name: '.hpcdk-gc-gone-12' }], '') }],
+    );
     const r = await transport.run(script);
     const result = parseRemoval(r.stdout);
     expect(result.failed).toEqual(new Map());
@@ -122,7 +159,16 @@ describe('the removal script', () => {
     const inv = await inventory(base);
     const owner = `someone@${hostname()} op=apply host=${hostname()} pid=${process.pid} since=${Math.floor(Date.now() / 1000)}`;
     write(d, '.hpcdk/lock/owner', `${owner}\n`);
-    const r = await transport.run(removalScript(base, [{ stack: 'demo', stackDir: d, serial: inv.stacks.get('demo')!.serial, items: [{ index: 0, item: item([{ op: 'rm', path: 'params/grid/0123456789abcdef.sh' }]) }] }]));
+    const r = await transport.run(
+      removalScript(base, [
+        {
+          stack: 'demo',
+          stackDir: d,
+          serial: inv.stacks.get('demo')!.serial,
+          items: [{ index: 0, item: item([{ op: 'rm', path: 'params/grid/0123456789abcdef.sh' }]) }],
+        },
+      ]),
+    );
     const result = parseRemoval(r.stdout);
     expect(result.locked.get('demo')).toBe(owner);
     expect(result.removed.size).toBe(0);
@@ -133,8 +179,20 @@ describe('the removal script', () => {
   it('GIVEN an apply changed the journal since the inventory WHEN gc runs THEN it refuses that stack and removes nothing', async () => {
     const { base, d } = fabricate();
     const inv = await inventory(base);
-    writeFileSync(join(d, '.hpcdk/journal'), `${readFileSync(join(d, '.hpcdk/journal'), 'utf8')}job eval ${'3'.repeat(64)} 8 3\n`);
-    const r = await transport.run(removalScript(base, [{ stack: 'demo', stackDir: d, serial: inv.stacks.get('demo')!.serial, items: [{ index: 0, item: item([{ op: 'rm', path: 'params/grid/0123456789abcdef.sh' }]) }] }]));
+    writeFileSync(
+      join(d, '.hpcdk/journal'),
+      `${readFileSync(join(d, '.hpcdk/journal'), 'utf8')}job eval ${'3'.repeat(64)} 8 3\n`,
+    );
+    const r = await transport.run(
+      removalScript(base, [
+        {
+          stack: 'demo',
+          stackDir: d,
+          serial: inv.stacks.get('demo')!.serial,
+          items: [{ index: 0, item: item([{ op: 'rm', path: 'params/grid/0123456789abcdef.sh' }]) }],
+        },
+      ]),
+    );
     const result = parseRemoval(r.stdout);
     expect([...result.stale]).toEqual(['demo']);
     expect(existsSync(join(d, 'params/grid/0123456789abcdef.sh'))).toBe(true);
@@ -144,7 +202,16 @@ describe('the removal script', () => {
   it('GIVEN an orphan stack folder WHEN removed THEN it is gone whole, with no trash left', async () => {
     const { base, d } = fabricate();
     const inv = await inventory(base);
-    const r = await transport.run(removalScript(base, [{ stack: 'demo', stackDir: d, serial: inv.stacks.get('demo')!.serial, items: [{ index: 0, item: item([{ op: 'rmstack' }]) }] }]));
+    const r = await transport.run(
+      removalScript(base, [
+        {
+          stack: 'demo',
+          stackDir: d,
+          serial: inv.stacks.get('demo')!.serial,
+          items: [{ index: 0, item: item([{ op: 'rmstack' }]) }],
+        },
+      ]),
+    );
     expect(parseRemoval(r.stdout).removed.has(0)).toBe(true);
     expect(existsSync(d)).toBe(false);
     expect((await inventory(base)).trash).toEqual(['.hpcdk-gc-gone-12']);

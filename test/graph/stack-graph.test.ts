@@ -1,6 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ClusterProfile, CodeBundle, ContainerImage, Dataset, Job, PythonEnv, RuntimeRef, Sweep, Testing, type Stack } from '../../lib/index.js';
+import {
+  ClusterProfile,
+  CodeBundle,
+  ContainerImage,
+  Dataset,
+  Job,
+  PythonEnv,
+  RuntimeRef,
+  Sweep,
+  Testing,
+  type Stack,
+} from '../../lib/index.js';
 import { dotString, stackGraph, toDot, type StackGraph } from '../../lib/graph/stack-graph.js';
 import { REPO } from '../helpers/project.js';
 
@@ -16,7 +27,13 @@ function experiment(stack: Stack): void {
   const data = new Dataset(stack, 'corpus', { source: RuntimeRef.env('HOME').join('corpus.tar.gz') });
   const env = new PythonEnv(stack, 'env', { requirements: ['numpy==2.1.0'] });
   const image = new ContainerImage(stack, 'image', { from: 'python:3.11-slim' });
-  const prep = new Job(stack, 'prep', { code, stage: [data], environment: env, allocation: { time: '00:30:00', cpusPerTask: 4 }, run: ['true'] });
+  const prep = new Job(stack, 'prep', {
+    code,
+    stage: [data],
+    environment: env,
+    allocation: { time: '00:30:00', cpusPerTask: 4 },
+    run: ['true'],
+  });
   new Sweep(stack, 'train', {
     grid: { lr: [0.1, 0.01, 0.001], seed: [1, 2] },
     image,
@@ -33,15 +50,26 @@ function graphOf(build: (stack: Stack) => void, id = 'lab'): StackGraph {
 
 /** What Graphviz itself reads from the DOT: node names and labels, as its JSON output gives them. */
 function parsedByDot(dot: string): Array<{ name: string; label: string }> {
-  const json = JSON.parse(execFileSync('dot', ['-Tjson'], { input: dot, encoding: 'utf8' })) as { objects?: Array<{ name: string; label: string; nodes?: unknown }> };
+  const json = JSON.parse(execFileSync('dot', ['-Tjson'], { input: dot, encoding: 'utf8' })) as {
+    objects?: Array<{ name: string; label: string; nodes?: unknown }>;
+  };
   return (json.objects ?? []).filter((o) => o.nodes === undefined).map(({ name, label }) => ({ name, label }));
 }
 
 /** The lines of text Graphviz draws, in order, as a reader of the SVG sees them. */
 function drawnText(dot: string): string[] {
   const svg = execFileSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8' });
-  const entities: Record<string, string> = { '&quot;': '"', '&amp;': '&', '&lt;': '<', '&gt;': '>', '&#45;': '-', '&#39;': "'" };
-  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!.replace(/&[#a-z0-9]+;/g, (e) => entities[e] ?? e));
+  const entities: Record<string, string> = {
+    '&quot;': '"',
+    '&amp;': '&',
+    '&lt;': '<',
+    '&gt;': '>',
+    '&#45;': '-',
+    '&#39;': "'",
+  };
+  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) =>
+    m[1]!.replace(/&[#a-z0-9]+;/g, (e) => entities[e] ?? e),
+  );
 }
 
 describe('stackGraph', () => {
@@ -95,7 +123,9 @@ describe('toDot', () => {
     const dot = toDot([graphOf(experiment)]);
     expect(dot.startsWith('digraph "lab" {\n')).toBe(true);
     expect(dot).toContain('label="lab on gpu-cluster";');
-    expect(dot).toContain('"train" [label="train\\nsweep · 6 points\\n2 nodes · 2 CPUs · 2× a100 per node · 12 h", shape=box3d');
+    expect(dot).toContain(
+      '"train" [label="train\\nsweep · 6 points\\n2 nodes · 2 CPUs · 2× a100 per node · 12 h", shape=box3d',
+    );
     expect(dot).toContain('"corpus" [label="corpus\\ndataset", shape=cylinder');
     expect(dot).toContain('"prep" -> "train" [label="afterany", style=bold];');
     expect(dot).toContain('"code" -> "prep";');

@@ -21,7 +21,9 @@ export function clusterEnv(ctx: TestContext): Record<string, string> {
 
 /** Runs a command on the test cluster through the system ssh client, as a user would. */
 export async function onCluster(env: Record<string, string>, command: string): Promise<string> {
-  const r = await execa('ssh', ['-F', env.HPCDK_SSH_CONFIG!, env.HPCDK_SSH_ALIAS ?? 'hpcdk-test', command], { reject: false });
+  const r = await execa('ssh', ['-F', env.HPCDK_SSH_CONFIG!, env.HPCDK_SSH_ALIAS ?? 'hpcdk-test', command], {
+    reject: false,
+  });
   if (r.exitCode !== 0) throw new Error(`ssh ${command}: ${r.stderr}`);
   return r.stdout;
 }
@@ -55,12 +57,18 @@ export function testClusterProfile(name = 'testcluster'): string {
  * test alone while other test files use the cluster too, and the scripts run
  * in them (the round trips) are counted on the server too.
  */
-export async function ownKey(env: Record<string, string>, dir: string): Promise<{ config: string; fingerprint: string; scripts: () => number }> {
+export async function ownKey(
+  env: Record<string, string>,
+  dir: string,
+): Promise<{ config: string; fingerprint: string; scripts: () => number }> {
   return countingKey(env.HPCDK_CLUSTER_DIR!, env.HPCDK_SSH_CONFIG!, env.HPCDK_SSH_LOG!, dir);
 }
 
 /** Exec sessions started on connections that logged in with the key of `fingerprint`. */
-export function sessionsWithKey(env: Record<string, string>, fingerprint: string): { sessions: number; logins: number } {
+export function sessionsWithKey(
+  env: Record<string, string>,
+  fingerprint: string,
+): { sessions: number; logins: number } {
   return sessionsInLog(env.HPCDK_SSH_LOG!, fingerprint);
 }
 
@@ -93,11 +101,27 @@ export async function startClusterVariant(vars: Record<string, string>): Promise
   if (process.env.HPCDK_NO_CLUSTER) return { available: false, reason: 'HPCDK_NO_CLUSTER is set', vars };
   const dir = vars.HPCDK_CLUSTER_DIR;
   if (!dir) throw new Error('startClusterVariant needs HPCDK_CLUSTER_DIR');
-  const up = await execa('bash', [join(CLUSTER_SCRIPTS, 'up.sh')], { reject: false, extendEnv: false, env: scriptEnv(vars), all: true, stdin: 'ignore' });
+  const up = await execa('bash', [join(CLUSTER_SCRIPTS, 'up.sh')], {
+    reject: false,
+    extendEnv: false,
+    env: scriptEnv(vars),
+    all: true,
+    stdin: 'ignore',
+  });
   const envFile = join(dir, 'env');
   if (up.exitCode !== 0 || !existsSync(envFile)) {
-    const tail = String(up.all ?? '').trim().split('\n').slice(-3).join(' / ');
-    return { available: false, reason: `the test cluster (${Object.entries(vars).map(([k, v]) => `${k}=${v}`).join(' ')}) could not start: ${tail}`, vars };
+    const tail = String(up.all ?? '')
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' / ');
+    return {
+      available: false,
+      reason: `the test cluster (${Object.entries(vars)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}) could not start: ${tail}`,
+      vars,
+    };
   }
   const env: Record<string, string> = {};
   for (const line of readFileSync(envFile, 'utf8').split('\n')) {
@@ -110,7 +134,12 @@ export async function startClusterVariant(vars: Record<string, string>): Promise
 /** Stops (and deletes) a variant started by startClusterVariant, unless HPCDK_KEEP_CLUSTER is set. */
 export async function stopClusterVariant(cluster: ClusterVariant | undefined): Promise<void> {
   if (!cluster || process.env.HPCDK_KEEP_CLUSTER || process.env.HPCDK_NO_CLUSTER) return;
-  await execa('bash', [join(CLUSTER_SCRIPTS, 'down.sh')], { reject: false, extendEnv: false, env: scriptEnv(cluster.vars), stdin: 'ignore' });
+  await execa('bash', [join(CLUSTER_SCRIPTS, 'down.sh')], {
+    reject: false,
+    extendEnv: false,
+    env: scriptEnv(cluster.vars),
+    stdin: 'ignore',
+  });
 }
 
 /** Like clusterEnv, for a variant: its env file, or a skip with the reason (a failure under CI=true). */

@@ -18,7 +18,7 @@ import { waitFor } from './wait.js';
  */
 const FAULTS_SH = (dir: string) => `# Sourced by bash (BASH_ENV) in this key's SSH sessions only.
 hpcdk_fault_dir=${dir}
-# Only in hpcdk's session shell (its \$0), not in the login shell that starts it.
+# Only in hpcdk's session shell (its $0), not in the login shell that starts it.
 if [ "$0" = hpcdk-session ] && [ -z "\${HPCDK_FAULTS_SEEN:-}" ] && [ -e "$hpcdk_fault_dir/mode" ]; then
   export HPCDK_FAULTS_SEEN=1
   read -r hpcdk_fault_mode hpcdk_fault_at < "$hpcdk_fault_dir/mode"
@@ -77,7 +77,10 @@ export async function faultyKey(env: Record<string, string>, dir: string): Promi
   writeFileSync(join(faults, 'faults.sh'), FAULTS_SH(faults));
   const key = join(dir, 'id_faulty');
   await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  appendFileSync(join(env.HPCDK_CLUSTER_DIR!, 'keys', 'authorized_keys'), `environment="BASH_ENV=${faults}/faults.sh" ${readFileSync(`${key}.pub`, 'utf8')}`);
+  appendFileSync(
+    join(env.HPCDK_CLUSTER_DIR!, 'keys', 'authorized_keys'),
+    `environment="BASH_ENV=${faults}/faults.sh" ${readFileSync(`${key}.pub`, 'utf8')}`,
+  );
   const config = join(dir, 'ssh_config_faulty');
   writeFileSync(config, readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/IdentityFile .*/, `IdentityFile ${key}`));
   const mode = join(faults, 'mode');
@@ -104,10 +107,17 @@ export async function faultyKey(env: Record<string, string>, dir: string): Promi
           return { n: Number(line.slice(0, tab)), command: line.slice(tab + 1) };
         });
     },
-    paused: () => waitFor('the apply script to pause', async () => {
-      const file = join(faults, 'paused');
-      return existsSync(file) && readFileSync(file, 'utf8').trim() !== '' ? Number(readFileSync(file, 'utf8').trim()) : undefined;
-    }, 30_000),
+    paused: () =>
+      waitFor(
+        'the apply script to pause',
+        async () => {
+          const file = join(faults, 'paused');
+          return existsSync(file) && readFileSync(file, 'utf8').trim() !== ''
+            ? Number(readFileSync(file, 'utf8').trim())
+            : undefined;
+        },
+        30_000,
+      ),
     resume: () => writeFileSync(join(faults, 'go'), ''),
     fired: () => !existsSync(mode),
   };

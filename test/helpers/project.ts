@@ -1,4 +1,14 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +48,13 @@ export function copyRepo(prefix = 'hpcdk-copy-'): string {
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
   symlinkSync(join(REPO, 'dist'), join(dir, 'dist'), 'dir');
   // Code bundles are identified by git blob hashes: a new repository holding the same files gives the same ones.
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'copy', GIT_AUTHOR_EMAIL: 'copy@example.invalid', GIT_COMMITTER_NAME: 'copy', GIT_COMMITTER_EMAIL: 'copy@example.invalid' };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'copy',
+    GIT_AUTHOR_EMAIL: 'copy@example.invalid',
+    GIT_COMMITTER_NAME: 'copy',
+    GIT_COMMITTER_EMAIL: 'copy@example.invalid',
+  };
   execFileSync('git', ['init', '-q'], { cwd: dir, env });
   execFileSync('git', ['add', 'examples', 'stacks', 'package.json'], { cwd: dir, env });
   execFileSync('git', ['commit', '-qm', 'copy'], { cwd: dir, env });
@@ -59,7 +75,13 @@ export interface CliResult {
 
 /** Runs the real `hpcdk` command in `cwd`. */
 export async function hpcdk(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const r = await execa('node', [BIN, ...args], { cwd, reject: false, env: { NO_COLOR: '1', ...env }, stdin: 'ignore', stripFinalNewline: false });
+  const r = await execa('node', [BIN, ...args], {
+    cwd,
+    reject: false,
+    env: { NO_COLOR: '1', ...env },
+    stdin: 'ignore',
+    stripFinalNewline: false,
+  });
   return { exitCode: r.exitCode ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -70,7 +92,11 @@ export function readTree(dir: string): Map<string, string> {
     for (const name of readdirSync(d).sort()) {
       const full = join(d, name);
       if (statSync(full).isDirectory()) walk(full);
-      else out.set(relative(dir, full), readFileSync(full, 'latin1') + `\0mode=${(statSync(full).mode & 0o111) !== 0 ? 'x' : '-'}`);
+      else
+        out.set(
+          relative(dir, full),
+          `${readFileSync(full, 'latin1')}\0mode=${(statSync(full).mode & 0o111) !== 0 ? 'x' : '-'}`,
+        );
     }
   };
   walk(dir);

@@ -30,7 +30,9 @@ function cacheDir(dir: string): string | undefined {
 
 function cacheIndex(dir: string): CacheIndex | undefined {
   const folder = cacheDir(dir);
-  return folder && existsSync(join(folder, 'index.json')) ? (JSON.parse(readFileSync(join(folder, 'index.json'), 'utf8')) as CacheIndex) : undefined;
+  return folder && existsSync(join(folder, 'index.json'))
+    ? (JSON.parse(readFileSync(join(folder, 'index.json'), 'utf8')) as CacheIndex)
+    : undefined;
 }
 
 function builds(dir: string): string[] {
@@ -67,7 +69,11 @@ describe('compiled stack files', () => {
 process.stderr.write('shared module ran\\n');
 `;
     const user = (name: string) => STACK(name, `import './lib/shared.js';`);
-    const dir = makeProject({ 'stacks/a.ts': user('alpha'), 'stacks/b.ts': user('beta'), 'stacks/lib/shared.ts': shared });
+    const dir = makeProject({
+      'stacks/a.ts': user('alpha'),
+      'stacks/b.ts': user('beta'),
+      'stacks/lib/shared.ts': shared,
+    });
     for (const env of [{}, { HPCDK_STACK_CACHE: '0' }] as Array<Record<string, string>>) {
       const r = await hpcdk(dir, ['ls'], env);
       expect(r.exitCode, r.stderr).toBe(0);
@@ -90,7 +96,10 @@ process.stderr.write('shared module ran\\n');
     const dir = makeProject({ 'stacks/a.ts': STACK('alpha') });
     expect((await hpcdk(dir, ['ls'])).exitCode).toBe(0);
     const before = readFileSync(join(cacheDir(dir)!, 'index.json'), 'utf8');
-    writeFileSync(join(dir, 'stacks/a.ts'), `import { App } from 'hpcdk';\nnew App();\nthrow new Error('broken on purpose');\n`);
+    writeFileSync(
+      join(dir, 'stacks/a.ts'),
+      `import { App } from 'hpcdk';\nnew App();\nthrow new Error('broken on purpose');\n`,
+    );
     const r = await hpcdk(dir, ['ls']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('stacks/a.ts:3:');
@@ -100,7 +109,9 @@ process.stderr.write('shared module ran\\n');
   });
 
   it('GIVEN a new project whose stack file throws WHEN loaded THEN no build is left behind', async () => {
-    const dir = makeProject({ 'stacks/a.ts': `import { App } from 'hpcdk';\nnew App();\nthrow new Error('broken on purpose');\n` });
+    const dir = makeProject({
+      'stacks/a.ts': `import { App } from 'hpcdk';\nnew App();\nthrow new Error('broken on purpose');\n`,
+    });
     const r = await hpcdk(dir, ['ls']);
     expect(r.exitCode).toBe(1);
     expect(builds(dir)).toEqual([]);

@@ -19,7 +19,9 @@ tinypkg==1.0.0
 
 describe('R library locks', () => {
   it('GIVEN lock.R output WHEN parsed THEN names keep their case and dots, and requirements are read', () => {
-    const lock = parseRLock('data.table==1.14.8\nRcpp==1.0.11\n# requires data.table: methods\n# requires Rcpp: methods utils\n');
+    const lock = parseRLock(
+      'data.table==1.14.8\nRcpp==1.0.11\n# requires data.table: methods\n# requires Rcpp: methods utils\n',
+    );
     expect([...lock.installed]).toEqual([
       ['data.table', '1.14.8'],
       ['Rcpp', '1.0.11'],
@@ -45,7 +47,11 @@ describe('R library locks', () => {
       { address: 'rlib', kind: 'r-library', message: 'optparse: declared (optparse==1.7.5) but not installed' },
       { address: 'rlib', kind: 'r-library', message: 'tinypkg: installed 1.0.0, declared tinypkg==1.1.0' },
       // helperpkg is tinypkg's dependency: not drift.
-      { address: 'rlib', kind: 'r-library', message: 'stray==3.1: installed, but neither declared nor required by a declared package' },
+      {
+        address: 'rlib',
+        kind: 'r-library',
+        message: 'stray==3.1: installed, but neither declared nor required by a declared package',
+      },
     ]);
   });
 
@@ -54,6 +60,8 @@ describe('R library locks', () => {
   });
 
   it('GIVEN an emptied library WHEN checked THEN every pin is missing', () => {
-    expect(checkLockDrift(resource({ tinypkg: '1.0.0' }), '').map((d) => d.message)).toEqual(['tinypkg: declared (tinypkg==1.0.0) but not installed']);
+    expect(checkLockDrift(resource({ tinypkg: '1.0.0' }), '').map((d) => d.message)).toEqual([
+      'tinypkg: declared (tinypkg==1.0.0) but not installed',
+    ]);
   });
 });

@@ -7,7 +7,11 @@ import { renderPlan } from '../../lib/plan/view.js';
 import { foldJournal, inputsLine } from '../../lib/state/journal.js';
 import { synthesizeStack, type StackSynthesis } from '../../lib/synth/synthesize.js';
 
-const cluster = new ClusterProfile('hpc', { scheduler: 'slurm', ssh: { host: 'hpc' }, partitions: { cpu: { maxTime: '06:00:00' } } });
+const cluster = new ClusterProfile('hpc', {
+  scheduler: 'slurm',
+  ssh: { host: 'hpc' },
+  partitions: { cpu: { maxTime: '06:00:00' } },
+});
 
 /** The target as the last apply left it: `before` deployed, built and run to COMPLETED, with the journal lines apply writes. */
 function appliedState(before: StackSynthesis): ActualState {
@@ -15,8 +19,10 @@ function appliedState(before: StackSynthesis): ActualState {
   let id = 100;
   const sweeps = new Set<string>();
   for (const r of before.manifest.resources) {
-    if (r.spec.build) lines.push(`built ${r.address} ${r.identity} 1`, `${inputsLine(r.address, r.inputs).join(' ')} 1`);
-    if (r.kind === 'job') lines.push(`job ${r.address} ${r.identity} ${id++} 1`, `${inputsLine(r.address, r.inputs).join(' ')} 1`);
+    if (r.spec.build)
+      lines.push(`built ${r.address} ${r.identity} 1`, `${inputsLine(r.address, r.inputs).join(' ')} 1`);
+    if (r.kind === 'job')
+      lines.push(`job ${r.address} ${r.identity} ${id++} 1`, `${inputsLine(r.address, r.inputs).join(' ')} 1`);
     if (r.kind === 'sweep-point') {
       lines.push(`job ${r.address} ${r.identity} ${id++} 1`);
       const sweep = String(r.spec.sweep);
@@ -25,7 +31,9 @@ function appliedState(before: StackSynthesis): ActualState {
     }
   }
   const recorded = foldJournal(lines.join('\n'));
-  const jobs = new Map([...recorded.jobs.values()].flat().map((j) => [j.id, { id: j.id, state: 'COMPLETED', comment: '', exitCode: 0 }]));
+  const jobs = new Map(
+    [...recorded.jobs.values()].flat().map((j) => [j.id, { id: j.id, state: 'COMPLETED', comment: '', exitCode: 0 }]),
+  );
   return {
     files: new Map(before.manifest.artifacts.map((a) => [a.path, a.sha256])),
     contents: new Map(),
@@ -59,7 +67,11 @@ function lab(k: Knobs): StackSynthesis {
     const env = new PythonEnv(s, 'env', { requirements: [k.requirement] });
     new Job(s, 'train', { environment: env, allocation: { partition: 'cpu', time: k.time }, run: [k.command] });
     new Job(s, 'report', { allocation: { partition: 'cpu' }, run: ['echo report'] });
-    new Sweep(s, 'grid', { grid: { lr: [1, 2] }, allocation: { partition: 'cpu' }, run: [[k.template, Sweep.param('lr')]] });
+    new Sweep(s, 'grid', {
+      grid: { lr: [1, 2] },
+      allocation: { partition: 'cpu' },
+      run: [[k.template, Sweep.param('lr')]],
+    });
   });
 }
 
@@ -76,17 +88,21 @@ describe('plan says why a resource changes', () => {
     expect(train.action).toBe('submit');
     expect(train.changed).toEqual(['allocation', 'run']);
     expect(plan.resources.filter((r) => r.changed).map((r) => r.address)).toEqual(['train']);
-    expect(renderPlan(plan, noColor)).toMatch(/# train will be submitted \(changed since job \d+ \(COMPLETED\)\) because allocation, run changed\n/);
+    expect(renderPlan(plan, noColor)).toMatch(
+      /# train will be submitted \(changed since job \d+ \(COMPLETED\)\) because allocation, run changed\n/,
+    );
   });
 
-  it('names a requirement change on the environment, and the environment as the job\'s changed dependency', () => {
+  it("names a requirement change on the environment, and the environment as the job's changed dependency", () => {
     const actual = appliedState(lab(base));
     const plan = computePlan(lab({ ...base, requirement: 'numpy==2.0.0' }), actual);
     const env = plan.resources.find((r) => r.address === 'env')!;
     expect(env).toMatchObject({ action: 'update', build: true, changed: ['requirements'] });
     expect(plan.resources.find((r) => r.address === 'train')!.changed).toEqual(['env (dependency)']);
     expect(plan.resources.find((r) => r.address === 'report')!.changed).toBeUndefined();
-    expect(renderPlan(plan, noColor)).toContain('# env will be updated in place (changed: will be rebuilt) because requirements changed\n');
+    expect(renderPlan(plan, noColor)).toContain(
+      '# env will be updated in place (changed: will be rebuilt) because requirements changed\n',
+    );
   });
 
   it("names a sweep's job template once for all its points", () => {
@@ -103,7 +119,10 @@ describe('plan says why a resource changes', () => {
   it('says nothing changed for a job resubmitted because it failed', () => {
     const synthesis = lab(base);
     const actual = appliedState(synthesis);
-    const failed = { ...actual, jobs: new Map([...actual.jobs].map(([id, j]) => [id, { ...j, state: 'FAILED', exitCode: 1 }])) };
+    const failed = {
+      ...actual,
+      jobs: new Map([...actual.jobs].map(([id, j]) => [id, { ...j, state: 'FAILED', exitCode: 1 }])),
+    };
     const plan = computePlan(synthesis, failed);
     const train = plan.resources.find((r) => r.address === 'train')!;
     expect(train.action).toBe('submit');

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterVariantEnv, onCluster, sshSessions, startClusterVariant, stopClusterVariant, type ClusterVariant } from '../helpers/cluster.js';
+import {
+  clusterVariantEnv,
+  onCluster,
+  sshSessions,
+  startClusterVariant,
+  stopClusterVariant,
+  type ClusterVariant,
+} from '../helpers/cluster.js';
 import { cleanupProjects, hpcdk, makeProject } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -42,7 +49,12 @@ ${body}
   });
 }
 
-interface Row { address: string; status: string; jobId?: string; exitCode?: number }
+interface Row {
+  address: string;
+  status: string;
+  jobId?: string;
+  exitCode?: number;
+}
 
 function cli(env: Record<string, string>) {
   const sshEnv = { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! };
@@ -58,18 +70,26 @@ function cli(env: Record<string, string>) {
 
 /** Waits until slurmctld has purged the job (MinJobAge), so only sacct and exit records know it. */
 async function leftSqueue(env: Record<string, string>, id: string): Promise<void> {
-  await waitFor(`job ${id} to leave squeue`, async () => {
-    const out = await onCluster(env, `squeue -h -t all -j ${id} -o %T 2>/dev/null || true`);
-    return out.trim() === '' ? true : undefined;
-  }, 120_000);
+  await waitFor(
+    `job ${id} to leave squeue`,
+    async () => {
+      const out = await onCluster(env, `squeue -h -t all -j ${id} -o %T 2>/dev/null || true`);
+      return out.trim() === '' ? true : undefined;
+    },
+    120_000,
+  );
 }
 
 /** Waits until sacct reports `state` for the job (slurmctld hands records to slurmdbd asynchronously). */
 async function sacctState(env: Record<string, string>, id: string, state: string): Promise<string> {
-  return waitFor(`sacct to report job ${id} ${state}`, async () => {
-    const out = (await onCluster(env, `sacct -n -P -X -j ${id} -o JobID,State,ExitCode`)).trim();
-    return out.startsWith(`${id}|${state}`) ? out : undefined;
-  }, 30_000);
+  return waitFor(
+    `sacct to report job ${id} ${state}`,
+    async () => {
+      const out = (await onCluster(env, `sacct -n -P -X -j ${id} -o JobID,State,ExitCode`)).trim();
+      return out.startsWith(`${id}|${state}`) ? out : undefined;
+    },
+    30_000,
+  );
 }
 
 describe('plan reads sacct on a cluster with slurmdbd', () => {
@@ -85,7 +105,10 @@ describe('plan reads sacct on a cluster with slurmdbd', () => {
     const env = clusterVariantEnv(ctx, cluster);
     const { run, status } = cli(env);
     // Held until an hour from now, so it is certainly pending when cancelled.
-    const dir = project(env, `new Job(s, 'held', { allocation: { time: '00:05:00', extra: { begin: 'now+3600' } }, run: ['true'] });`);
+    const dir = project(
+      env,
+      `new Job(s, 'held', { allocation: { time: '00:05:00', extra: { begin: 'now+3600' } }, run: ['true'] });`,
+    );
     const apply = await run(dir, ['apply', '--yes']);
     expect(apply.exitCode, apply.stderr).toBe(0);
     const [row] = await status(dir);

@@ -7,7 +7,10 @@ import { waitFor } from '../helpers/wait.js';
 afterAll(cleanupProjects);
 
 /** Four points of two A100s for 30 minutes, and a report on a CPU for 15: 4 GPU-hours, 2.25 node-hours. */
-const stack = (stackProps: string, target = 'ClusterProfile.local()') => `import { App, ClusterProfile, Job, Stack, Sweep } from 'hpcdk';
+const stack = (
+  stackProps: string,
+  target = 'ClusterProfile.local()',
+) => `import { App, ClusterProfile, Job, Stack, Sweep } from 'hpcdk';
 const app = new App();
 const s = new Stack(app, 'demo', { targets: [${target}]${stackProps} });
 const sweep = new Sweep(s, 'ppo', {
@@ -18,7 +21,10 @@ const sweep = new Sweep(s, 'ppo', {
 new Job(s, 'report', { allocation: { time: '00:15:00' }, run: ['echo reported'] }).dependsOn(sweep);
 `;
 
-interface Row { address: string; status: string }
+interface Row {
+  address: string;
+  status: string;
+}
 
 async function statuses(dir: string): Promise<Row[]> {
   const r = await hpcdk(dir, ['status', '--json']);
@@ -33,12 +39,26 @@ describe('the compute budget on the local target', () => {
     const dir = makeProject({ 'stacks/demo.ts': stack('') });
     const plan = await hpcdk(dir, ['plan']);
     expect(plan.exitCode, plan.stderr).toBe(0);
-    expect(plan.stdout).toContain('Plan: 0 to add, 0 to change, 0 to destroy; 5 jobs to submit, 0 to cancel.\nCompute requested: 2.3 node-hours, 4.3 CPU-hours, 4.0 GPU-hours (a100: 4.0)');
+    expect(plan.stdout).toContain(
+      'Plan: 0 to add, 0 to change, 0 to destroy; 5 jobs to submit, 0 to cancel.\nCompute requested: 2.3 node-hours, 4.3 CPU-hours, 4.0 GPU-hours (a100: 4.0)',
+    );
     const json = JSON.parse((await hpcdk(dir, ['plan', '--json'])).stdout);
     const [p] = json.plans;
-    expect(p.compute).toEqual({ jobs: 5, nodeHours: 2.25, cpuHours: 4.25, gpuHours: 4, gpuHoursByType: { a100: 4 }, unbounded: [] });
+    expect(p.compute).toEqual({
+      jobs: 5,
+      nodeHours: 2.25,
+      cpuHours: 4.25,
+      gpuHours: 4,
+      gpuHoursByType: { a100: 4 },
+      unbounded: [],
+    });
     expect(p.budget).toBeUndefined();
-    expect(p.resources.find((r: { address: string }) => r.address === 'ppo/seed=1').compute).toEqual({ nodeHours: 0.5, cpuHours: 1, gpuHours: 1, gpuHoursByType: { a100: 1 } });
+    expect(p.resources.find((r: { address: string }) => r.address === 'ppo/seed=1').compute).toEqual({
+      nodeHours: 0.5,
+      cpuHours: 1,
+      gpuHours: 1,
+      gpuHoursByType: { a100: 1 },
+    });
   });
 
   it('GIVEN a stack budget exceeded WHEN plan and apply THEN both exit 1 naming the top jobs, and nothing is deployed or submitted', async () => {
@@ -48,13 +68,19 @@ describe('the compute budget on the local target', () => {
     expect(plan.stdout).toContain('Compute requested:');
     expect(plan.stderr).toContain('Stack demo on local requests more compute than its budget allows:');
     expect(plan.stderr).toContain('  GPU-hours: 4.0 requested, over the budget of 3.0 (stack demo)');
-    expect(plan.stderr).toContain('The jobs requesting the most:\n  sweep ppo (4 points): 2.0 node-hours, 4.0 CPU-hours, 4.0 GPU-hours (a100: 4.0)');
-    expect(plan.stderr).toContain('The plan was not saved. Raise the budget, or pass --ignore-budget to go ahead anyway.');
+    expect(plan.stderr).toContain(
+      'The jobs requesting the most:\n  sweep ppo (4 points): 2.0 node-hours, 4.0 CPU-hours, 4.0 GPU-hours (a100: 4.0)',
+    );
+    expect(plan.stderr).toContain(
+      'The plan was not saved. Raise the budget, or pass --ignore-budget to go ahead anyway.',
+    );
     expect(existsSync(join(dir, 'demo.plan'))).toBe(false);
 
     const json = await hpcdk(dir, ['plan', '--json']);
     expect(json.exitCode).toBe(1);
-    expect(JSON.parse(json.stdout).plans[0].budget.exceeded).toEqual([{ figure: 'gpuHours', requested: 4, limit: 3, from: 'stack demo' }]);
+    expect(JSON.parse(json.stdout).plans[0].budget.exceeded).toEqual([
+      { figure: 'gpuHours', requested: 4, limit: 3, from: 'stack demo' },
+    ]);
 
     const apply = await hpcdk(dir, ['apply', '--yes']);
     expect(apply.exitCode).toBe(1);
@@ -66,7 +92,12 @@ describe('the compute budget on the local target', () => {
   });
 
   it("GIVEN the target's budget is the tighter WHEN plan THEN it is the one reported", async () => {
-    const dir = makeProject({ 'stacks/demo.ts': stack(', budget: { gpuHours: 100 }', 'ClusterProfile.local({ budget: { cpuHours: 4, gpuHours: 50 } })') });
+    const dir = makeProject({
+      'stacks/demo.ts': stack(
+        ', budget: { gpuHours: 100 }',
+        'ClusterProfile.local({ budget: { cpuHours: 4, gpuHours: 50 } })',
+      ),
+    });
     const plan = await hpcdk(dir, ['plan']);
     expect(plan.exitCode).toBe(1);
     expect(plan.stderr).toContain('  CPU-hours: 4.3 requested, over the budget of 4.0 (target local)');
@@ -79,9 +110,13 @@ describe('the compute budget on the local target', () => {
     const dir = makeProject({ 'stacks/demo.ts': stack(', budget: { gpuHours: 3 }') });
     const apply = await hpcdk(dir, ['apply', '--yes', '--ignore-budget']);
     expect(apply.exitCode, apply.stderr).toBe(0);
-    expect(apply.stdout).toContain('Warning (--ignore-budget): Stack demo on local requests more compute than its budget allows:');
+    expect(apply.stdout).toContain(
+      'Warning (--ignore-budget): Stack demo on local requests more compute than its budget allows:',
+    );
     expect(apply.stdout).toContain('Apply complete! demo on local: 0 added, 0 changed, 0 destroyed; 5 jobs submitted');
-    await waitFor('the report to complete', async () => ((await statuses(dir)).find((r) => r.address === 'report')?.status === 'COMPLETED' ? true : undefined));
+    await waitFor('the report to complete', async () =>
+      (await statuses(dir)).find((r) => r.address === 'report')?.status === 'COMPLETED' ? true : undefined,
+    );
     // Nothing left to submit: nothing requested, so the budget has nothing to refuse.
     const again = await hpcdk(dir, ['plan', '--detailed-exitcode']);
     expect(again.exitCode).toBe(0);
@@ -105,7 +140,9 @@ describe('the compute budget on the local target', () => {
     expect(synth.stderr).toContain('Nothing was written.');
     expect(existsSync(join(dir, 'snapshots'))).toBe(false);
 
-    const profile = makeProject({ 'stacks/demo.ts': stack('', "ClusterProfile.local({ budget: { cpuHours: 'many' as unknown as number } })") });
+    const profile = makeProject({
+      'stacks/demo.ts': stack('', "ClusterProfile.local({ budget: { cpuHours: 'many' as unknown as number } })"),
+    });
     const refused = await hpcdk(profile, ['synth']);
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain('[target:local] budget.cpuHours: must be a positive number (got "many")');

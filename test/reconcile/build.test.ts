@@ -6,7 +6,10 @@ import { cleanupProjects, hpcdk, makeProject } from '../helpers/project.js';
 afterAll(cleanupProjects);
 
 /** A user's own buildable construct: renders a build script, a check and a lock command. */
-const source = (version: string, check = 'test -f built.txt') => `import { App, Stack, HpcConstruct, Job, z, type Construct } from 'hpcdk';
+const source = (
+  version: string,
+  check = 'test -f built.txt',
+) => `import { App, Stack, HpcConstruct, Job, z, type Construct } from 'hpcdk';
 
 const Schema = z.object({ version: z.string() }).strict();
 class Tool extends HpcConstruct<typeof Schema> {
@@ -44,8 +47,15 @@ describe('buildable resources', () => {
 
     writeFileSync(join(dir, 'stacks/demo.ts'), source('2.0'));
     const again = await hpcdk(dir, ['plan', '--json']);
-    const resources = JSON.parse(again.stdout).plans[0].resources as Array<{ address: string; action: string; reason: string }>;
-    expect(resources.find((r) => r.address === 'tool')).toMatchObject({ action: 'update', reason: 'changed: will be rebuilt' });
+    const resources = JSON.parse(again.stdout).plans[0].resources as Array<{
+      address: string;
+      action: string;
+      reason: string;
+    }>;
+    expect(resources.find((r) => r.address === 'tool')).toMatchObject({
+      action: 'update',
+      reason: 'changed: will be rebuilt',
+    });
     // The job depends on the tool, so a new tool means the job runs again.
     expect(resources.find((r) => r.address === 'use')?.action).toBe('submit');
   });

@@ -9,7 +9,17 @@ import { waitFor } from '../helpers/wait.js';
 afterAll(cleanupProjects);
 
 function git(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' } }).trim();
+  return execFileSync('git', args, {
+    cwd: dir,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.invalid',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@example.invalid',
+    },
+  }).trim();
 }
 
 /** A git project with experiments/v68 committed and a stack whose job runs it from a bundle. */
@@ -49,7 +59,9 @@ describe('code bundles', () => {
 
     const apply = await hpcdk(dir, ['apply', '--yes']);
     expect(apply.exitCode, apply.stderr).toBe(0);
-    await waitFor('the job', async () => ((await hpcdk(dir, ['status', '--json'])).stdout.includes('"COMPLETED"') ? true : undefined));
+    await waitFor('the job', async () =>
+      (await hpcdk(dir, ['status', '--json'])).stdout.includes('"COMPLETED"') ? true : undefined,
+    );
     const head = git(dir, 'rev-parse', 'HEAD');
     expect((await hpcdk(dir, ['logs', 'train'])).stdout).toBe(`training v68\ncommit=${head}\n`);
     expect((await hpcdk(dir, ['logs', 'train', '--err'])).stdout).toContain(`hpcdk: code code at commit ${head}`);
@@ -72,16 +84,23 @@ describe('code bundles', () => {
     writeFileSync(join(dir, 'experiments/v68/train.py'), 'print("dirty")\n');
     const apply = await hpcdk(dir, ['apply', '--yes', '--allow-dirty']);
     expect(apply.exitCode, apply.stderr).toBe(0);
-    await waitFor('the job', async () => ((await hpcdk(dir, ['status', '--json'])).stdout.includes('"COMPLETED"') ? true : undefined));
+    await waitFor('the job', async () =>
+      (await hpcdk(dir, ['status', '--json'])).stdout.includes('"COMPLETED"') ? true : undefined,
+    );
     expect((await hpcdk(dir, ['logs', 'train'])).stdout).toMatch(/^training v68\n/);
   });
 
   it('refuses paths git does not track, naming the construct', async () => {
     const dir = gitProject();
-    writeFileSync(join(dir, 'stacks/demo.ts'), `import { App, Stack, CodeBundle } from 'hpcdk';\nconst app = new App();\nnew CodeBundle(new Stack(app, 'demo'), 'code', { paths: ['experiments/v99'] });\n`);
+    writeFileSync(
+      join(dir, 'stacks/demo.ts'),
+      `import { App, Stack, CodeBundle } from 'hpcdk';\nconst app = new App();\nnew CodeBundle(new Stack(app, 'demo'), 'code', { paths: ['experiments/v99'] });\n`,
+    );
     const r = await hpcdk(dir, ['synth']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain('[demo/code] paths: is not tracked by git at HEAD (commit it first) (got "experiments/v99")');
+    expect(r.stderr).toContain(
+      '[demo/code] paths: is not tracked by git at HEAD (commit it first) (got "experiments/v99")',
+    );
   });
 
   it('is unpacked and run on the SLURM test cluster', async (ctx) => {
@@ -89,7 +108,13 @@ describe('code bundles', () => {
     const sshEnv = { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! };
     const dir = gitProject(testClusterProfile());
     expect((await hpcdk(dir, ['apply', '--yes'], sshEnv)).exitCode).toBe(0);
-    await waitFor('the job', async () => ((await hpcdk(dir, ['status', '--json'], sshEnv)).stdout.includes('"COMPLETED"') ? true : undefined), 60_000);
-    expect((await hpcdk(dir, ['logs', 'train'], sshEnv)).stdout).toBe(`training v68\ncommit=${git(dir, 'rev-parse', 'HEAD')}\n`);
+    await waitFor(
+      'the job',
+      async () => ((await hpcdk(dir, ['status', '--json'], sshEnv)).stdout.includes('"COMPLETED"') ? true : undefined),
+      60_000,
+    );
+    expect((await hpcdk(dir, ['logs', 'train'], sshEnv)).stdout).toBe(
+      `training v68\ncommit=${git(dir, 'rev-parse', 'HEAD')}\n`,
+    );
   });
 });

@@ -30,7 +30,8 @@ function aptMirror(): string | undefined {
   for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
     if (!existsSync(file)) continue;
     const text = readFileSync(file, 'utf8');
-    const match = /^URIs:\s*(\S+\/debian)\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s+bookworm\b/m.exec(text);
+    const match =
+      /^URIs:\s*(\S+\/debian)\s*$/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\s+bookworm\b/m.exec(text);
     if (match) return match[1];
   }
   return undefined;
@@ -41,10 +42,17 @@ async function ensureBaseImage(): Promise<void> {
   if (!existsSync(BASE_TARBALL)) {
     const root = mkdtempSync(join(tmpdir(), 'hpcdk-debootstrap-'));
     const mirror = aptMirror();
-    const r = await execa('debootstrap', ['--variant=minbase', 'bookworm', root, ...(mirror ? [mirror] : [])], { reject: false });
+    const r = await execa('debootstrap', ['--variant=minbase', 'bookworm', root, ...(mirror ? [mirror] : [])], {
+      reject: false,
+    });
     if (r.exitCode !== 0) throw new Error(`debootstrap failed: ${r.stderr.slice(-2000)}`);
     // Docs, locales, downloaded packages and package lists are 60% of it; with vfs storage every container copies the rest.
-    await execa('bash', ['-c', 'rm -rf -- "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/* "$1"/usr/share/locale/* "$1"/usr/share/man/*', 'prune', root]);
+    await execa('bash', [
+      '-c',
+      'rm -rf -- "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/* "$1"/usr/share/doc/* "$1"/usr/share/locale/* "$1"/usr/share/man/*',
+      'prune',
+      root,
+    ]);
     await execa('tar', ['-C', root, '-cf', `${BASE_TARBALL}.tmp`, '.']);
     await execa('mv', ['-f', `${BASE_TARBALL}.tmp`, BASE_TARBALL]);
     rmSync(root, { recursive: true, force: true });
@@ -55,7 +63,7 @@ async function ensureBaseImage(): Promise<void> {
 
 beforeAll(async () => {
   const version = await execa('podman', ['--version'], { reject: false }).catch(() => undefined);
-  if (!version || version.exitCode !== 0) {
+  if (version?.exitCode !== 0) {
     podmanMissing = 'podman is not installed (apt-get install podman runc debootstrap)';
     return;
   }
@@ -66,7 +74,11 @@ beforeAll(async () => {
 // The images these tests built (vfs keeps a full copy per layer); the cached base stays.
 afterAll(async () => {
   if (podmanMissing !== undefined) return;
-  const built = (await podman('images', '-q', '--filter', 'label=created_by=hpcdk', '--filter', 'label=hpcdk.stack=demo')).stdout.split('\n').filter((id) => id !== '');
+  const built = (
+    await podman('images', '-q', '--filter', 'label=created_by=hpcdk', '--filter', 'label=hpcdk.stack=demo')
+  ).stdout
+    .split('\n')
+    .filter((id) => id !== '');
   if (built.length > 0) await podman('rmi', '-f', ...new Set(built));
   await podman('image', 'prune', '-f', '--filter', 'label=hpcdk.stack=demo');
 });
@@ -89,16 +101,30 @@ ${body}
   });
 }
 
-const lockOf = (dir: string, address: string) => readFileSync(join(dir, '.hpcdk/local/demo/.hpcdk/locks', address, 'lock.txt'), 'utf8');
+const lockOf = (dir: string, address: string) =>
+  readFileSync(join(dir, '.hpcdk/local/demo/.hpcdk/locks', address, 'lock.txt'), 'utf8');
 
-interface StatusRow { address: string; status: string; exitCode?: number }
+interface StatusRow {
+  address: string;
+  status: string;
+  exitCode?: number;
+}
 
-async function finished(dir: string, address: string, env: Record<string, string> = {}, timeoutMs = 60_000): Promise<StatusRow> {
-  return waitFor(`${address} to finish`, async () => {
-    const r = await hpcdk(dir, ['status', '--json'], env);
-    const row = (JSON.parse(r.stdout) as { resources: StatusRow[] }).resources.find((x) => x.address === address);
-    return row && ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(row.status) ? row : undefined;
-  }, timeoutMs);
+async function finished(
+  dir: string,
+  address: string,
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<StatusRow> {
+  return waitFor(
+    `${address} to finish`,
+    async () => {
+      const r = await hpcdk(dir, ['status', '--json'], env);
+      const row = (JSON.parse(r.stdout) as { resources: StatusRow[] }).resources.find((x) => x.address === address);
+      return row && ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(row.status) ? row : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 describe('container images built with podman', () => {
@@ -122,14 +148,21 @@ describe('container images built with podman', () => {
     expect(log).toContain(': podman build from Dockerfile');
 
     const lock = lockOf(dir, 'image');
-    expect(lock).toMatch(/^built-with: podman build from Dockerfile\nimage: localhost\/hpcdk-demo-image:h[0-9a-f]{16}\nid: sha256:[0-9a-f]{64}\ndigest: sha256:[0-9a-f]{64}\n$/);
+    expect(lock).toMatch(
+      /^built-with: podman build from Dockerfile\nimage: localhost\/hpcdk-demo-image:h[0-9a-f]{16}\nid: sha256:[0-9a-f]{64}\ndigest: sha256:[0-9a-f]{64}\n$/,
+    );
     const image = /^image: (.*)$/m.exec(lock)![1]!;
-    const labels = JSON.parse((await podman('image', 'inspect', '--format', '{{json .Labels}}', image)).stdout) as Record<string, string>;
+    const labels = JSON.parse(
+      (await podman('image', 'inspect', '--format', '{{json .Labels}}', image)).stdout,
+    ) as Record<string, string>;
     expect(labels).toMatchObject({ created_by: 'hpcdk', 'hpcdk.stack': 'demo', 'hpcdk.address': 'image', team: 'rl' });
     // The final image holds only what it copied from the build stage; read its filesystem without running it.
     const container = (await podman('create', image, '/none')).stdout.trim();
     const exported = await execa('bash', ['-c', `podman --storage-driver vfs export ${container} | tar -tf -`]);
-    const content = await execa('bash', ['-c', `podman --storage-driver vfs export ${container} | tar -xOf - config.yaml`]);
+    const content = await execa('bash', [
+      '-c',
+      `podman --storage-driver vfs export ${container} | tar -xOf - config.yaml`,
+    ]);
     await podman('rm', container);
     expect(exported.stdout.split('\n').filter((f) => f !== '')).toEqual(['config.yaml']);
     expect(content.stdout).toBe('lr: 0.1');
@@ -140,21 +173,29 @@ describe('container images built with podman', () => {
     // A changed copied file is a new image: plan says it will be rebuilt.
     writeFileSync(join(dir, 'config.yaml'), 'lr: 0.2\n');
     const changed = await hpcdk(dir, ['plan']);
-    expect(changed.stdout).toContain('# image will be updated in place (changed: will be rebuilt with podman build from Dockerfile)');
+    expect(changed.stdout).toContain(
+      '# image will be updated in place (changed: will be rebuilt with podman build from Dockerfile)',
+    );
   }, 120_000);
 
   it('GIVEN a smoke test that fails WHEN applied THEN the build fails with the test in its log and nothing is recorded; once it passes the image is built', async (ctx) => {
     needPodman(ctx);
-    const body = (test: string) => `new ContainerImage(s, 'image', { from: '${BASE}', test: [${JSON.stringify(test)}], podman: ${PODMAN} });`;
+    const body = (test: string) =>
+      `new ContainerImage(s, 'image', { from: '${BASE}', test: [${JSON.stringify(test)}], podman: ${PODMAN} });`;
     const dir = localProject(body('test -f /etc/no-such-file'));
     const failed = await hpcdk(dir, ['apply', '--yes']);
     expect(failed.exitCode).toBe(1);
     expect(failed.stderr).toContain('the build of image failed on local');
     expect(failed.stderr).toContain('RUN test -f /etc/no-such-file');
     expect(existsSync(join(dir, '.hpcdk/local/demo/.hpcdk/locks/image/lock.txt'))).toBe(false);
-    expect((await hpcdk(dir, ['plan'])).stdout).toContain('# image will be created (new: will be built with podman build from Dockerfile)');
+    expect((await hpcdk(dir, ['plan'])).stdout).toContain(
+      '# image will be created (new: will be built with podman build from Dockerfile)',
+    );
 
-    writeFileSync(join(dir, 'stacks/demo.ts'), readFileSync(join(dir, 'stacks/demo.ts'), 'utf8').replace('/etc/no-such-file', '/etc/debian_version'));
+    writeFileSync(
+      join(dir, 'stacks/demo.ts'),
+      readFileSync(join(dir, 'stacks/demo.ts'), 'utf8').replace('/etc/no-such-file', '/etc/debian_version'),
+    );
     const passed = await hpcdk(dir, ['apply', '--yes']);
     expect(passed.exitCode, passed.stderr).toBe(0);
   }, 120_000);

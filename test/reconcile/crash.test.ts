@@ -13,7 +13,9 @@ afterAll(cleanupProjects);
  * Uploads, a build, three jobs (one depending on another) and a five-point
  * sweep submitted as three array chunks: every kind of step apply takes.
  */
-const source = (profile: string) => `import { App, Stack, HpcConstruct, Job, Sweep, TextFile, z, ClusterProfile, type Construct } from 'hpcdk';
+const source = (
+  profile: string,
+) => `import { App, Stack, HpcConstruct, Job, Sweep, TextFile, z, ClusterProfile, type Construct } from 'hpcdk';
 void ClusterProfile;
 ${buildToolSource('echo built')}
 const cluster = ${profile};
@@ -29,7 +31,8 @@ new Sweep(s, 'grid', { grid: { x: [1, 2, 3, 4, 5] }, allocation: { time: '00:05:
 `;
 
 /** A profile of its own (fresh state) that splits arrays into chunks of two. */
-const profileSource = () => testClusterProfile().replace("scheduler: 'slurm',", "scheduler: 'slurm',\n  maxArraySize: 2,");
+const profileSource = () =>
+  testClusterProfile().replace("scheduler: 'slurm',", "scheduler: 'slurm',\n  maxArraySize: 2,");
 
 /**
  * The commands worth dying just before: each file put in place and each state
@@ -39,11 +42,15 @@ const profileSource = () => testClusterProfile().replace("scheduler: 'slurm',", 
  */
 function killPoints(trace: readonly TraceEntry[], limit = 24): number[] {
   const chunkSteps = /^hpcdk_journal chunk |^hpcdk_ids\[grid\]|^hpcdk_points=|^printf "job |HPCDK_PARAMS_FILE=/;
-  const others = /^mv -f "\$D\/\.hpcdk\/incoming|^hpcdk_journal (file|built|job) |^printf .*journal|^hpcdk_job_id="\$\{hpcdk_job_id%%|^echo "@@submitted|^\( cd "\$D" && HPCDK_STACK_DIR|^rm -rf "\$D\/\.hpcdk\/incoming/;
+  const others =
+    /^mv -f "\$D\/\.hpcdk\/incoming|^hpcdk_journal (file|built|job) |^printf .*journal|^hpcdk_job_id="\$\{hpcdk_job_id%%|^echo "@@submitted|^\( cd "\$D" && HPCDK_STACK_DIR|^rm -rf "\$D\/\.hpcdk\/incoming/;
   const must = trace.filter((t) => chunkSteps.test(t.command)).map((t) => t.n);
   const rest = trace.filter((t) => !chunkSteps.test(t.command) && others.test(t.command)).map((t) => t.n);
   const room = Math.max(0, limit - must.length);
-  const spread = rest.filter((_, i) => rest.length <= room || Math.floor((i * room) / rest.length) !== Math.floor(((i - 1) * room) / rest.length));
+  const spread = rest.filter(
+    (_, i) =>
+      rest.length <= room || Math.floor((i * room) / rest.length) !== Math.floor(((i - 1) * room) / rest.length),
+  );
   return [...new Set([...must, ...spread])].sort((x, y) => x - y);
 }
 
@@ -68,7 +75,12 @@ describe('apply killed with kill -9 at every step that changes the target', () =
     const trace = faults.takeTrace();
     const points = killPoints(trace);
     expect(points.length, trace.map((t) => `${t.n} ${t.command}`).join('\n')).toBeGreaterThanOrEqual(20);
-    expect(trace.some((t) => /^hpcdk_job_id=/.test(t.command) && trace.some((u) => u.n > t.n && /^printf "job /.test(u.command))), 'an array chunk is submitted, then journaled').toBe(true);
+    expect(
+      trace.some(
+        (t) => /^hpcdk_job_id=/.test(t.command) && trace.some((u) => u.n > t.n && /^printf "job /.test(u.command)),
+      ),
+      'an array chunk is submitted, then journaled',
+    ).toBe(true);
 
     const rounds: Round[] = [];
     for (const at of points) {
@@ -86,20 +98,41 @@ describe('apply killed with kill -9 at every step that changes the target', () =
       const again = await hpcdk(dir, ['apply', '--yes'], sshEnv);
       const plan = await hpcdk(dir, ['plan', '--json'], sshEnv);
       // One line per submission: array tasks share their array's job id (%F).
-      const queue = await onCluster(env, `squeue -h -t all -o '%F %k' | grep -F ${JSON.stringify(prefix)} | sort -u | sed 's/^[0-9]* //; s/@.*//' | sort | uniq -c || true`);
+      const queue = await onCluster(
+        env,
+        `squeue -h -t all -o '%F %k' | grep -F ${JSON.stringify(prefix)} | sort -u | sed 's/^[0-9]* //; s/@.*//' | sort | uniq -c || true`,
+      );
 
       // THEN the kill happened, the re-run succeeded, nothing is left to do, and each job and chunk exists exactly once
-      const counts = queue.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/) as [string, string]);
-      const addresses = counts.flatMap(([n, comment]) => Array<string>(Number(n)).fill(comment.slice(prefix.length))).sort();
-      const pending = plan.exitCode === 0 ? (JSON.parse(plan.stdout).plans[0].resources as Array<{ address: string; action: string }>).filter((r) => r.action !== 'no-op') : [];
+      const counts = queue
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.trim().split(/\s+/) as [string, string]);
+      const addresses = counts
+        .flatMap(([n, comment]) => Array<string>(Number(n)).fill(comment.slice(prefix.length)))
+        .sort();
+      const pending =
+        plan.exitCode === 0
+          ? (JSON.parse(plan.stdout).plans[0].resources as Array<{ address: string; action: string }>).filter(
+              (r) => r.action !== 'no-op',
+            )
+          : [];
       const problems = [
         killed.exitCode === 0 ? 'the kill did not happen' : '',
         again.exitCode !== 0 ? `re-apply failed: ${again.stderr.trim()}` : '',
         plan.exitCode !== 0 ? `plan failed: ${plan.stderr.trim()}` : '',
         pending.length > 0 ? `still to do: ${pending.map((r) => `${r.action} ${r.address}`).join(', ')}` : '',
-        JSON.stringify(addresses) !== JSON.stringify(['a', 'b', 'c', 'grid', 'grid', 'grid']) ? `jobs on the cluster: ${addresses.join(' ')}` : '',
+        JSON.stringify(addresses) !== JSON.stringify(['a', 'b', 'c', 'grid', 'grid', 'grid'])
+          ? `jobs on the cluster: ${addresses.join(' ')}`
+          : '',
       ].filter(Boolean);
-      rounds.push({ at, command, ok: problems.length === 0, ...(problems.length > 0 ? { problem: problems.join('; ') } : {}) });
+      rounds.push({
+        at,
+        command,
+        ok: problems.length === 0,
+        ...(problems.length > 0 ? { problem: problems.join('; ') } : {}),
+      });
     }
     const failures = rounds.filter((r) => !r.ok);
     console.log(`crash: ${rounds.length} kill points tried, ${failures.length} failures`);

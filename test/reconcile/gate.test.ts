@@ -7,7 +7,10 @@ import { waitFor } from '../helpers/wait.js';
 afterAll(cleanupProjects);
 
 /** Two independent targets on this machine, each with a folder of its own; the job and the sweep may go to tier2 only after tier1. */
-const stack = (version: string, completedOn = 'tier1') => `import { App, ClusterProfile, Job, Stack, Sweep } from 'hpcdk';
+const stack = (
+  version: string,
+  completedOn = 'tier1',
+) => `import { App, ClusterProfile, Job, Stack, Sweep } from 'hpcdk';
 const tier1 = new ClusterProfile('tier1', { scheduler: 'local', basePath: '.hpcdk/tier1' });
 const tier2 = new ClusterProfile('tier2', { scheduler: 'local', basePath: '.hpcdk/tier2' });
 const app = new App();
@@ -16,7 +19,11 @@ new Job(s, 'train', { gate: { completedOn: ${JSON.stringify(completedOn)} }, run
 new Sweep(s, 'grid', { gate: { completedOn: ${JSON.stringify(completedOn)} }, grid: { lr: [1, 2] }, run: ['echo "lr $lr"'] });
 `;
 
-interface Row { address: string; status: string; jobId?: string }
+interface Row {
+  address: string;
+  status: string;
+  jobId?: string;
+}
 
 async function rows(dir: string, target: string): Promise<Row[]> {
   const r = await hpcdk(dir, ['status', '--json', '-t', target]);
@@ -36,11 +43,22 @@ async function runOn(dir: string, target: string): Promise<Map<string, Row>> {
   return new Map(done.map((x) => [x.address, x]));
 }
 
-interface PlanResource { address: string; action: string; gate?: { target: string; met: boolean | null; reason: string } }
+interface PlanResource {
+  address: string;
+  action: string;
+  gate?: { target: string; met: boolean | null; reason: string };
+}
 
-async function planJson(dir: string, target: string): Promise<{ exitCode: number; resources: PlanResource[]; stderr: string }> {
+async function planJson(
+  dir: string,
+  target: string,
+): Promise<{ exitCode: number; resources: PlanResource[]; stderr: string }> {
   const r = await hpcdk(dir, ['plan', '--json', '-t', target]);
-  return { exitCode: r.exitCode, resources: (JSON.parse(r.stdout) as { plans: Array<{ resources: PlanResource[] }> }).plans[0]!.resources, stderr: r.stderr };
+  return {
+    exitCode: r.exitCode,
+    resources: (JSON.parse(r.stdout) as { plans: Array<{ resources: PlanResource[] }> }).plans[0]!.resources,
+    stderr: r.stderr,
+  };
 }
 
 describe('a promotion gate between two local targets', () => {
@@ -54,12 +72,20 @@ describe('a promotion gate between two local targets', () => {
     expect(plan.exitCode).toBe(1);
     expect(plan.stdout).toContain('    > job "train"\n        gate: never submitted on tier1 ✗');
     expect(plan.stdout).toContain('        > lr=1 (new) gate: never submitted on tier1 ✗');
-    expect(plan.stderr).toContain('Stack demo on tier2 is gated: these submissions must first complete on another target.\n  train: never submitted on tier1\n  sweep grid (2 points): lr=1: never submitted on tier1; lr=2: never submitted on tier1');
-    expect(plan.stderr).toContain('Apply the stack on tier1 first (hpcdk apply demo -t tier1) and let it complete.\nThe plan was not saved.');
+    expect(plan.stderr).toContain(
+      'Stack demo on tier2 is gated: these submissions must first complete on another target.\n  train: never submitted on tier1\n  sweep grid (2 points): lr=1: never submitted on tier1; lr=2: never submitted on tier1',
+    );
+    expect(plan.stderr).toContain(
+      'Apply the stack on tier1 first (hpcdk apply demo -t tier1) and let it complete.\nThe plan was not saved.',
+    );
     expect(existsSync(join(dir, 'tier2.plan'))).toBe(false);
     const json = await planJson(dir, 'tier2');
     expect(json.exitCode).toBe(1);
-    expect(json.resources.find((r) => r.address === 'train')!.gate).toEqual({ target: 'tier1', met: false, reason: 'never submitted on tier1' });
+    expect(json.resources.find((r) => r.address === 'train')!.gate).toEqual({
+      target: 'tier1',
+      met: false,
+      reason: 'never submitted on tier1',
+    });
 
     const refused = await hpcdk(dir, ['apply', '--yes', '-t', 'tier2']);
     expect(refused.exitCode).toBe(1);
@@ -85,7 +111,10 @@ describe('a promotion gate between two local targets', () => {
     // AND once done on tier2, the gate is not evaluated and blocks nothing
     const unchanged = await planJson(dir, 'tier2');
     expect(unchanged.exitCode, unchanged.stderr).toBe(0);
-    expect(unchanged.resources.find((r) => r.address === 'train')).toMatchObject({ action: 'no-op', gate: { target: 'tier1', met: null } });
+    expect(unchanged.resources.find((r) => r.address === 'train')).toMatchObject({
+      action: 'no-op',
+      gate: { target: 'tier1', met: null },
+    });
 
     // WHEN the job's command changes (a new identity on both targets)
     writeFileSync(join(dir, 'stacks/demo.ts'), stack('v2'));
@@ -93,7 +122,9 @@ describe('a promotion gate between two local targets', () => {
     // THEN tier2 refuses again: tier1 ran only the old version; the sweep, unchanged, is not held back
     const again = await hpcdk(dir, ['apply', '--yes', '-t', 'tier2']);
     expect(again.exitCode).toBe(1);
-    expect(again.stderr).toContain(`  train: not run on tier1 at this content (its job ${trainOnTier1} there is COMPLETED, of another version)\nApply the stack on tier1 first`);
+    expect(again.stderr).toContain(
+      `  train: not run on tier1 at this content (its job ${trainOnTier1} there is COMPLETED, of another version)\nApply the stack on tier1 first`,
+    );
     expect(again.stderr).not.toContain('sweep grid');
     expect(again.stderr).toContain('Nothing was applied.');
 
@@ -110,7 +141,9 @@ describe('a promotion gate between two local targets', () => {
     const dir = makeProject({ 'stacks/demo.ts': stack('v1', 'tier9') });
     const synth = await hpcdk(dir, ['synth']);
     expect(synth.exitCode).toBe(1);
-    expect(synth.stderr).toContain('[demo/train] gate.completedOn: is not a target of stack demo (has: tier1, tier2, local) (got "tier9")');
+    expect(synth.stderr).toContain(
+      '[demo/train] gate.completedOn: is not a target of stack demo (has: tier1, tier2, local) (got "tier9")',
+    );
     expect(synth.stderr).toContain('[demo/grid] gate.completedOn: is not a target of stack demo');
     expect(synth.stderr).toContain('Nothing was written.');
     expect(existsSync(join(dir, 'snapshots'))).toBe(false);

@@ -31,7 +31,11 @@ describe('how an image will be built', () => {
     const apply = await hpcdk(dir, ['apply', '--yes']);
     expect(apply.exitCode, apply.stderr).toBe(0);
     expect(apply.stderr).toMatch(/building localhost\/hpcdk-demo-image:h[0-9a-f]{16}: podman build from Dockerfile/);
-    const built = (await execa('podman', ['--storage-driver', 'vfs', 'images', '-q', '--filter', 'label=hpcdk.stack=demo'])).stdout.split('\n').filter(Boolean);
+    const built = (
+      await execa('podman', ['--storage-driver', 'vfs', 'images', '-q', '--filter', 'label=hpcdk.stack=demo'])
+    ).stdout
+      .split('\n')
+      .filter(Boolean);
     expect(built.length).toBeGreaterThan(0);
     await execa('podman', ['--storage-driver', 'vfs', 'rmi', '-f', ...built], { reject: false });
   });
@@ -41,6 +45,8 @@ describe('how an image will be built', () => {
     const dir = project('apptainer');
     const plan = await hpcdk(dir, ['plan']);
     expect(plan.exitCode).toBe(1);
-    expect(plan.stderr).toContain("[demo/image] cannot be built on here: apptainer is not on this target (the profile's containerRuntime is apptainer)");
+    expect(plan.stderr).toContain(
+      "[demo/image] cannot be built on here: apptainer is not on this target (the profile's containerRuntime is apptainer)",
+    );
   });
 });

@@ -9,7 +9,9 @@ import { waitFor } from '../helpers/wait.js';
 afterAll(cleanupProjects);
 
 /** A stack whose apply takes a while: a slow build, then three jobs, one depending on another. */
-const source = (profile: string) => `import { App, Stack, HpcConstruct, Job, z, ClusterProfile, type Construct } from 'hpcdk';
+const source = (
+  profile: string,
+) => `import { App, Stack, HpcConstruct, Job, z, ClusterProfile, type Construct } from 'hpcdk';
 void ClusterProfile;
 ${buildToolSource('echo building; sleep 3; echo built')}
 const cluster = ${profile};
@@ -34,30 +36,52 @@ describe('an apply killed part way', () => {
       // A fresh stack state each round: destroy what the last round made.
       await hpcdk(dir, ['destroy', '--yes'], sshEnv);
       // Job ids only grow: this round's jobs are the ones above the highest id so far.
-      const floor = Number((await onCluster(env, "squeue -h -t all -o %A | sort -n | tail -n 1")).trim() || '0');
-      const child = execa('node', [`${REPO}/bin/hpcdk.js`, 'apply', '--yes'], { cwd: dir, env: { ...sshEnv, NO_COLOR: '1' }, reject: false });
+      const floor = Number((await onCluster(env, 'squeue -h -t all -o %A | sort -n | tail -n 1')).trim() || '0');
+      const child = execa('node', [`${REPO}/bin/hpcdk.js`, 'apply', '--yes'], {
+        cwd: dir,
+        env: { ...sshEnv, NO_COLOR: '1' },
+        reject: false,
+      });
       await new Promise((r) => setTimeout(r, killAfterMs));
       child.kill('SIGKILL');
       await child;
       // Run again until it goes through: a script still running on the target holds the lock until it ends.
-      const again = await waitFor('a re-run to succeed', async () => {
-        const r = await hpcdk(dir, ['apply', '--yes'], sshEnv);
-        if (r.exitCode === 0) return r;
-        expect(r.stderr).toMatch(/locked by|changed since this plan/);
-        return undefined;
-      }, 60_000);
+      const again = await waitFor(
+        'a re-run to succeed',
+        async () => {
+          const r = await hpcdk(dir, ['apply', '--yes'], sshEnv);
+          if (r.exitCode === 0) return r;
+          expect(r.stderr).toMatch(/locked by|changed since this plan/);
+          return undefined;
+        },
+        60_000,
+      );
       expect(again.exitCode).toBe(0);
       const plan = await hpcdk(dir, ['plan', '--json'], sshEnv);
       const resources = JSON.parse(plan.stdout).plans[0].resources as Array<{ address: string; action: string }>;
-      expect(resources.filter((r) => r.action !== 'no-op'), `after a kill at ${killAfterMs} ms`).toEqual([]);
+      expect(
+        resources.filter((r) => r.action !== 'no-op'),
+        `after a kill at ${killAfterMs} ms`,
+      ).toEqual([]);
       const ids = await hpcdk(dir, ['status', '--json'], sshEnv);
-      const jobs = (JSON.parse(ids.stdout) as { resources: Array<{ address: string; jobId?: string }> }).resources.filter((r) => r.jobId);
+      const jobs = (
+        JSON.parse(ids.stdout) as { resources: Array<{ address: string; jobId?: string }> }
+      ).resources.filter((r) => r.jobId);
       expect(jobs.map((j) => j.address).sort()).toEqual(['a', 'b', 'c']);
       // Each job submitted exactly once this round.
-      const live = await onCluster(env, `squeue -h -t all -o '%A %k' | awk -v floor=${floor} '$1 > floor { print $2 }' | grep -F '${prefix}' | sed 's/@.*//' | sort | uniq -c`);
-      const counts = live.trim().split('\n').map((l) => l.trim().split(/\s+/));
+      const live = await onCluster(
+        env,
+        `squeue -h -t all -o '%A %k' | awk -v floor=${floor} '$1 > floor { print $2 }' | grep -F '${prefix}' | sed 's/@.*//' | sort | uniq -c`,
+      );
+      const counts = live
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/));
       expect(counts.map(([, comment]) => comment!.slice(prefix.length)).sort()).toEqual(['a', 'b', 'c']);
-      expect(counts.every(([n]) => n === '1'), `a job was submitted twice:\n${live}`).toBe(true);
+      expect(
+        counts.every(([n]) => n === '1'),
+        `a job was submitted twice:\n${live}`,
+      ).toBe(true);
     }
     await hpcdk(dir, ['destroy', '--yes'], sshEnv);
     console.log('crash (client killed): 3 kill points tried, 0 failures');

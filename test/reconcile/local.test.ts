@@ -18,7 +18,13 @@ new TextFile(s, 'config', { fileName: 'config.yaml', content: 'lr: 0.1\\n' });
 new Job(s, 'train', { run: ['cat files/config/config.yaml', 'echo "trained in $SLURM_JOB_ID"'] });
 `);
 
-interface StatusRow { address: string; status: string; jobId?: string; exitCode?: number; attempts?: number }
+interface StatusRow {
+  address: string;
+  status: string;
+  jobId?: string;
+  exitCode?: number;
+  attempts?: number;
+}
 
 async function status(dir: string): Promise<StatusRow[]> {
   const r = await hpcdk(dir, ['status', '--json']);
@@ -67,12 +73,17 @@ describe('plan and apply on the local target', () => {
     expect(doc.format_version).toBe('1');
     const [plan] = doc.plans;
     expect(plan.summary).toEqual({ add: 1, change: 0, destroy: 0, submit: 1, cancel: 0 });
-    expect(plan.resources.map((x: { address: string; action: string }) => `${x.action} ${x.address}`)).toEqual(['create config', 'submit train']);
+    expect(plan.resources.map((x: { address: string; action: string }) => `${x.action} ${x.address}`)).toEqual([
+      'create config',
+      'submit train',
+    ]);
     // The human view says the same, rendered from the same plan.
     const human = (await hpcdk(dir, ['plan'])).stdout;
     expect(human).toContain('# config will be created (new)');
     expect(human).toContain('# train will be submitted (new)');
-    expect(human).toContain(`Plan: ${plan.summary.add} to add, ${plan.summary.change} to change, ${plan.summary.destroy} to destroy; ${plan.summary.submit} job to submit, ${plan.summary.cancel} to cancel.`);
+    expect(human).toContain(
+      `Plan: ${plan.summary.add} to add, ${plan.summary.change} to change, ${plan.summary.destroy} to destroy; ${plan.summary.submit} job to submit, ${plan.summary.cancel} to cancel.`,
+    );
   });
 
   it('shows a deployed file edited by hand as drift, and restores it', async () => {
@@ -92,14 +103,24 @@ describe('plan and apply on the local target', () => {
   });
 
   it('submits a changed job again, and only that job', async () => {
-    const dir = makeProject({ 'stacks/demo.ts': basic + `new Job(s, 'other', { run: ['true'] });\n` });
+    const dir = makeProject({ 'stacks/demo.ts': `${basic}new Job(s, 'other', { run: ['true'] });\n` });
     await hpcdk(dir, ['apply', '--yes']);
     const first = await jobFinished(dir, 'train');
     await jobFinished(dir, 'other');
-    writeFileSync(join(dir, 'stacks/demo.ts'), basic.replace('trained in', 'retrained in') + `new Job(s, 'other', { run: ['true'] });\n`);
+    writeFileSync(
+      join(dir, 'stacks/demo.ts'),
+      `${basic.replace('trained in', 'retrained in')}new Job(s, 'other', { run: ['true'] });\n`,
+    );
     const plan = await hpcdk(dir, ['plan', '--json']);
-    const resources = JSON.parse(plan.stdout).plans[0].resources as Array<{ address: string; action: string; reason: string }>;
-    expect(resources.find((r) => r.address === 'train')).toMatchObject({ action: 'submit', reason: `changed since job ${first.jobId} (COMPLETED)` });
+    const resources = JSON.parse(plan.stdout).plans[0].resources as Array<{
+      address: string;
+      action: string;
+      reason: string;
+    }>;
+    expect(resources.find((r) => r.address === 'train')).toMatchObject({
+      action: 'submit',
+      reason: `changed since job ${first.jobId} (COMPLETED)`,
+    });
     expect(resources.find((r) => r.address === 'other')).toMatchObject({ action: 'no-op' });
     await hpcdk(dir, ['apply', '--yes']);
     const second = await jobFinished(dir, 'train');
@@ -111,14 +132,20 @@ describe('plan and apply on the local target', () => {
     await hpcdk(dir, ['apply', '--yes']);
     expect(await jobFinished(dir, 'flaky')).toMatchObject({ status: 'FAILED', exitCode: 3 });
     const retry = await hpcdk(dir, ['plan']);
-    expect(retry.stdout).toMatch(/# flaky will be submitted \(last attempt FAILED \(exit 3\) \(job \d+\); attempt 2 of 2\)/);
+    expect(retry.stdout).toMatch(
+      /# flaky will be submitted \(last attempt FAILED \(exit 3\) \(job \d+\); attempt 2 of 2\)/,
+    );
     await hpcdk(dir, ['apply', '--yes']);
-    await waitFor('second attempt', async () => ((await status(dir)).find((r) => r.address === 'flaky')?.attempts === 2 ? true : undefined));
+    await waitFor('second attempt', async () =>
+      (await status(dir)).find((r) => r.address === 'flaky')?.attempts === 2 ? true : undefined,
+    );
     await jobFinished(dir, 'flaky');
     const exhausted = await hpcdk(dir, ['plan', '--detailed-exitcode']);
     expect(exhausted.exitCode).toBe(0);
     expect(exhausted.stdout).toContain('Jobs that need attention');
-    expect(exhausted.stdout).toContain('failed: FAILED (exit 3) after 2 attempts; apply --replace flaky submits it again');
+    expect(exhausted.stdout).toContain(
+      'failed: FAILED (exit 3) after 2 attempts; apply --replace flaky submits it again',
+    );
     const forced = await hpcdk(dir, ['plan', '--replace', 'flaky', '--detailed-exitcode']);
     expect(forced.exitCode).toBe(2);
     expect(forced.stdout).toContain('# flaky will be submitted (replacement requested)');
@@ -141,7 +168,10 @@ new Job(s, 'train', { run: ['cat "$SLURM_SUBMIT_DIR/prepared.txt"'] }).dependsOn
     const dir = makeProject({ 'stacks/demo.ts': basic });
     await hpcdk(dir, ['apply', '--yes']);
     await jobFinished(dir, 'train');
-    writeFileSync(join(dir, 'stacks/demo.ts'), stack(`new Job(s, 'train', { run: ['echo "trained in $SLURM_JOB_ID"'] });`));
+    writeFileSync(
+      join(dir, 'stacks/demo.ts'),
+      stack(`new Job(s, 'train', { run: ['echo "trained in $SLURM_JOB_ID"'] });`),
+    );
     const plan = await hpcdk(dir, ['plan']);
     expect(plan.stdout).toContain('# config will be destroyed (no longer in the stack)');
     await hpcdk(dir, ['apply', '--yes']);
@@ -156,7 +186,9 @@ new Job(s, 'train', { run: ['cat "$SLURM_SUBMIT_DIR/prepared.txt"'] }).dependsOn
   it('cancels a pending job that changed, and leaves a running outdated job alone', async () => {
     const dir = makeProject({ 'stacks/demo.ts': stack(`new Job(s, 'long', { run: ['sleep 30'] });`) });
     await hpcdk(dir, ['apply', '--yes']);
-    await waitFor('running', async () => ((await status(dir)).find((r) => r.address === 'long')?.status === 'RUNNING' ? true : undefined));
+    await waitFor('running', async () =>
+      (await status(dir)).find((r) => r.address === 'long')?.status === 'RUNNING' ? true : undefined,
+    );
     writeFileSync(join(dir, 'stacks/demo.ts'), stack(`new Job(s, 'long', { run: ['sleep 31'] });`));
     const plan = await hpcdk(dir, ['plan', '--detailed-exitcode']);
     expect(plan.exitCode).toBe(0);
@@ -191,11 +223,16 @@ new Job(s, 'train', { run: ['cat "$SLURM_SUBMIT_DIR/prepared.txt"'] }).dependsOn
     const { mkdirSync, writeFileSync: write } = await import('node:fs');
     const { hostname } = await import('node:os');
     mkdirSync(lock);
-    write(join(lock, 'owner'), `alice@laptop op=apply host=${hostname()} pid=${process.pid} since=${Math.floor(Date.now() / 1000)}\n`);
+    write(
+      join(lock, 'owner'),
+      `alice@laptop op=apply host=${hostname()} pid=${process.pid} since=${Math.floor(Date.now() / 1000)}\n`,
+    );
     appendFileSync(join(dir, 'stacks/demo.ts'), `new TextFile(s, 'more', { content: 'x' });\n`);
     const r = await hpcdk(dir, ['apply', '--yes']);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/the target is locked by alice@laptop \(apply, pid \d+ on \S+, since \d{4}-\d\d-\d\d [\d:]+ UTC\)/);
+    expect(r.stderr).toMatch(
+      /the target is locked by alice@laptop \(apply, pid \d+ on \S+, since \d{4}-\d\d-\d\d [\d:]+ UTC\)/,
+    );
     const unlock = await hpcdk(dir, ['force-unlock', 'demo']);
     expect(unlock.stdout).toContain('Removed the lock on demo (local) held by alice@laptop');
     expect((await hpcdk(dir, ['apply', '--yes'])).exitCode).toBe(0);

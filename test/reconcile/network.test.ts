@@ -46,7 +46,11 @@ describe('the SSH connection dropped during apply', () => {
 
       // GIVEN an apply paused on the target at the cut
       faults.pause(at!);
-      const apply = execa('node', [`${REPO}/bin/hpcdk.js`, 'apply', '--yes'], { cwd: dir, env: { ...sshEnv, NO_COLOR: '1' }, reject: false });
+      const apply = execa('node', [`${REPO}/bin/hpcdk.js`, 'apply', '--yes'], {
+        cwd: dir,
+        env: { ...sshEnv, NO_COLOR: '1' },
+        reject: false,
+      });
       const pid = await faults.paused();
       // WHEN its sshd session is killed, dropping the connection, and the script goes on
       await execa('kill', ['-9', String(await sshdSessionOf(pid))]);
@@ -55,20 +59,35 @@ describe('the SSH connection dropped during apply', () => {
 
       // THEN the user is told the connection was lost and what to do
       expect(dropped.exitCode, cut.name).toBe(1);
-      expect(dropped.stderr, cut.name).toMatch(/lost the connection to ssh .* during apply, after \d+ of \d+ steps.*Run apply again to finish/s);
+      expect(dropped.stderr, cut.name).toMatch(
+        /lost the connection to ssh .* during apply, after \d+ of \d+ steps.*Run apply again to finish/s,
+      );
       // AND a re-run goes through once the orphaned script has stopped and released the lock
-      const again = await waitFor(`a re-run after the cut ${cut.name}`, async () => {
-        const r = await hpcdk(dir, ['apply', '--yes'], sshEnv);
-        if (r.exitCode === 0) return r;
-        expect(r.stderr).toMatch(/locked by/);
-        return undefined;
-      }, 60_000);
+      const again = await waitFor(
+        `a re-run after the cut ${cut.name}`,
+        async () => {
+          const r = await hpcdk(dir, ['apply', '--yes'], sshEnv);
+          if (r.exitCode === 0) return r;
+          expect(r.stderr).toMatch(/locked by/);
+          return undefined;
+        },
+        60_000,
+      );
       expect(again.exitCode).toBe(0);
       const plan = await hpcdk(dir, ['plan', '--detailed-exitcode'], sshEnv);
       expect(plan.exitCode, `${cut.name}: ${plan.stdout}`).toBe(0);
-      const queue = await onCluster(env, `squeue -h -t all -o '%k' | grep -F ${JSON.stringify(prefix)} | sed 's/@.*//' | sort | uniq -c || true`);
-      const counts = queue.trim().split('\n').map((l) => l.trim().split(/\s+/));
-      expect(counts.map(([n, c]) => `${n} ${c!.slice(prefix.length)}`), cut.name).toEqual(['1 a', '1 b']);
+      const queue = await onCluster(
+        env,
+        `squeue -h -t all -o '%k' | grep -F ${JSON.stringify(prefix)} | sed 's/@.*//' | sort | uniq -c || true`,
+      );
+      const counts = queue
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/));
+      expect(
+        counts.map(([n, c]) => `${n} ${c!.slice(prefix.length)}`),
+        cut.name,
+      ).toEqual(['1 a', '1 b']);
     }
     // Reached only when every cut above passed its assertions.
     console.log(`network: ${CUTS.length} connection drops tried, 0 failures`);

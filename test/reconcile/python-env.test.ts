@@ -42,9 +42,13 @@ async function buildFixtureWheels(): Promise<void> {
         `[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "${p.name}"\nversion = "${p.version}"\ndependencies = [${deps}]\n`,
       );
       writeFileSync(join(dir, p.name, '__init__.py'), `__version__ = "${p.version}"\n`);
-      await execa('/usr/bin/python3', ['-m', 'pip', 'wheel', '--no-index', '--no-build-isolation', '--no-deps', '--quiet', '-w', wheels, dir], {
-        env: { PIP_DISABLE_PIP_VERSION_CHECK: '1' },
-      });
+      await execa(
+        '/usr/bin/python3',
+        ['-m', 'pip', 'wheel', '--no-index', '--no-build-isolation', '--no-deps', '--quiet', '-w', wheels, dir],
+        {
+          env: { PIP_DISABLE_PIP_VERSION_CHECK: '1' },
+        },
+      );
     }),
   );
 }
@@ -81,14 +85,22 @@ new Job(s, 'use', { environment: py, run: ['python -c "import alpha, sys; print(
 `;
 }
 
-interface StatusRow { address: string; status: string; exitCode?: number }
+interface StatusRow {
+  address: string;
+  status: string;
+  exitCode?: number;
+}
 
 async function waitForJob(dir: string, address: string, env: Record<string, string> = {}): Promise<StatusRow> {
-  return waitFor(`${address} to finish`, async () => {
-    const r = await hpcdk(dir, ['status', '--json'], env);
-    const row = (JSON.parse(r.stdout) as { resources: StatusRow[] }).resources.find((x) => x.address === address);
-    return row && ['COMPLETED', 'FAILED', 'CANCELLED'].includes(row.status) ? row : undefined;
-  }, 45_000);
+  return waitFor(
+    `${address} to finish`,
+    async () => {
+      const r = await hpcdk(dir, ['status', '--json'], env);
+      const row = (JSON.parse(r.stdout) as { resources: StatusRow[] }).resources.find((x) => x.address === address);
+      return row && ['COMPLETED', 'FAILED', 'CANCELLED'].includes(row.status) ? row : undefined;
+    },
+    45_000,
+  );
 }
 
 // The three builds are independent projects: run them side by side to keep the suite short.
@@ -134,7 +146,9 @@ describe.concurrent('PythonEnv builds', { timeout: 150_000 }, () => {
     expect(drift.stdout).toContain('Objects have changed outside hpcdk');
     expect(drift.stdout).toContain('py: alpha: installed 1.1.0, declared alpha==1.0.0');
     expect(drift.stdout).toContain('py: delta: declared (delta==3.0.0) but not installed');
-    expect(drift.stdout).toContain('py: gamma==0.1.0: installed, but neither declared nor required by a declared package');
+    expect(drift.stdout).toContain(
+      'py: gamma==0.1.0: installed, but neither declared nor required by a declared package',
+    );
     // beta is alpha's dependency: not drift.
     expect(drift.stdout).not.toMatch(/py: beta/);
 
@@ -144,9 +158,15 @@ describe.concurrent('PythonEnv builds', { timeout: 150_000 }, () => {
     expect(reapply.exitCode, reapply.stderr).toBe(0);
     expect(reapply.stdout).toContain('# py will be updated in place (changed: will be rebuilt)');
     expect(reapply.stdout).toMatch(/# use will be submitted \(changed since job \d+ \(COMPLETED\)\)/);
-    expect(readFileSync(join(stackDir, 'logs/py/build.log'), 'utf8')).toContain('hpcdk: updating the Python environment at');
+    expect(readFileSync(join(stackDir, 'logs/py/build.log'), 'utf8')).toContain(
+      'hpcdk: updating the Python environment at',
+    );
     expect(readFileSync(join(stackDir, '.hpcdk/locks/py/lock.txt'), 'utf8')).toMatch(/^alpha==1\.1\.0$/m);
-    await waitFor('the resubmitted job', async () => ((await hpcdk(dir, ['logs', 'use'])).stdout.startsWith('1.1.0 ') ? true : undefined), 45_000);
+    await waitFor(
+      'the resubmitted job',
+      async () => ((await hpcdk(dir, ['logs', 'use'])).stdout.startsWith('1.1.0 ') ? true : undefined),
+      45_000,
+    );
   });
 
   it("on the local target: GIVEN a wheelhouse gathered by apply and build: 'job' WHEN the job runs THEN it builds the env offline on node-local disk and completes", async () => {
@@ -190,7 +210,9 @@ new Job(s, 'use', { environment: py, run: ['python -c "import alpha, sys; print(
     // The run recorded the packages it used next to its logs (seed 004).
     const frozen = readdirSync(join(stackDir, 'logs/use/frozen'));
     expect(frozen).toHaveLength(1);
-    expect(readFileSync(join(stackDir, 'logs/use/frozen', frozen[0]!), 'utf8')).toBe('alpha==1.0.0\nbeta==2.0.0\ndelta==3.0.0\n');
+    expect(readFileSync(join(stackDir, 'logs/use/frozen', frozen[0]!), 'utf8')).toBe(
+      'alpha==1.0.0\nbeta==2.0.0\ndelta==3.0.0\n',
+    );
     // The env lived in the job's node-local folder, not in the stack folder.
     const prefix = /^1\.0\.0 (\S+)$/m.exec(out)?.[1];
     expect(prefix).toMatch(/\/envs\/py$/);

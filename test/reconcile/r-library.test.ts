@@ -24,8 +24,20 @@ interface FixturePackage {
 
 const FIXTURES: readonly FixturePackage[] = [
   { name: 'helperpkg', version: '0.2-1', exports: 'helper', code: 'helper <- function() "from helperpkg"\n' },
-  { name: 'tinypkg', version: '1.0.0', imports: 'helperpkg', exports: 'hello', code: 'hello <- function() paste("tinypkg 1.0.0 says hello", helperpkg::helper())\n' },
-  { name: 'tinypkg', version: '1.1.0', imports: 'helperpkg', exports: 'hello', code: 'hello <- function() paste("tinypkg 1.1.0 says hello", helperpkg::helper())\n' },
+  {
+    name: 'tinypkg',
+    version: '1.0.0',
+    imports: 'helperpkg',
+    exports: 'hello',
+    code: 'hello <- function() paste("tinypkg 1.0.0 says hello", helperpkg::helper())\n',
+  },
+  {
+    name: 'tinypkg',
+    version: '1.1.0',
+    imports: 'helperpkg',
+    exports: 'hello',
+    code: 'hello <- function() paste("tinypkg 1.1.0 says hello", helperpkg::helper())\n',
+  },
 ];
 /** Where each fixture goes: the current version in src/contrib, the older one in the Archive, as on CRAN. */
 const ARCHIVED = new Set(['tinypkg_1.0.0.tar.gz']);
@@ -50,7 +62,10 @@ async function buildRepository(): Promise<void> {
     writeFileSync(join(dir, 'R', `${p.name}.R`), p.code);
     await execa('R', ['CMD', 'build', '--no-build-vignettes', '--no-manual', p.name], { cwd: parent });
     const tarball = `${p.name}_${p.version}.tar.gz`;
-    copyFileSync(join(parent, tarball), ARCHIVED.has(tarball) ? join(contrib, 'Archive', p.name, tarball) : join(contrib, tarball));
+    copyFileSync(
+      join(parent, tarball),
+      ARCHIVED.has(tarball) ? join(contrib, 'Archive', p.name, tarball) : join(contrib, tarball),
+    );
   }
   await execa('Rscript', ['--vanilla', '-e', `tools::write_PACKAGES(${JSON.stringify(contrib)}, type = "source")`]);
 }
@@ -59,7 +74,10 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'hpcdk-rlib-'));
   repo = join(work, 'repo');
   await buildRepository();
-  rRelease = (await execa('Rscript', ['-e', 'cat(as.character(getRversion()))'])).stdout.split('.').slice(0, 2).join('.');
+  rRelease = (await execa('Rscript', ['-e', 'cat(as.character(getRversion()))'])).stdout
+    .split('.')
+    .slice(0, 2)
+    .join('.');
 }, 120_000);
 
 afterAll(() => {
@@ -73,13 +91,20 @@ interface StatusRow {
   jobId?: string;
 }
 
-async function finishedJob(dir: string, address: string, env: Record<string, string>, notJob?: string): Promise<StatusRow> {
+async function finishedJob(
+  dir: string,
+  address: string,
+  env: Record<string, string>,
+  notJob?: string,
+): Promise<StatusRow> {
   return waitFor(
     `${address} to finish`,
     async () => {
       const r = await hpcdk(dir, ['status', '--json'], env);
       const row = (JSON.parse(r.stdout) as { resources: StatusRow[] }).resources.find((x) => x.address === address);
-      return row && row.jobId !== notJob && ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(row.status) ? row : undefined;
+      return row && row.jobId !== notJob && ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT'].includes(row.status)
+        ? row
+        : undefined;
     },
     60_000,
   );
@@ -109,18 +134,24 @@ new Job(s, 'eval', { environment: rlib, allocation: { time: '00:05:00' }, run: [
     expect(apply.exitCode, apply.stderr + apply.stdout).toBe(0);
     expect(apply.stdout).toContain(`# eval-r will be created (new: will be built with R ${rRelease}.`);
     expect(apply.stdout).toContain(`packages from the local repository ${repo})`);
-    expect(apply.stderr).toContain(`the R library at ${libDir} is ready: 1 installed, 0 already at their pinned versions`);
+    expect(apply.stderr).toContain(
+      `the R library at ${libDir} is ready: 1 installed, 0 already at their pinned versions`,
+    );
     const log = await onCluster(env, `cat ${stackDir}/logs/eval-r/build.log`);
     expect(log).toContain('installing tinypkg 1.0.0\n');
     expect(log).toContain('* DONE (helperpkg)');
     expect(log).toContain('tinypkg 1.0.0 \nhpcdk: smoke check of eval-r passed (loaded tinypkg)');
-    expect(await onCluster(env, `cat ${stackDir}/.hpcdk/locks/eval-r/lock.txt`)).toBe('helperpkg==0.2-1\ntinypkg==1.0.0\n# requires helperpkg:\n# requires tinypkg: helperpkg');
+    expect(await onCluster(env, `cat ${stackDir}/.hpcdk/locks/eval-r/lock.txt`)).toBe(
+      'helperpkg==0.2-1\ntinypkg==1.0.0\n# requires helperpkg:\n# requires tinypkg: helperpkg',
+    );
 
     const job = await finishedJob(dir, 'eval', sshEnv);
     const err = (await hpcdk(dir, ['logs', 'eval', '--err'], sshEnv)).stdout;
     expect(job, err).toMatchObject({ status: 'COMPLETED' });
     // The job loaded the R module and found tinypkg in the library.
-    expect((await hpcdk(dir, ['logs', 'eval'], sshEnv)).stdout).toBe('tinypkg 1.0.0 says hello from helperpkg \nmodule r 4.4.0 \n');
+    expect((await hpcdk(dir, ['logs', 'eval'], sshEnv)).stdout).toBe(
+      'tinypkg 1.0.0 says hello from helperpkg \nmodule r 4.4.0 \n',
+    );
     const frozen = await onCluster(env, `cat ${stackDir}/logs/eval/frozen/*.txt`);
     expect(frozen).toMatch(/^helperpkg==0\.2-1\ntinypkg==1\.0\.0\n/);
 
@@ -133,7 +164,9 @@ new Job(s, 'eval', { environment: rlib, allocation: { time: '00:05:00' }, run: [
     const removed = await hpcdk(dir, ['plan'], sshEnv);
     expect(removed.stdout).toContain('Objects have changed outside hpcdk');
     expect(removed.stdout).toContain('eval-r: tinypkg: declared (tinypkg==1.0.0) but not installed');
-    expect(removed.stdout).toContain('eval-r: helperpkg==0.2-1: installed, but neither declared nor required by a declared package');
+    expect(removed.stdout).toContain(
+      'eval-r: helperpkg==0.2-1: installed, but neither declared nor required by a declared package',
+    );
 
     // The repository's current version: rebuilt with install.packages, and the job that uses it runs again.
     writeFileSync(join(dir, 'stacks/demo.ts'), stackFile('1.1.0'));
@@ -144,7 +177,9 @@ new Job(s, 'eval', { environment: rlib, allocation: { time: '00:05:00' }, run: [
     expect(upgrade.stderr).toContain('is ready: 1 installed, 0 already at their pinned versions');
     const rerun = await finishedJob(dir, 'eval', sshEnv, job.jobId);
     expect(rerun).toMatchObject({ status: 'COMPLETED' });
-    expect((await hpcdk(dir, ['logs', 'eval'], sshEnv)).stdout).toBe('tinypkg 1.1.0 says hello from helperpkg \nmodule r 4.4.0 \n');
+    expect((await hpcdk(dir, ['logs', 'eval'], sshEnv)).stdout).toBe(
+      'tinypkg 1.1.0 says hello from helperpkg \nmodule r 4.4.0 \n',
+    );
 
     // A version the repository does not have: plan shows the library differs from the pin; apply fails naming it and submits nothing.
     writeFileSync(join(dir, 'stacks/demo.ts'), stackFile('9.9.9'));
@@ -152,10 +187,14 @@ new Job(s, 'eval', { environment: rlib, allocation: { time: '00:05:00' }, run: [
     expect(missing.stdout).toContain('eval-r: tinypkg: installed 1.1.0, declared tinypkg==9.9.9');
     const refused = await hpcdk(dir, ['apply', '--yes'], sshEnv);
     expect(refused.exitCode).not.toBe(0);
-    expect(refused.stderr).toContain(`tinypkg 9.9.9: the repositories offer 1.1.0, and there is no tarball at file://${repo}/src/contrib/tinypkg_9.9.9.tar.gz`);
+    expect(refused.stderr).toContain(
+      `tinypkg 9.9.9: the repositories offer 1.1.0, and there is no tarball at file://${repo}/src/contrib/tinypkg_9.9.9.tar.gz`,
+    );
     expect(refused.stderr).toContain('hpcdk: tinypkg: declared 9.9.9, installed 1.1.0');
     // The journal still holds the two submissions of eval: nothing was submitted after the failed build.
-    const submissions = (await onCluster(env, `cat ${stackDir}/.hpcdk/journal`)).split('\n').filter((line) => line.startsWith('job eval '));
+    const submissions = (await onCluster(env, `cat ${stackDir}/.hpcdk/journal`))
+      .split('\n')
+      .filter((line) => line.startsWith('job eval '));
     expect(submissions.map((line) => line.split(' ')[3])).toEqual([job.jobId, rerun.jobId]);
   });
 
@@ -186,6 +225,8 @@ new Job(s, 'eval', { environment: rlib, run: [${R_STEP}, 'echo "R_LIBS=$R_LIBS"'
     expect(libs!.startsWith(stackDir)).toBe(false);
     const frozen = readdirSync(join(stackDir, 'logs/eval/frozen'));
     expect(frozen).toHaveLength(1);
-    expect(readFileSync(join(stackDir, 'logs/eval/frozen', frozen[0]!), 'utf8')).toBe('helperpkg==0.2-1\ntinypkg==1.0.0\n# requires helperpkg:\n# requires tinypkg: helperpkg\n');
+    expect(readFileSync(join(stackDir, 'logs/eval/frozen', frozen[0]!), 'utf8')).toBe(
+      'helperpkg==0.2-1\ntinypkg==1.0.0\n# requires helperpkg:\n# requires tinypkg: helperpkg\n',
+    );
   });
 });

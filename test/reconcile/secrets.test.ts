@@ -48,14 +48,18 @@ describe('secrets', () => {
     const env = { HPCDK_TEST_WANDB_KEY: value };
     const missing = await hpcdk(dir, ['apply', '--yes']);
     expect(missing.exitCode).toBe(1);
-    expect(missing.stderr).toContain('secret HPCDK_TEST_WANDB_KEY: not set in the environment of this apply (needed by train); nothing was done');
+    expect(missing.stderr).toContain(
+      'secret HPCDK_TEST_WANDB_KEY: not set in the environment of this apply (needed by train); nothing was done',
+    );
 
     expect((await hpcdk(dir, ['synth'], env)).exitCode).toBe(0);
     const human = await hpcdk(dir, ['plan'], env);
     const json = await hpcdk(dir, ['plan', '--json', '--out', join(dir, 'saved.plan.json')], env);
     const apply = await hpcdk(dir, ['apply', '--yes'], env);
     expect(apply.exitCode, apply.stderr).toBe(0);
-    await waitFor('the job', async () => ((await hpcdk(dir, ['status', '--json'])).stdout.includes('"COMPLETED"') ? true : undefined));
+    await waitFor('the job', async () =>
+      (await hpcdk(dir, ['status', '--json'])).stdout.includes('"COMPLETED"') ? true : undefined,
+    );
     const logs = await hpcdk(dir, ['logs', 'train']);
     const expected = (await import('node:crypto')).createHash('sha256').update(value).digest('hex').slice(0, 12);
     expect(logs.stdout).toBe(`key length ${value.length}, sha256 ${expected}\n`);
@@ -78,7 +82,9 @@ describe('secrets', () => {
       expect(text.includes(value), `the secret is in the ${what}`).toBe(false);
       scanned += 1;
     }
-    console.log(`secrets: ${scanned} outputs scanned (snapshots, plans, apply output, journal, logs, deployed files), 0 with the value`);
+    console.log(
+      `secrets: ${scanned} outputs scanned (snapshots, plans, apply output, journal, logs, deployed files), 0 with the value`,
+    );
   });
 
   it('reach a job on the SLURM test cluster through a 0600 file', async (ctx) => {
@@ -89,8 +95,14 @@ describe('secrets', () => {
     const dir = makeProject({ 'stacks/demo.ts': stack(profile) });
     const sshEnv = { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG!, HPCDK_TEST_WANDB_KEY: value };
     expect((await hpcdk(dir, ['apply', '--yes'], sshEnv)).exitCode).toBe(0);
-    await waitFor('the job', async () => ((await hpcdk(dir, ['status', '--json'], sshEnv)).stdout.includes('"COMPLETED"') ? true : undefined), 60_000);
-    expect((await hpcdk(dir, ['logs', 'train'], sshEnv)).stdout).toMatch(new RegExp(`^key length ${value.length}, sha256 [0-9a-f]{12}\\n$`));
+    await waitFor(
+      'the job',
+      async () => ((await hpcdk(dir, ['status', '--json'], sshEnv)).stdout.includes('"COMPLETED"') ? true : undefined),
+      60_000,
+    );
+    expect((await hpcdk(dir, ['logs', 'train'], sshEnv)).stdout).toMatch(
+      new RegExp(`^key length ${value.length}, sha256 [0-9a-f]{12}\\n$`),
+    );
     expect(await onCluster(env, `stat -c %a ${base}/demo/.hpcdk/secrets/HPCDK_TEST_WANDB_KEY`)).toBe('600');
     expect(await onCluster(env, `grep -rl ${value} ${base}/demo --exclude-dir=secrets || true`)).toBe('');
   });

@@ -20,7 +20,12 @@ ${body}
   });
 }
 
-interface Row { address: string; status: string; jobId?: string; exitCode?: number }
+interface Row {
+  address: string;
+  status: string;
+  jobId?: string;
+  exitCode?: number;
+}
 
 function cli(env: Record<string, string>) {
   const sshEnv = { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! };
@@ -63,10 +68,14 @@ new Job(s, 'train', {
     expect(sessionsWithKey(env, fingerprint)).toEqual({ logins: 2, sessions: 2 });
     expect(scripts()).toBe(3);
 
-    const rows = await waitFor('jobs to complete', async () => {
-      const r = await status(dir);
-      return r.filter((x) => x.status === 'COMPLETED').length === 2 ? r : undefined;
-    }, 60_000);
+    const rows = await waitFor(
+      'jobs to complete',
+      async () => {
+        const r = await status(dir);
+        return r.filter((x) => x.status === 'COMPLETED').length === 2 ? r : undefined;
+      },
+      60_000,
+    );
     expect(rows.find((r) => r.address === 'train')).toMatchObject({ status: 'COMPLETED', exitCode: 0 });
 
     const logs = await run(dir, ['logs', 'train']);
@@ -82,7 +91,9 @@ new Job(s, 'train', {
     const env = clusterEnv(ctx);
     const { run, status } = cli(env);
     // Held until an hour from now, so it is certainly pending when cancelled.
-    const dir = project(`new Job(s, 'held', { allocation: { time: '00:05:00', extra: { begin: 'now+3600' } }, run: ['true'] });`);
+    const dir = project(
+      `new Job(s, 'held', { allocation: { time: '00:05:00', extra: { begin: 'now+3600' } }, run: ['true'] });`,
+    );
     expect((await run(dir, ['apply', '--yes'])).exitCode).toBe(0);
     const [row] = await status(dir);
     expect(row).toMatchObject({ status: 'PENDING' });
@@ -100,13 +111,19 @@ new Job(s, 'train', {
   it('replaces a job that changed while pending: the old one is cancelled', async (ctx) => {
     const env = clusterEnv(ctx);
     const { run, status } = cli(env);
-    const body = (cmd: string) => `new Job(s, 'held', { allocation: { time: '00:05:00', extra: { begin: 'now+3600' } }, run: ['${cmd}'] });`;
+    const body = (cmd: string) =>
+      `new Job(s, 'held', { allocation: { time: '00:05:00', extra: { begin: 'now+3600' } }, run: ['${cmd}'] });`;
     const dir = project(body('echo one'));
     await run(dir, ['apply', '--yes']);
     const [first] = await status(dir);
-    writeFileSync(join(dir, 'stacks/demo.ts'), readFileSync(join(dir, 'stacks/demo.ts'), 'utf8').replace('echo one', 'echo two'));
+    writeFileSync(
+      join(dir, 'stacks/demo.ts'),
+      readFileSync(join(dir, 'stacks/demo.ts'), 'utf8').replace('echo one', 'echo two'),
+    );
     const apply = await run(dir, ['apply', '--yes']);
-    expect(apply.stdout).toContain(`# held will be replaced (cancelled, then submitted) (changed while pending (job ${first!.jobId}`);
+    expect(apply.stdout).toContain(
+      `# held will be replaced (cancelled, then submitted) (changed while pending (job ${first!.jobId}`,
+    );
     const [second] = await status(dir);
     expect(second!.jobId).not.toBe(first!.jobId);
     expect(second!.status).toBe('PENDING');
@@ -129,7 +146,10 @@ new Job(s, 'train', {
 describe('SSH host keys', () => {
   function configWith(env: Record<string, string>, dir: string, knownHosts: string): string {
     const config = join(dir, 'ssh_config');
-    writeFileSync(config, readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/UserKnownHostsFile .*/, `UserKnownHostsFile ${knownHosts}`));
+    writeFileSync(
+      config,
+      readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/UserKnownHostsFile .*/, `UserKnownHostsFile ${knownHosts}`),
+    );
     return config;
   }
 
@@ -141,7 +161,9 @@ describe('SSH host keys', () => {
     const sshEnv = { HPCDK_SSH_CONFIG: configWith(env, dir, knownHosts) };
     const refused = await hpcdk(dir, ['plan'], sshEnv);
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toMatch(/unknown host key for \[127\.0\.0\.1\]:\d+ \(ssh-ed25519 SHA256:[^)]+\): refusing to connect/);
+    expect(refused.stderr).toMatch(
+      /unknown host key for \[127\.0\.0\.1\]:\d+ \(ssh-ed25519 SHA256:[^)]+\): refusing to connect/,
+    );
     const accepted = await hpcdk(dir, ['plan', '--accept-new-host-key'], sshEnv);
     expect(accepted.exitCode, accepted.stderr).toBe(0);
     expect(readFileSync(knownHosts, 'utf8')).toMatch(/^\[127\.0\.0\.1\]:\d+ ssh-ed25519 /);
@@ -154,8 +176,13 @@ describe('SSH host keys', () => {
     const knownHosts = join(dir, 'known_hosts');
     copyFileSync(env.HPCDK_SSH_KNOWN_HOSTS!, knownHosts);
     const line = readFileSync(knownHosts, 'utf8').trim().split(' ');
-    writeFileSync(knownHosts, `${line[0]} ${line[1]} AAAAC3NzaC1lZDI1NTE5AAAAIBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n`);
-    const r = await hpcdk(dir, ['plan', '--accept-new-host-key'], { HPCDK_SSH_CONFIG: configWith(env, dir, knownHosts) });
+    writeFileSync(
+      knownHosts,
+      `${line[0]} ${line[1]} AAAAC3NzaC1lZDI1NTE5AAAAIBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n`,
+    );
+    const r = await hpcdk(dir, ['plan', '--accept-new-host-key'], {
+      HPCDK_SSH_CONFIG: configWith(env, dir, knownHosts),
+    });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('has CHANGED');
   });
@@ -168,9 +195,15 @@ describe('SSH connections', () => {
     // The loopback sshd plays both the jump host and the target.
     const base = readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8');
     const config = join(dir, 'ssh_config');
-    writeFileSync(config, `${base.replace('Host hpcdk-test', 'Host jump')}\nHost hpcdk-test\n  HostName 127.0.0.1\n  Port ${env.HPCDK_SSH_PORT}\n  User root\n  IdentityFile ${env.HPCDK_SSH_KEY}\n  UserKnownHostsFile ${env.HPCDK_SSH_KNOWN_HOSTS}\n  ProxyJump jump\n`);
+    writeFileSync(
+      config,
+      `${base.replace('Host hpcdk-test', 'Host jump')}\nHost hpcdk-test\n  HostName 127.0.0.1\n  Port ${env.HPCDK_SSH_PORT}\n  User root\n  IdentityFile ${env.HPCDK_SSH_KEY}\n  UserKnownHostsFile ${env.HPCDK_SSH_KNOWN_HOSTS}\n  ProxyJump jump\n`,
+    );
     const { fingerprint } = await ownKey(env, dir);
-    writeFileSync(config, readFileSync(config, 'utf8').replace(/IdentityFile .*/g, `IdentityFile ${join(dir, 'id_counting')}`));
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(/IdentityFile .*/g, `IdentityFile ${join(dir, 'id_counting')}`),
+    );
     const r = await hpcdk(dir, ['plan'], { HPCDK_SSH_CONFIG: config });
     expect(r.exitCode, r.stderr).toBe(0);
     // Two logins (the jump host, then the target through it) but one exec: the jump only forwards.
@@ -186,7 +219,12 @@ describe('SSH connections', () => {
     try {
       execFileSync('ssh-add', [env.HPCDK_SSH_KEY!], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
       const config = join(dir, 'ssh_config');
-      writeFileSync(config, readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8').replace(/\s*IdentityFile .*/, '').replace(/\s*IdentitiesOnly .*/, ''));
+      writeFileSync(
+        config,
+        readFileSync(env.HPCDK_SSH_CONFIG!, 'utf8')
+          .replace(/\s*IdentityFile .*/, '')
+          .replace(/\s*IdentitiesOnly .*/, ''),
+      );
       // HOME points nowhere, so no default key file can be found: only the agent can log in.
       const r = await hpcdk(dir, ['plan'], { HPCDK_SSH_CONFIG: config, SSH_AUTH_SOCK: sock, HOME: dir });
       expect(r.exitCode, r.stderr).toBe(0);

@@ -7,9 +7,18 @@ import { waitFor } from '../helpers/wait.js';
 
 afterAll(cleanupProjects);
 
-interface Row { address: string; kind: string; status: string; jobId?: string }
+interface Row {
+  address: string;
+  kind: string;
+  status: string;
+  jobId?: string;
+}
 
-const source = (target: string, seeds: string, prelude = '') => `import { App, Stack, Job, Sweep, ClusterProfile } from 'hpcdk';
+const source = (
+  target: string,
+  seeds: string,
+  prelude = '',
+) => `import { App, Stack, Job, Sweep, ClusterProfile } from 'hpcdk';
 void ClusterProfile;
 ${prelude}
 const app = new App();
@@ -30,10 +39,14 @@ async function rows(dir: string, env: Record<string, string> = {}): Promise<Row[
 }
 
 async function allDone(dir: string, env: Record<string, string> = {}): Promise<Row[]> {
-  return waitFor('every job to complete', async () => {
-    const r = await rows(dir, env);
-    return r.every((x) => x.status === 'COMPLETED') ? r : undefined;
-  }, 60_000);
+  return waitFor(
+    'every job to complete',
+    async () => {
+      const r = await rows(dir, env);
+      return r.every((x) => x.status === 'COMPLETED') ? r : undefined;
+    },
+    60_000,
+  );
 }
 
 describe('sweeps on the local target', () => {
@@ -54,7 +67,11 @@ describe('sweeps on the local target', () => {
     writeFileSync(join(dir, 'stacks/demo.ts'), source('', '1, 2, 3'));
     const more = await hpcdk(dir, ['plan', '--json']);
     const resources = JSON.parse(more.stdout).plans[0].resources as Array<{ address: string; action: string }>;
-    expect(resources.filter((r) => r.action === 'submit').map((r) => r.address)).toEqual(['ppo/lr=0.001,seed=3', 'ppo/lr=0.01,seed=3', 'report']);
+    expect(resources.filter((r) => r.action === 'submit').map((r) => r.address)).toEqual([
+      'ppo/lr=0.001,seed=3',
+      'ppo/lr=0.01,seed=3',
+      'report',
+    ]);
     const human = await hpcdk(dir, ['plan']);
     expect(human.stdout).toContain('# ppo: 2 of 6 points will be submitted');
     await hpcdk(dir, ['apply', '--yes']);
@@ -87,7 +104,7 @@ describe('sweeps on the SLURM test cluster', () => {
     const env = clusterEnv(ctx);
     const sshEnv = { HPCDK_SSH_CONFIG: env.HPCDK_SSH_CONFIG! };
     // The profile declares no partitions, so synth cannot know; the scheduler can.
-    const profile = testClusterProfile().replace(/partitions: \{[\s\S]*?\n  \},\n/, '');
+    const profile = testClusterProfile().replace(/partitions: \{[\s\S]*?\n {2}\},\n/, '');
     const dir = makeProject({
       'stacks/demo.ts': `import { App, Stack, Job, ClusterProfile } from 'hpcdk';
 const cluster = ${profile};

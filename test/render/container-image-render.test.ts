@@ -53,14 +53,30 @@ describe('renderDockerfile', () => {
     expect(froms[1]!.getRegistry()).toBe('registry.example.invalid:5000');
   });
 
-  it('THEN the instructions come in Dockerfile order: the final stage\'s LABEL first, ENV and WORKDIR before the steps, the smoke test as the last RUN, ENTRYPOINT and CMD at the end', () => {
+  it("THEN the instructions come in Dockerfile order: the final stage's LABEL first, ENV and WORKDIR before the steps, the smoke test as the last RUN, ENTRYPOINT and CMD at the end", () => {
     expect(instructions.map((i) => i.getKeyword())).toEqual([
-      'FROM', 'ENV', 'WORKDIR', 'COPY', 'RUN',
-      'FROM', 'LABEL', 'ENV', 'WORKDIR', 'RUN', 'COPY', 'RUN', 'RUN', 'RUN', 'ENTRYPOINT', 'CMD',
+      'FROM',
+      'ENV',
+      'WORKDIR',
+      'COPY',
+      'RUN',
+      'FROM',
+      'LABEL',
+      'ENV',
+      'WORKDIR',
+      'RUN',
+      'COPY',
+      'RUN',
+      'RUN',
+      'RUN',
+      'ENTRYPOINT',
+      'CMD',
     ]);
     const runs = instructions.filter((i) => i.getKeyword() === 'RUN').map((i) => i.getArgumentsContent());
     expect(runs.slice(-2)).toEqual(['python -c "import numpy"', 'test -d /wheels']);
-    expect(runs[1]).toBe("apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git ca-certificates && rm -rf /var/lib/apt/lists/*");
+    expect(runs[1]).toBe(
+      'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git ca-certificates && rm -rf /var/lib/apt/lists/*',
+    );
     expect(runs[2]).toBe("python3 -m pip install --no-cache-dir numpy==1.26.4 'torch>=2.1'");
   });
 
@@ -77,8 +93,13 @@ describe('renderDockerfile', () => {
     expect(env[1]!.getProperties().map((p) => p.getName())).toEqual(['GREETING', 'WANDB_MODE']);
     expect(env[1]!.getProperties()[1]!.getValue()).toBe('offline');
     const label = instructions.find((i) => i.getKeyword() === 'LABEL') as Label;
-    expect(Object.fromEntries(label.getProperties().map((p) => [p.getName(), p.getValue()]))).toEqual({ created_by: 'hpcdk', 'hpcdk.stack': 'demo', 'hpcdk.address': 'image' });
-    const json = (k: string) => (instructions.find((i) => i.getKeyword() === k) as JSONInstruction).getJSONStrings().map((s) => s.getJSONValue());
+    expect(Object.fromEntries(label.getProperties().map((p) => [p.getName(), p.getValue()]))).toEqual({
+      created_by: 'hpcdk',
+      'hpcdk.stack': 'demo',
+      'hpcdk.address': 'image',
+    });
+    const json = (k: string) =>
+      (instructions.find((i) => i.getKeyword() === k) as JSONInstruction).getJSONStrings().map((s) => s.getJSONValue());
     expect(json('ENTRYPOINT')).toEqual(['python']);
     expect(json('CMD')).toEqual(['main.py', '--epochs', '1']);
   });
@@ -88,9 +109,15 @@ describe('renderDockerfile', () => {
   });
 
   it('renders FROM scratch for the empty base, one stage without AS', () => {
-    const single = renderDockerfile({ stages: [{ from: { repository: 'scratch' }, env: {}, steps: [] }], labels: { created_by: 'hpcdk' }, test: [] }, ctx);
+    const single = renderDockerfile(
+      { stages: [{ from: { repository: 'scratch' }, env: {}, steps: [] }], labels: { created_by: 'hpcdk' }, test: [] },
+      ctx,
+    );
     const parsed = DockerfileParser.parse(single);
-    expect(parsed.getInstructions().map((i) => `${i.getKeyword()} ${i.getArgumentsContent()}`)).toEqual(['FROM scratch', 'LABEL "created_by"="hpcdk"']);
+    expect(parsed.getInstructions().map((i) => `${i.getKeyword()} ${i.getArgumentsContent()}`)).toEqual([
+      'FROM scratch',
+      'LABEL "created_by"="hpcdk"',
+    ]);
   });
 });
 
@@ -128,7 +155,7 @@ describe('renderApptainerDef', () => {
 
   it('THEN a variable is in %environment (run time) and also exported in %post (build time)', () => {
     const final = stages[1]!.sections;
-    const exports = ['export GREETING=\'it\'\\\'\'s $5 "each"\'', 'export WANDB_MODE=offline'];
+    const exports = ["export GREETING='it'\\''s $5 \"each\"'", 'export WANDB_MODE=offline'];
     expect(final['%environment']).toEqual(exports);
     expect(final['%post']!.slice(0, 2)).toEqual(exports);
     expect(final['%post']!.slice(2, 4)).toEqual(['mkdir -p -- /app', 'cd -- /app']);
@@ -142,13 +169,28 @@ describe('renderApptainerDef', () => {
 
   it('THEN only the final stage has %labels, %test and %runscript', () => {
     expect(Object.keys(stages[0]!.sections)).toEqual(['%files', '%environment', '%post']);
-    expect(Object.keys(stages[1]!.sections)).toEqual(['%files from build', '%environment', '%post', '%labels', '%test', '%runscript']);
+    expect(Object.keys(stages[1]!.sections)).toEqual([
+      '%files from build',
+      '%environment',
+      '%post',
+      '%labels',
+      '%test',
+      '%runscript',
+    ]);
     expect(stages[1]!.sections['%labels']).toEqual(['created_by hpcdk', 'hpcdk.address image', 'hpcdk.stack demo']);
-    expect(stages[1]!.sections['%test']).toEqual(['set -e', 'cd -- /app', 'python -c "import numpy"', 'test -d /wheels']);
+    expect(stages[1]!.sections['%test']).toEqual([
+      'set -e',
+      'cd -- /app',
+      'python -c "import numpy"',
+      'test -d /wheels',
+    ]);
   });
 
-  it('THEN %runscript has Docker\'s ENTRYPOINT/CMD semantics: arguments replace CMD and follow ENTRYPOINT', () => {
-    const runscript = renderApptainerDef({ ...spec, entrypoint: ['echo', 'entry'], stages: [{ ...spec.stages[1]!, workdir: '/tmp' }] }, ctx);
+  it("THEN %runscript has Docker's ENTRYPOINT/CMD semantics: arguments replace CMD and follow ENTRYPOINT", () => {
+    const runscript = renderApptainerDef(
+      { ...spec, entrypoint: ['echo', 'entry'], stages: [{ ...spec.stages[1]!, workdir: '/tmp' }] },
+      ctx,
+    );
     const body = defStages(runscript)[0]!.sections['%runscript']!.join('\n');
     const run = (...args: string[]) => execFileSync('sh', ['-c', body, 'runscript', ...args], { encoding: 'utf8' });
     expect(run()).toBe('entry main.py --epochs 1\n');

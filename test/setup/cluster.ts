@@ -39,9 +39,17 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return undefined;
   }
   const dir = process.env.HPCDK_CLUSTER_DIR ?? '/tmp/hpcdk-cluster';
-  const up = await execa('bash', [join(SCRIPTS, 'up.sh')], { reject: false, env: { HPCDK_CLUSTER_DIR: dir }, all: true });
+  const up = await execa('bash', [join(SCRIPTS, 'up.sh')], {
+    reject: false,
+    env: { HPCDK_CLUSTER_DIR: dir },
+    all: true,
+  });
   if (up.exitCode !== 0 || !existsSync(join(dir, 'env'))) {
-    const reason = `the test cluster could not start: ${String(up.all ?? '').trim().split('\n').slice(-3).join(' / ')}`;
+    const reason = `the test cluster could not start: ${String(up.all ?? '')
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' / ')}`;
     project.provide('cluster', { available: false, reason });
     return undefined;
   }

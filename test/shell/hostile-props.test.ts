@@ -7,18 +7,45 @@ import { describe, expect, it } from 'vitest';
 import { Dataset, Job, Sweep, TextFile, Testing, renderParamsFile } from '../../lib/index.js';
 
 /** Strings meant to break out of a script: quotes, substitutions, newlines, globs, leading dashes, unicode. */
-const hostile = fc.oneof(
-  { weight: 3, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }) },
-  {
-    weight: 2,
-    arbitrary: fc.constantFrom("'", '"', '$(touch pwned)', '`touch pwned`', 'a\nb', '*', '-rf', '--help', '$HOME', '${PATH}', '\\', '名前 🚀', '; touch pwned', '&& touch pwned', "'\"'\"'", '!!', '~', '\t', '$((1+1))', '>pwned'),
-  },
-).filter((s) => !s.includes('\0'));
+const hostile = fc
+  .oneof(
+    { weight: 3, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }) },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(
+        "'",
+        '"',
+        '$(touch pwned)',
+        '`touch pwned`',
+        'a\nb',
+        '*',
+        '-rf',
+        '--help',
+        '$HOME',
+        '${PATH}',
+        '\\',
+        '名前 🚀',
+        '; touch pwned',
+        '&& touch pwned',
+        "'\"'\"'",
+        '!!',
+        '~',
+        '\t',
+        '$((1+1))',
+        '>pwned',
+      ),
+    },
+  )
+  .filter((s) => !s.includes('\0'));
 
 const SEP = '\u0001';
 
 /** Runs a rendered script in a scratch folder; returns stdout, and whether any file named pwned appeared. */
-function runScript(script: string, env: Record<string, string> = {}, folders: string[] = []): { out: string; pwned: boolean } {
+function runScript(
+  script: string,
+  env: Record<string, string> = {},
+  folders: string[] = [],
+): { out: string; pwned: boolean } {
   const dir = mkdtempSync(join(tmpdir(), 'hpcdk-hostile-'));
   mkdirSync(join(dir, 'scratch'));
   for (const f of folders) mkdirSync(join(dir, f), { recursive: true });
@@ -26,7 +53,11 @@ function runScript(script: string, env: Record<string, string> = {}, folders: st
   writeFileSync(file, script);
   const syntax = spawnSync('bash', ['-n', file], { encoding: 'utf8' });
   expect(syntax.status, syntax.stderr).toBe(0);
-  const r = spawnSync('bash', [file], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: dir, TMPDIR: join(dir, 'scratch'), ...env } });
+  const r = spawnSync('bash', [file], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: dir, TMPDIR: join(dir, 'scratch'), ...env },
+  });
   expect(r.status, r.stderr).toBe(0);
   const pwned = spawnSync('find', [dir, '-name', 'pwned*'], { encoding: 'utf8' }).stdout.trim() !== '';
   return { out: r.stdout, pwned };
@@ -62,12 +93,21 @@ describe('hostile strings in every string prop', () => {
         const stack = Testing.stack({}, 'fuzz');
         new Sweep(stack, 'sweep', { grid: { tag: unique }, run: ['printf "%s\\001" "$tag"'] });
         const out = Testing.synth(stack);
-        const points = out.resources.map((r, index) => ({ index, identity: r.identity, address: r.address, key: String(r.spec.key), params: r.spec.params as Record<string, string> }));
+        const points = out.resources.map((r, index) => ({
+          index,
+          identity: r.identity,
+          address: r.address,
+          key: String(r.spec.key),
+          params: r.spec.params as Record<string, string>,
+        }));
         const params = renderParamsFile('sweep', 'c', points);
         const dir = mkdtempSync(join(tmpdir(), 'hpcdk-params-'));
         writeFileSync(join(dir, 'params.sh'), params);
         for (const p of points) {
-          const { out: printed, pwned } = runScript(out.file('sweep/sweep.sbatch'), { HPCDK_PARAMS_FILE: join(dir, 'params.sh'), SLURM_ARRAY_TASK_ID: String(p.index) });
+          const { out: printed, pwned } = runScript(out.file('sweep/sweep.sbatch'), {
+            HPCDK_PARAMS_FILE: join(dir, 'params.sh'),
+            SLURM_ARRAY_TASK_ID: String(p.index),
+          });
           expect(pwned).toBe(false);
           expect(printed.split(SEP)[0]).toBe(p.params.tag);
         }

@@ -10,7 +10,27 @@ function bash(script: string, env: Record<string, string> = {}): string {
 
 const hostile = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
-  fc.constantFrom('', "'", '"', '$(touch /tmp/pwned)', '`id`', 'a\nb', '*', '-rf', '--help', '$HOME', '${PATH}', '\\', 'é ü 名前 🚀', ';', '&& ls', '\t', "'\"'\"'", '!!', '~'),
+  fc.constantFrom(
+    '',
+    "'",
+    '"',
+    '$(touch /tmp/pwned)',
+    '`id`',
+    'a\nb',
+    '*',
+    '-rf',
+    '--help',
+    '$HOME',
+    '${PATH}',
+    '\\',
+    'é ü 名前 🚀',
+    ';',
+    '&& ls',
+    '\t',
+    "'\"'\"'",
+    '!!',
+    '~',
+  ),
 );
 
 describe('quote', () => {
@@ -26,11 +46,17 @@ describe('quote', () => {
   it('makes bash see exactly the literal value, for any string (property)', () => {
     // One bash process checks a whole batch, so the property runs many cases quickly.
     fc.assert(
-      fc.property(fc.array(hostile.filter((s) => !s.includes('\0')), { minLength: 1, maxLength: 50 }), (values) => {
-        const script = values.map((v) => `printf '%s\\0' ${quote(v)}`).join('\n');
-        const printed = bash(script).split('\0').slice(0, -1);
-        expect(printed).toEqual(values);
-      }),
+      fc.property(
+        fc.array(
+          hostile.filter((s) => !s.includes('\0')),
+          { minLength: 1, maxLength: 50 },
+        ),
+        (values) => {
+          const script = values.map((v) => `printf '%s\\0' ${quote(v)}`).join('\n');
+          const printed = bash(script).split('\0').slice(0, -1);
+          expect(printed).toEqual(values);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -47,11 +73,16 @@ describe('RuntimeRef', () => {
   it('expands the variable on the node but keeps hostile path segments literal (property)', () => {
     const segment = hostile.filter((s) => !s.includes('\0') && !s.includes('/') && s !== '' && s !== '.');
     fc.assert(
-      fc.property(fc.array(fc.array(segment, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 40 }), (paths) => {
-        const script = paths.map((segments) => `printf '%s\\0' ${word(RuntimeRef.env('SCRATCH').join(...segments))}`).join('\n');
-        const printed = bash(script, { SCRATCH: '/node/local' }).split('\0').slice(0, -1);
-        expect(printed).toEqual(paths.map((segments) => ['/node/local', ...segments].join('/')));
-      }),
+      fc.property(
+        fc.array(fc.array(segment, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 40 }),
+        (paths) => {
+          const script = paths
+            .map((segments) => `printf '%s\\0' ${word(RuntimeRef.env('SCRATCH').join(...segments))}`)
+            .join('\n');
+          const printed = bash(script, { SCRATCH: '/node/local' }).split('\0').slice(0, -1);
+          expect(printed).toEqual(paths.map((segments) => ['/node/local', ...segments].join('/')));
+        },
+      ),
       { numRuns: 40 },
     );
   });

@@ -1,5 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -102,7 +112,9 @@ describe('the stack lock', () => {
     const d = stackDir();
     const owner = `alice@laptop op=apply host=${hostname()} pid=${process.pid} since=${Math.floor(Date.now() / 1000)} token=t1`;
     symlinkSync(owner, join(d, LOCK_FILE));
-    const r = spawnSync('bash', ['-c', `D=${JSON.stringify(d)}\n${takeLockLines('apply')}\necho ran`], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', `D=${JSON.stringify(d)}\n${takeLockLines('apply')}\necho ran`], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(3);
     expect(r.stdout).toBe(`@@locked ${owner}\n`);
     expect(readlinkSync(join(d, LOCK_FILE))).toBe(owner);
@@ -115,7 +127,11 @@ describe('the stack lock', () => {
     ]) {
       const d = stackDir();
       symlinkSync(owner, join(d, LOCK_FILE));
-      const r = spawnSync('bash', ['-c', `D=${JSON.stringify(d)}\n${takeLockLines('apply')}\nreadlink "$D/${LOCK_FILE}"`], { encoding: 'utf8' });
+      const r = spawnSync(
+        'bash',
+        ['-c', `D=${JSON.stringify(d)}\n${takeLockLines('apply')}\nreadlink "$D/${LOCK_FILE}"`],
+        { encoding: 'utf8' },
+      );
       expect(r.status, r.stdout).toBe(0);
       const [note, holder] = r.stdout.trim().split('\n');
       expect(note).toBe(`@@note taking over a stale lock (${owner})`);
@@ -137,7 +153,14 @@ describe('the stack lock', () => {
   it('GIVEN a holder whose lock was replaced by another WHEN the first exits THEN it leaves the other lock alone', () => {
     const d = stackDir();
     const other = 'dave@ws op=apply host=x pid=1 since=1 token=t5';
-    const r = spawnSync('bash', ['-c', `D=${JSON.stringify(d)}\n${takeLockLines('apply')}\nrm -f "$D/${LOCK_FILE}"; ln -s ${JSON.stringify(other)} "$D/${LOCK_FILE}"`], { encoding: 'utf8' });
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `D=${JSON.stringify(d)}\n${takeLockLines('apply')}\nrm -f "$D/${LOCK_FILE}"; ln -s ${JSON.stringify(other)} "$D/${LOCK_FILE}"`,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(0);
     expect(readlinkSync(join(d, LOCK_FILE))).toBe(other);
   });
@@ -153,7 +176,9 @@ describe('the stack lock', () => {
   });
 
   it('describes an owner line for people', () => {
-    expect(describeLockOwner('root@laptop op=apply host=login1 pid=42 since=1795406294 token=a.b')).toBe('root@laptop (apply, pid 42 on login1, since 2026-11-23 03:58:14 UTC)');
+    expect(describeLockOwner('root@laptop op=apply host=login1 pid=42 since=1795406294 token=a.b')).toBe(
+      'root@laptop (apply, pid 42 on login1, since 2026-11-23 03:58:14 UTC)',
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import {

@@ -13,7 +13,13 @@ import { foldJournal } from '../../lib/state/journal.js';
 import { synthesizeStack } from '../../lib/synth/synthesize.js';
 import { applyProgram, type SubmitStep } from '../../lib/targets/automation/apply.js';
 import { sftpOptions } from '../../lib/targets/automation/channel.js';
-import { ALLOWED_COMMANDS, AutomationRefusedError, checkCommand, isAllowedCommand, remoteStackDir } from '../../lib/targets/automation/commands.js';
+import {
+  ALLOWED_COMMANDS,
+  AutomationRefusedError,
+  checkCommand,
+  isAllowedCommand,
+  remoteStackDir,
+} from '../../lib/targets/automation/commands.js';
 import { HELPER_NAME, HELPER_PY } from '../../lib/targets/automation/helper.js';
 import { lastJobId, logPath } from '../../lib/state/log-names.js';
 import { connect } from '../../lib/targets/connection.js';
@@ -21,7 +27,9 @@ import { LocalTransport } from '../../lib/targets/transport.js';
 import { REPO } from '../helpers/project.js';
 
 const made: string[] = [];
-afterAll(() => made.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'hpcdk-automation-'));
   made.push(d);
@@ -56,17 +64,26 @@ const conn = () => connect(robot, { projectDir: '/p', transportFor: async () => 
 
 describe('automation mode: the commands it sends', () => {
   it('GIVEN the allow-list WHEN commands are checked THEN allowed ones become one line of words, others are refused', () => {
-    expect(checkCommand(['python3', '/home/u/.hpcdk/.hpcdk/helper-1.py', 'read', '/home/u/.hpcdk/.hpcdk/requests/r.json'])).toBe('python3 /home/u/.hpcdk/.hpcdk/helper-1.py read /home/u/.hpcdk/.hpcdk/requests/r.json');
+    expect(
+      checkCommand(['python3', '/home/u/.hpcdk/.hpcdk/helper-1.py', 'read', '/home/u/.hpcdk/.hpcdk/requests/r.json']),
+    ).toBe('python3 /home/u/.hpcdk/.hpcdk/helper-1.py read /home/u/.hpcdk/.hpcdk/requests/r.json');
     expect(isAllowedCommand('/usr/lib/openssh/sftp-server')).toBe(true);
     expect(isAllowedCommand('sbatch')).toBe(true);
-    for (const refused of [['bash', '-s'], ['sacct', '-j', '1'], ['sh', '-c', 'true'], ['env', 'python3']]) {
+    for (const refused of [
+      ['bash', '-s'],
+      ['sacct', '-j', '1'],
+      ['sh', '-c', 'true'],
+      ['env', 'python3'],
+    ]) {
       expect(() => checkCommand(refused)).toThrow(AutomationRefusedError);
       expect(() => checkCommand(refused)).toThrow(`${refused[0]} is not a command an automation node allows`);
     }
   });
 
   it('GIVEN words with white space, quotes or globs WHEN checked THEN they are refused, naming the word', () => {
-    expect(() => checkCommand(['python3', '/home/my lab/helper.py'])).toThrow('the argument "/home/my lab/helper.py" contains white space');
+    expect(() => checkCommand(['python3', '/home/my lab/helper.py'])).toThrow(
+      'the argument "/home/my lab/helper.py" contains white space',
+    );
     expect(() => checkCommand(['python3', 'a\tb'])).toThrow(AutomationRefusedError);
     expect(() => checkCommand(['cat', '*.txt'])).toThrow('a glob character');
     expect(() => checkCommand(['cat', "'x'"])).toThrow('a quote');
@@ -76,24 +93,52 @@ describe('automation mode: the commands it sends', () => {
   it('GIVEN the test wrapper WHEN it is sent commands THEN it lets through exactly what isAllowedCommand allows', async () => {
     const log = join(tempDir(), 'wrapper.log');
     const wrapper = join(REPO, 'test', 'cluster', 'automation-wrapper.sh');
-    const probes = ['echo hello', 'python3 -c pass', 'ls /', 'cat /dev/null', 'bash -c true', 'sacct -V', 'sh -c true', 'echo$IFS-x', 'env true', 'timeout 1 true'];
+    const probes = [
+      'echo hello',
+      'python3 -c pass',
+      'ls /',
+      'cat /dev/null',
+      'bash -c true',
+      'sacct -V',
+      'sh -c true',
+      'echo$IFS-x',
+      'env true',
+      'timeout 1 true',
+    ];
     for (const cmd of probes) {
       await execa('bash', [wrapper, log], { env: { SSH_ORIGINAL_COMMAND: cmd }, reject: false });
       const refused = readFileSync(log, 'utf8').trimEnd().split('\n').at(-1) === `REFUSED ${cmd}`;
       expect(refused, cmd).toBe(!isAllowedCommand(cmd.split(' ')[0]!));
     }
-    expect(readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('REFUSED ')).length).toBe(6);
+    expect(
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('REFUSED ')).length,
+    ).toBe(6);
     expect(ALLOWED_COMMANDS).not.toContain('bash');
   });
 
   it('GIVEN base paths WHEN made remote paths THEN ~ and $HOME become home-relative, absolute stays, other variables are refused', () => {
     expect(remoteStackDir(RuntimeRef.env('HOME').join('.hpcdk', 'demo'))).toBe('.hpcdk/demo');
     expect(remoteStackDir('/project/hpcdk/demo')).toBe('/project/hpcdk/demo');
-    expect(() => remoteStackDir(RuntimeRef.env('SCRATCH').join('demo'))).toThrow('names $SCRATCH, which an automation node cannot expand');
+    expect(() => remoteStackDir(RuntimeRef.env('SCRATCH').join('demo'))).toThrow(
+      'names $SCRATCH, which an automation node cannot expand',
+    );
   });
 
   it('GIVEN ssh options WHEN used for sftp THEN -l, -p and -J become -o options', () => {
-    expect(sftpOptions(['-o', 'BatchMode=yes', '-F', 'cfg', '-l', 'me', '-p', '2222', '-J', 'jump'])).toEqual(['-o', 'BatchMode=yes', '-F', 'cfg', '-o', 'User=me', '-o', 'Port=2222', '-o', 'ProxyJump=jump']);
+    expect(sftpOptions(['-o', 'BatchMode=yes', '-F', 'cfg', '-l', 'me', '-p', '2222', '-J', 'jump'])).toEqual([
+      '-o',
+      'BatchMode=yes',
+      '-F',
+      'cfg',
+      '-o',
+      'User=me',
+      '-o',
+      'Port=2222',
+      '-o',
+      'ProxyJump=jump',
+    ]);
   });
 
   it('GIVEN a journal and output patterns WHEN logs are located THEN the newest job and its file are found as the shell version finds them', () => {
@@ -108,7 +153,9 @@ describe('automation mode: the apply program', () => {
   it('GIVEN a plan with files, dependent jobs and a chunked sweep WHEN made a program THEN it has execute.ts steps in order, sbatch argument lists and params files', async () => {
     const inputs = planned();
     const { request, files } = applyProgram(await conn(), inputs, 'apply');
-    const ops = request.steps.map((s) => (s.op === 'submit' ? `submit ${s.key}` : s.op === 'place' ? `place ${s.to}` : s.op));
+    const ops = request.steps.map((s) =>
+      s.op === 'submit' ? `submit ${s.key}` : s.op === 'place' ? `place ${s.to}` : s.op,
+    );
     expect(ops).toEqual([
       'place files/config/config.yaml',
       'place files/notes/notes',
@@ -123,11 +170,24 @@ describe('automation mode: the apply program', () => {
       'submit train',
     ]);
     const submits = request.steps.filter((s): s is SubmitStep => s.op === 'submit');
-    expect(submits[0]).toMatchObject({ args: ['--parsable', expect.stringMatching(/^--comment=hpcdk\/demo~[0-9a-f]{8}\/prep@[0-9a-f]{64}$/)], script: 'prep/job.sbatch', dependencies: [] });
+    expect(submits[0]).toMatchObject({
+      args: ['--parsable', expect.stringMatching(/^--comment=hpcdk\/demo~[0-9a-f]{8}\/prep@[0-9a-f]{64}$/)],
+      script: 'prep/job.sbatch',
+      dependencies: [],
+    });
     // maxArraySize 2: three points make two arrays, each throttled.
-    expect(submits[1]).toMatchObject({ args: ['--parsable', expect.stringMatching(/--comment=hpcdk\/demo~\w+\/sw@chunk-/), '--array=0-1%2'], dependencies: [{ type: 'afterok', submitted: 'prep' }] });
-    expect(submits[1]!.points!.map((p) => [p.address, p.index])).toEqual([['sw/x=1', 0], ['sw/x=2', 1]]);
-    expect(submits[2]).toMatchObject({ args: [expect.any(String), expect.any(String), '--array=0-0%2'], paramsFile: expect.stringMatching(/^params\/sw\//) });
+    expect(submits[1]).toMatchObject({
+      args: ['--parsable', expect.stringMatching(/--comment=hpcdk\/demo~\w+\/sw@chunk-/), '--array=0-1%2'],
+      dependencies: [{ type: 'afterok', submitted: 'prep' }],
+    });
+    expect(submits[1]!.points!.map((p) => [p.address, p.index])).toEqual([
+      ['sw/x=1', 0],
+      ['sw/x=2', 1],
+    ]);
+    expect(submits[2]).toMatchObject({
+      args: [expect.any(String), expect.any(String), '--array=0-0%2'],
+      paramsFile: expect.stringMatching(/^params\/sw\//),
+    });
     expect(submits[3]).toMatchObject({ singleton: true, dependencies: [{ type: 'afterok', submitted: 'sw' }] });
     // Every file to place goes up to this apply's own incoming folder.
     expect(files.map((f) => f.path)).toEqual(files.map((_, i) => `.hpcdk/incoming/${request.incoming}/${i + 1}`));
@@ -140,30 +200,44 @@ describe('automation mode: the apply program', () => {
 
   it('GIVEN a plan that builds on the login node WHEN made a program THEN it is refused, naming the resource', async () => {
     const inputs = planned((s) => new PythonEnv(s, 'env', { requirements: ['numpy==2.0.0'], build: 'login' }));
-    expect(() => applyProgram(undefined as never, inputs, 'apply')).toThrow("[env] python-env cannot be built on an automation node: build it in the job (build: 'job') or apply once from an interactive session");
+    expect(() => applyProgram(undefined as never, inputs, 'apply')).toThrow(
+      "[env] python-env cannot be built on an automation node: build it in the job (build: 'job') or apply once from an interactive session",
+    );
   });
 
   it('GIVEN a submission whose words hold a space WHEN made a program THEN it is refused before anything is sent', async () => {
     const inputs = planned();
-    const resources = inputs.resources.map((r) => (r.address === 'prep' ? { ...r, spec: { ...r.spec, script: 'my prep/job.sbatch' } } : r));
+    const resources = inputs.resources.map((r) =>
+      r.address === 'prep' ? { ...r, spec: { ...r.spec, script: 'my prep/job.sbatch' } } : r,
+    );
     const c = await conn();
-    expect(() => applyProgram(c, { ...inputs, resources }, 'apply')).toThrow(/\[prep\] sbatch: the argument "files\/my prep\/job\.sbatch" contains white space/);
+    expect(() => applyProgram(c, { ...inputs, resources }, 'apply')).toThrow(
+      /\[prep\] sbatch: the argument "files\/my prep\/job\.sbatch" contains white space/,
+    );
   });
 });
 
 describe('automation mode: the helper, run by python3 here', () => {
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : execFileSync('which', ['python3'], { encoding: 'utf8' }).trim();
+  const python = existsSync('/usr/bin/python3')
+    ? '/usr/bin/python3'
+    : execFileSync('which', ['python3'], { encoding: 'utf8' }).trim();
 
   it('GIVEN its source WHEN read THEN it starts no shell and never asks sacct', () => {
     // The code, without comments and docstrings.
-    const code = HELPER_PY.split('\n').map((l) => l.replace(/#.*$/, '')).filter((l) => !l.trim().startsWith('"""')).join('\n');
+    const code = HELPER_PY.split('\n')
+      .map((l) => l.replace(/#.*$/, ''))
+      .filter((l) => !l.trim().startsWith('"""'))
+      .join('\n');
     expect(code).not.toMatch(/shell\s*=\s*True|os\.system|os\.popen|os\.exec|\bbash\b|['"](\/bin\/)?sh['"]|sacct/);
     expect(code).toMatch(/\['squeue', '-h', '-r', '-t', 'all'/);
     expect(HELPER_NAME).toMatch(/^helper-[0-9a-f]{16}\.py$/);
   });
 
   /** A base folder with the helper in place; runs it with no scheduler on PATH. */
-  function base(): { dir: string; run: (mode: string, request: object) => Promise<{ stdout: string; stderr: string; exitCode: number }> } {
+  function base(): {
+    dir: string;
+    run: (mode: string, request: object) => Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  } {
     const dir = tempDir();
     mkdirSync(join(dir, '.hpcdk', 'requests'), { recursive: true });
     writeFileSync(join(dir, '.hpcdk', HELPER_NAME), HELPER_PY);
@@ -173,7 +247,12 @@ describe('automation mode: the helper, run by python3 here', () => {
       run: async (mode, request) => {
         const file = join(dir, '.hpcdk', 'requests', `${(n += 1)}.json`);
         writeFileSync(file, JSON.stringify(request));
-        const r = await execa(python, [join(dir, '.hpcdk', HELPER_NAME), mode, file], { reject: false, extendEnv: false, env: { PATH: tempDir() }, stripFinalNewline: false });
+        const r = await execa(python, [join(dir, '.hpcdk', HELPER_NAME), mode, file], {
+          reject: false,
+          extendEnv: false,
+          env: { PATH: tempDir() },
+          stripFinalNewline: false,
+        });
         expect(existsSync(file), 'the request is removed once read').toBe(false);
         return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? 1 };
       },
@@ -197,10 +276,21 @@ describe('automation mode: the helper, run by python3 here', () => {
     put(join(d, '.hpcdk', 'exits', '42_0'), '3\n');
     put(join(d, '.hpcdk', 'locks', 'env', 'lock.txt'), 'numpy==2.0.0\n');
     const sha = (s: string) => execFileSync('sha256sum', { input: s, encoding: 'utf8' }).split(' ')[0]!;
-    const r = await run('read', { stack: 'demo', expected: { 'a/same.txt': sha('same\n'), 'a/changed.txt': sha('new\n') }, scripts: [], locks: ['env', 'other'], commentPrefix: 'hpcdk/demo~x/' });
+    const r = await run('read', {
+      stack: 'demo',
+      expected: { 'a/same.txt': sha('same\n'), 'a/changed.txt': sha('new\n') },
+      scripts: [],
+      locks: ['env', 'other'],
+      commentPrefix: 'hpcdk/demo~x/',
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     const actual = parseRead(r.stdout, 'demo~x');
-    expect(actual.files).toEqual(new Map([['a/changed.txt', sha('old\n')], ['a/same.txt', sha('same\n')]]));
+    expect(actual.files).toEqual(
+      new Map([
+        ['a/changed.txt', sha('old\n')],
+        ['a/same.txt', sha('same\n')],
+      ]),
+    );
     expect(actual.contents).toEqual(new Map([['a/changed.txt', 'old\n']]));
     expect(actual.serial).toBe(3);
     expect(actual.recorded.jobs.get('sw/x=1')![0]!.id).toBe('42_0');
@@ -218,11 +308,25 @@ describe('automation mode: the helper, run by python3 here', () => {
     put(join(d, '.hpcdk', 'journal'), 'file old/x 0 1\n');
     put(join(d, '.hpcdk', 'incoming', 'in1', '1'), 'echo hi\n');
     const steps = [
-      { op: 'place', file: '1', to: 'files/new/run.sh', mode: 0o755, journal: [['file', 'new/run.sh', 'abc']], say: ['upload new/run.sh'] },
+      {
+        op: 'place',
+        file: '1',
+        to: 'files/new/run.sh',
+        mode: 0o755,
+        journal: [['file', 'new/run.sh', 'abc']],
+        say: ['upload new/run.sh'],
+      },
       { op: 'remove', path: 'files/old/x', journal: [['rmfile', 'old/x']], say: ['delete old/x'] },
       { op: 'journal', journal: [['forget', 'old']] },
     ];
-    const r = await run('apply', { stack: 'demo', incoming: 'in1', owner: 'ci@runner op=apply', serial: 1, ttl: 7200, steps });
+    const r = await run('apply', {
+      stack: 'demo',
+      incoming: 'in1',
+      owner: 'ci@runner op=apply',
+      serial: 1,
+      ttl: 7200,
+      steps,
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toBe('@@step upload new/run.sh\n@@step delete old/x\n@@done\n');
     expect(readFileSync(join(d, 'files', 'new', 'run.sh'), 'utf8')).toBe('echo hi\n');
@@ -239,7 +343,14 @@ describe('automation mode: the helper, run by python3 here', () => {
     const { dir, run } = base();
     const d = join(dir, 'demo');
     put(join(d, '.hpcdk', 'journal'), 'file a 0 1\nfile b 0 2\n');
-    const r = await run('apply', { stack: 'demo', incoming: 'i', owner: 'o', serial: 1, ttl: 7200, steps: [{ op: 'journal', journal: [['forget', 'x']] }] });
+    const r = await run('apply', {
+      stack: 'demo',
+      incoming: 'i',
+      owner: 'o',
+      serial: 1,
+      ttl: 7200,
+      steps: [{ op: 'journal', journal: [['forget', 'x']] }],
+    });
     expect(r).toMatchObject({ exitCode: 4, stdout: '@@stale 2\n' });
     expect(readFileSync(join(d, '.hpcdk', 'journal'), 'utf8')).toBe('file a 0 1\nfile b 0 2\n');
     expect(existsSync(join(d, '.hpcdk', 'lock'))).toBe(false);
@@ -248,7 +359,9 @@ describe('automation mode: the helper, run by python3 here', () => {
   it('GIVEN a lock held by a live process, then by a gone one WHEN applied THEN the first is refused as locked and the second taken over', async () => {
     const { dir, run } = base();
     const d = join(dir, 'demo');
-    const host = execFileSync(python, ['-c', 'import socket; print(socket.gethostname())'], { encoding: 'utf8' }).trim();
+    const host = execFileSync(python, ['-c', 'import socket; print(socket.gethostname())'], {
+      encoding: 'utf8',
+    }).trim();
     const owner = `other@x op=apply host=${host} pid=${process.pid} since=${Math.floor(Date.now() / 1000)}`;
     put(join(d, '.hpcdk', 'lock', 'owner'), `${owner}\n`);
     const locked = await run('apply', { stack: 'demo', incoming: 'i', owner: 'o', serial: 0, ttl: 7200, steps: [] });
@@ -258,13 +371,18 @@ describe('automation mode: the helper, run by python3 here', () => {
     put(join(d, '.hpcdk', 'lock', 'owner'), `other@x op=apply host=${host} pid=99999999 since=1\n`);
     const taken = await run('apply', { stack: 'demo', incoming: 'i', owner: 'o', serial: 0, ttl: 7200, steps: [] });
     expect(taken.exitCode, taken.stderr).toBe(0);
-    expect(taken.stdout).toBe(`@@note taking over a stale lock (other@x op=apply host=${host} pid=99999999 since=1)\n@@done\n`);
+    expect(taken.stdout).toBe(
+      `@@note taking over a stale lock (other@x op=apply host=${host} pid=99999999 since=1)\n@@done\n`,
+    );
   });
 
   it('GIVEN a lock WHEN unlocked THEN its owner is printed and it is gone', async () => {
     const { dir, run } = base();
     put(join(dir, 'demo', '.hpcdk', 'lock', 'owner'), 'someone op=apply host=h pid=1 since=1\n');
-    expect(await run('unlock', { stack: 'demo' })).toMatchObject({ exitCode: 0, stdout: 'someone op=apply host=h pid=1 since=1\n' });
+    expect(await run('unlock', { stack: 'demo' })).toMatchObject({
+      exitCode: 0,
+      stdout: 'someone op=apply host=h pid=1 since=1\n',
+    });
     expect(existsSync(join(dir, 'demo', '.hpcdk', 'lock'))).toBe(false);
     expect(await run('unlock', { stack: 'demo' })).toMatchObject({ exitCode: 0, stdout: '' });
   });

@@ -27,7 +27,10 @@ describe('known_hosts', () => {
 
   it('knows a listed key, including [host]:port and wildcard entries', () => {
     const file = join(dir, 'plain');
-    writeFileSync(file, `# comment\n[127.0.0.1]:2222 ssh-ed25519 ${blob(1).toString('base64')}\n*.example.invalid ssh-ed25519 ${blob(2).toString('base64')}\n`);
+    writeFileSync(
+      file,
+      `# comment\n[127.0.0.1]:2222 ssh-ed25519 ${blob(1).toString('base64')}\n*.example.invalid ssh-ed25519 ${blob(2).toString('base64')}\n`,
+    );
     expect(checkHostKey([file], '[127.0.0.1]:2222', blob(1))).toBe('known');
     expect(checkHostKey([file], 'login.example.invalid', blob(2))).toBe('known');
     expect(checkHostKey([file], '127.0.0.1', blob(1))).toBe('unknown');

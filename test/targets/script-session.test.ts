@@ -1,7 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newMarker, ScriptSession, SessionPool, sessionCommand, type SessionStreams } from '../../lib/targets/script-session.js';
+import {
+  newMarker,
+  ScriptSession,
+  SessionPool,
+  sessionCommand,
+  type SessionStreams,
+} from '../../lib/targets/script-session.js';
 
 /** A session as sshd starts one: the login shell (here sh) runs the session command line. */
 const children: ChildProcess[] = [];
@@ -9,7 +15,12 @@ function startLocally(command: string): SessionStreams {
   // A process group of its own, so a test can kill the whole remote side at once.
   const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   children.push(child);
-  return { stdin: child.stdin!, stdout: child.stdout!, stderr: child.stderr!, onClose: (callback) => child.on('close', callback) };
+  return {
+    stdin: child.stdin!,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    onClose: (callback) => child.on('close', callback),
+  };
 }
 
 function localSession(): { session: ScriptSession; child: ChildProcess } {

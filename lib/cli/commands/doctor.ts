@@ -2,7 +2,16 @@ import { ClusterProfile } from '../../core/cluster-profile.js';
 import { canonicalJson } from '../../core/digest.js';
 import type { Stack } from '../../core/stack.js';
 import { AllocationSchema, allocationOnTarget } from '../../constructs/allocation.js';
-import { collectModules, connectionCheck, evaluate, parseProbes, renderDoctorScript, type Check, type DoctorSpec, type HostKeyPlace } from '../../doctor/checks.js';
+import {
+  collectModules,
+  connectionCheck,
+  evaluate,
+  parseProbes,
+  renderDoctorScript,
+  type Check,
+  type DoctorSpec,
+  type HostKeyPlace,
+} from '../../doctor/checks.js';
 import type { LoadedProject } from '../../loader/load-stacks.js';
 import { srunOptions } from '../../shell-session/session.js';
 import { synthesizeStack, type StackSynthesis } from '../../synth/synthesize.js';
@@ -34,7 +43,10 @@ function targetsToCheck(project: LoadedProject, name: string | undefined): Clust
   if (name !== undefined) {
     if (stacks[0]) return [resolveTarget(project, stacks[0], name)];
     const shared = name === 'local' ? ClusterProfile.local() : project.profiles.find((p) => p.name === name);
-    if (!shared) throw new CliError(`no target named ${name} (the project has no stacks; targets: local${project.profiles.map((p) => `, ${p.name}`).join('')})`);
+    if (!shared)
+      throw new CliError(
+        `no target named ${name} (the project has no stacks; targets: local${project.profiles.map((p) => `, ${p.name}`).join('')})`,
+      );
     return [shared];
   }
   const byName = new Map(stacks.map((s) => [s.defaultTarget.name, s.defaultTarget] as const));
@@ -52,14 +64,26 @@ function stacksFor(project: LoadedProject, profile: ClusterProfile): Stack[] {
 function hostKeyPlace(profile: ClusterProfile): HostKeyPlace | undefined {
   const ssh = profile.spec.ssh;
   if (!ssh || profile.isLocal) return undefined;
-  const host = resolveHost(ssh.host, { ...(ssh.user ? { user: ssh.user } : {}), ...(ssh.port ? { port: ssh.port } : {}) });
+  const host = resolveHost(ssh.host, {
+    ...(ssh.user ? { user: ssh.user } : {}),
+    ...(ssh.port ? { port: ssh.port } : {}),
+  });
   return { hostName: host.hostName, port: host.port, knownHostsFile: host.knownHostsFiles[0] ?? '~/.ssh/known_hosts' };
 }
 
 /** Said when the connection failed, so nobody reads the short list as all that was checked. */
-const NOT_RUN: Check = { id: 'target', title: 'checks on the target', status: 'skip', detail: 'not run: no connection' };
+const NOT_RUN: Check = {
+  id: 'target',
+  title: 'checks on the target',
+  status: 'skip',
+  detail: 'not run: no connection',
+};
 
-async function checkTarget(project: LoadedProject, profile: ClusterProfile, options: DoctorOptions): Promise<TargetReport> {
+async function checkTarget(
+  project: LoadedProject,
+  profile: ClusterProfile,
+  options: DoctorOptions,
+): Promise<TargetReport> {
   const checks: Check[] = [];
   const rendered: Array<{ stack: Stack; synthesis?: StackSynthesis }> = [];
   for (const stack of stacksFor(project, profile)) {
@@ -67,7 +91,13 @@ async function checkTarget(project: LoadedProject, profile: ClusterProfile, opti
       rendered.push({ stack, synthesis: synthesizeStack(stack, profile, project.dir) });
     } catch (e) {
       rendered.push({ stack });
-      checks.push({ id: `stack:${stack.stackName}`, title: `stack ${stack.stackName}`, status: 'fail', detail: `does not render for target ${profile.name}: ${(e as Error).message}`, fix: 'fix the stack (hpcdk synth lists every problem)' });
+      checks.push({
+        id: `stack:${stack.stackName}`,
+        title: `stack ${stack.stackName}`,
+        status: 'fail',
+        detail: `does not render for target ${profile.name}: ${(e as Error).message}`,
+        fix: 'fix the stack (hpcdk synth lists every problem)',
+      });
     }
   }
   const spec: DoctorSpec = {
@@ -76,12 +106,22 @@ async function checkTarget(project: LoadedProject, profile: ClusterProfile, opti
     modules: collectModules(rendered),
     imagesUsed: rendered.some((r) => r.synthesis?.manifest.resources.some((x) => x.kind === 'container-image')),
     ...(options.probeJob && !profile.isLocal
-      ? { probeJob: srunOptions('hpcdk-doctor', { ...allocationOnTarget(profile, AllocationSchema.parse({})), time: '1' }) }
+      ? {
+          probeJob: srunOptions('hpcdk-doctor', {
+            ...allocationOnTarget(profile, AllocationSchema.parse({})),
+            time: '1',
+          }),
+        }
       : {}),
   };
   const report = (more: Check[]): TargetReport => {
     const all = [...more, ...checks];
-    return { target: profile.name, scheduler: profile.spec.scheduler, ok: all.every((c) => c.status !== 'fail'), checks: all };
+    return {
+      target: profile.name,
+      scheduler: profile.spec.scheduler,
+      ok: all.every((c) => c.status !== 'fail'),
+      checks: all,
+    };
   };
   let conn: TargetConnection;
   try {
@@ -108,7 +148,10 @@ async function probeTarget(conn: TargetConnection, spec: DoctorSpec, options: Do
     const fix = automation
       ? 'doctor asks the target in one shell script, which an automation node does not run: check the interactive login node instead (a profile without automation, through a ControlMaster connection and --openssh)'
       : 'run hpcdk doctor again; HPCDK_DEBUG=1 shows more';
-    return [connectionCheck(conn.transport.description, undefined), { id: 'target', title: 'checks on the target', status: 'fail', detail: (e as Error).message, fix }];
+    return [
+      connectionCheck(conn.transport.description, undefined),
+      { id: 'target', title: 'checks on the target', status: 'fail', detail: (e as Error).message, fix },
+    ];
   }
   const results = parseProbes(r.stdout);
   // The system ssh (--openssh) fails here rather than at connect: no answer at all is the connection's failure.
@@ -125,7 +168,8 @@ function renderHuman(reports: readonly TargetReport[], io: Output): void {
   for (const [i, report] of reports.entries()) {
     if (i > 0) io.out('');
     io.out(c.bold(`Target ${report.target} (${report.scheduler})`));
-    for (const check of report.checks) io.out(`${paint[check.status](MARK[check.status])} ${check.title}: ${check.detail}`);
+    for (const check of report.checks)
+      io.out(`${paint[check.status](MARK[check.status])} ${check.title}: ${check.detail}`);
     const toFix = report.checks.filter((x) => x.fix !== undefined && (x.status === 'fail' || x.status === 'warn'));
     if (toFix.length > 0) {
       io.out('');
@@ -136,7 +180,9 @@ function renderHuman(reports: readonly TargetReport[], io: Output): void {
     const warned = report.checks.filter((x) => x.status === 'warn').length;
     const warnings = warned > 0 ? `, ${warned} warning${warned === 1 ? '' : 's'}` : '';
     io.out('');
-    io.out(failed > 0 ? c.red(`${failed} problem${failed === 1 ? '' : 's'}${warnings}.`) : c.green(`Ready${warnings}.`));
+    io.out(
+      failed > 0 ? c.red(`${failed} problem${failed === 1 ? '' : 's'}${warnings}.`) : c.green(`Ready${warnings}.`),
+    );
   }
 }
 
@@ -144,7 +190,8 @@ function renderHuman(reports: readonly TargetReport[], io: Output): void {
 export async function doctorCommand(options: DoctorOptions, io: Output): Promise<number> {
   const project = await openProject(options.dir);
   const reports: TargetReport[] = [];
-  for (const profile of targetsToCheck(project, options.target)) reports.push(await checkTarget(project, profile, options));
+  for (const profile of targetsToCheck(project, options.target))
+    reports.push(await checkTarget(project, profile, options));
   if (options.json) io.out(canonicalJson({ format_version: '1', ok: reports.every((r) => r.ok), targets: reports }, 2));
   else renderHuman(reports, io);
   return reports.every((r) => r.ok) ? EXIT.ok : EXIT.error;

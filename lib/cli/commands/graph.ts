@@ -20,7 +20,9 @@ export interface GraphCommandOptions {
 export function renderSvg(dot: string): string {
   const r = spawnSync('dot', ['-Tsvg'], { input: dot, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
-    throw new CliError("--format svg needs Graphviz's dot, which is not on PATH: install it (apt-get install graphviz), or print DOT with --format dot");
+    throw new CliError(
+      "--format svg needs Graphviz's dot, which is not on PATH: install it (apt-get install graphviz), or print DOT with --format dot",
+    );
   }
   if (r.error) throw new CliError(`dot -Tsvg failed: ${r.error.message}`);
   if (r.status !== 0) throw new CliError(`dot -Tsvg failed (exit ${r.status}): ${r.stderr.trim()}`);
@@ -34,7 +36,9 @@ export function renderSvg(dot: string): string {
  */
 export async function graphCommand(names: string[], options: GraphCommandOptions, io: Output): Promise<number> {
   const project = await openProject(options.dir);
-  const graphs = pickStacks(project, names).map(({ stack }) => stackGraph(synthesizeStack(stack, resolveTarget(project, stack, options.target), project.dir).manifest));
+  const graphs = pickStacks(project, names).map(({ stack }) =>
+    stackGraph(synthesizeStack(stack, resolveTarget(project, stack, options.target), project.dir).manifest),
+  );
   if (graphs.length === 0) throw new CliError('the project has no stacks to graph');
   const dot = toDot(graphs);
   const format = options.format ?? (options.out?.endsWith('.svg') ? 'svg' : 'dot');

@@ -48,12 +48,21 @@ function podmanArgSets(project: LoadedProject): string[][] {
  * with `refuseOthers` (a hint to add to the message), and looked for only on
  * --target, since no stack says which target they are on.
  */
-export async function readTargets(names: readonly string[], options: TargetOptions & { dir?: string }, io: Output, refuseOthers?: string): Promise<{ project: LoadedProject; targets: ReadTarget[] }> {
+export async function readTargets(
+  names: readonly string[],
+  options: TargetOptions & { dir?: string },
+  io: Output,
+  refuseOthers?: string,
+): Promise<{ project: LoadedProject; targets: ReadTarget[] }> {
   const project = await openProject(options.dir);
   const projectStacks = new Set(project.stacks.map((s) => s.stack.stackName));
   const foreign = names.filter((n) => !projectStacks.has(n));
-  if (foreign.length > 0 && refuseOthers !== undefined) throw new CliError(`no stack named ${foreign.join(', ')} in this project${refuseOthers}`);
-  if (foreign.length > 0 && options.target === undefined) throw new CliError(`${foreign.join(', ')}: a stack the project does not have is looked for on a target: pass --target`);
+  if (foreign.length > 0 && refuseOthers !== undefined)
+    throw new CliError(`no stack named ${foreign.join(', ')} in this project${refuseOthers}`);
+  if (foreign.length > 0 && options.target === undefined)
+    throw new CliError(
+      `${foreign.join(', ')}: a stack the project does not have is looked for on a target: pass --target`,
+    );
   const named = names.filter((n) => projectStacks.has(n));
   const selected = names.length === 0 || named.length > 0 ? pickStacks(project, named) : [];
   const anchor = selected[0]?.stack ?? project.stacks[0]?.stack;
@@ -70,7 +79,17 @@ export async function readTargets(names: readonly string[], options: TargetOptio
   try {
     for (const profile of profiles.values()) {
       const conn = await openTarget(project, profile, options);
-      targets.push(await readOne(project, profile, conn, selected.map((s) => s.stack), podmanArgs, io, names));
+      targets.push(
+        await readOne(
+          project,
+          profile,
+          conn,
+          selected.map((s) => s.stack),
+          podmanArgs,
+          io,
+          names,
+        ),
+      );
     }
   } catch (e) {
     await Promise.all(targets.map((t) => t.conn.close()));
@@ -90,11 +109,16 @@ async function readOne(
 ): Promise<ReadTarget> {
   try {
     // An automation node runs only its allow-listed commands, and no inventory script.
-    if (isAutomation(conn)) throw new CliError(`target ${profile.name} is reached as an automation node, which runs no inventory: run this from a login node`);
+    if (isAutomation(conn))
+      throw new CliError(
+        `target ${profile.name} is reached as an automation node, which runs no inventory: run this from a login node`,
+      );
     const request = { base: basePathValue(profile, project.dir), scheduler: conn.scheduler, podmanArgs };
     const r = await conn.transport.run(inventoryScript(request));
     if (r.exitCode !== 0 || !r.stdout.includes('\n@@end')) {
-      throw new Error(`reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
+      throw new Error(
+        `reading ${conn.transport.description} failed (exit ${r.exitCode}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`,
+      );
     }
     const inventory = parseInventory(r.stdout, request, (stack) => conn.deployment(stack));
     const current = new Map<string, Manifest>();
@@ -105,11 +129,20 @@ async function readOne(
         current.set(stack.stackName, synthesizeFor(project, stack, profile, io).manifest);
       } catch (e) {
         if (!(e instanceof ValidationError)) throw e;
-        unexamined.set(stack.stackName, `the stack cannot be rendered for target ${profile.name}, so what it uses there is unknown`);
+        unexamined.set(
+          stack.stackName,
+          `the stack cannot be rendered for target ${profile.name}, so what it uses there is unknown`,
+        );
       }
     }
     const projectStacks = new Set(project.stacks.map((s) => s.stack.stackName));
-    return { profile, conn, base: request.base, inventory, context: { current, projectStacks, unexamined, ...(names.length > 0 ? { only: new Set(names) } : {}) } };
+    return {
+      profile,
+      conn,
+      base: request.base,
+      inventory,
+      context: { current, projectStacks, unexamined, ...(names.length > 0 ? { only: new Set(names) } : {}) },
+    };
   } catch (e) {
     await conn.close();
     throw e;

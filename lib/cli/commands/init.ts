@@ -28,20 +28,31 @@ new Job(stack, 'train', {
 /** `hpcdk init [DIR]`: a project with one stack that applies to the local target. */
 export async function initCommand(dirArg: string | undefined, options: { name?: string }, io: Output): Promise<number> {
   const dir = resolve(dirArg ?? '.');
-  const name = (options.name ?? basename(dir)).toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'main';
+  const name =
+    (options.name ?? basename(dir))
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'main';
   const stackFile = join(dir, 'stacks', `${name}.ts`);
   if (existsSync(stackFile)) throw new CliError(`${stackFile} exists already; nothing was written`);
   mkdirSync(join(dir, 'stacks'), { recursive: true });
   const pkgPath = join(dir, 'package.json');
   if (!existsSync(pkgPath)) {
-    writeFileSync(pkgPath, `${JSON.stringify({ name, private: true, type: 'module', scripts: { synth: 'hpcdk synth', plan: 'hpcdk plan' } }, null, 2)}\n`);
+    writeFileSync(
+      pkgPath,
+      `${JSON.stringify({ name, private: true, type: 'module', scripts: { synth: 'hpcdk synth', plan: 'hpcdk plan' } }, null, 2)}\n`,
+    );
   }
   writeFileSync(stackFile, STACK(name));
   const gitignore = join(dir, '.gitignore');
   const ignore = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
   // runs/: what hpcdk pull brings back (logs, outputs), too large and too many for git.
   const missing = ['node_modules/', '.hpcdk/', 'runs/'].filter((entry) => !ignore.split('\n').includes(entry));
-  if (missing.length > 0) writeFileSync(gitignore, `${ignore}${ignore && !ignore.endsWith('\n') ? '\n' : ''}${missing.map((m) => `${m}\n`).join('')}`);
+  if (missing.length > 0)
+    writeFileSync(
+      gitignore,
+      `${ignore}${ignore && !ignore.endsWith('\n') ? '\n' : ''}${missing.map((m) => `${m}\n`).join('')}`,
+    );
   io.out(`Created stacks/${name}.ts. Next:
   npm install hpcdk        (if it is not installed yet)
   npx hpcdk synth          renders snapshots/${name}/local/ (commit them)

@@ -1,6 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { applyInputs, applyPlan, forceUnlock, LockedError, StalePlanError, type ApplyEvent } from '../../apply/apply.js';
+import {
+  applyInputs,
+  applyPlan,
+  forceUnlock,
+  LockedError,
+  StalePlanError,
+  type ApplyEvent,
+} from '../../apply/apply.js';
 import type { ApplyInputs } from '../../apply/execute.js';
 import { DirtyBundleError, bundlePayloads } from '../../apply/payloads.js';
 import { MissingSecretError, secretsToUpload } from '../../apply/secrets.js';
@@ -51,7 +58,12 @@ interface PlannedStack {
  * stay open for apply, so a command makes one SSH connection per target; the
  * caller closes them.
  */
-async function planAll(names: string[], options: PlanCommandOptions, io: Output, keepOpen = false): Promise<{ planned: PlannedStack[]; project: Awaited<ReturnType<typeof openProject>> }> {
+async function planAll(
+  names: string[],
+  options: PlanCommandOptions,
+  io: Output,
+  keepOpen = false,
+): Promise<{ planned: PlannedStack[]; project: Awaited<ReturnType<typeof openProject>> }> {
   const project = await openProject(options.dir);
   const planned: PlannedStack[] = [];
   try {
@@ -70,10 +82,24 @@ async function planAll(names: string[], options: PlanCommandOptions, io: Output,
           { budget: stack.budget, from: `stack ${stack.stackName}` },
           { budget: profile.spec.budget, from: `target ${profile.name}` },
         ]);
-        const { plan: ungated } = await planStack(conn, synthesis, { replace: options.replace ?? [], destroy: options.destroy ?? false, budget, ignoreBudget: options.ignoreBudget ?? false });
+        const { plan: ungated } = await planStack(conn, synthesis, {
+          replace: options.replace ?? [],
+          destroy: options.destroy ?? false,
+          budget,
+          ignoreBudget: options.ignoreBudget ?? false,
+        });
         // Gated submissions wait for a completed run on the gate's target: one more read, of that target.
-        const plan = options.destroy ? ungated : await evaluateGates(ungated, synthesis.manifest.resources, (name) => readGateTarget(project, stack, name, options));
-        planned.push({ plan, inputs: applyInputs(plan, synthesis), targetName: profile.name, ...(keepOpen ? { conn } : {}) });
+        const plan = options.destroy
+          ? ungated
+          : await evaluateGates(ungated, synthesis.manifest.resources, (name) =>
+              readGateTarget(project, stack, name, options),
+            );
+        planned.push({
+          plan,
+          inputs: applyInputs(plan, synthesis),
+          targetName: profile.name,
+          ...(keepOpen ? { conn } : {}),
+        });
       } catch (e) {
         // Not yet in `planned`, so closeAll would miss it: an open connection keeps the process alive.
         if (keepOpen) await conn.close();
@@ -110,12 +136,19 @@ function withPayloads(planned: PlannedStack[], projectDir: string, allowDirty: b
 function checkBudgets(plans: readonly Plan[], ignore: boolean, consequence: string): void {
   if (ignore) return;
   const reports = plans.filter((p) => overBudget(p.budget)).map(budgetReport);
-  const advice = [consequence, 'Raise the budget, or pass --ignore-budget to go ahead anyway.'].filter((x) => x !== '').join(' ');
+  const advice = [consequence, 'Raise the budget, or pass --ignore-budget to go ahead anyway.']
+    .filter((x) => x !== '')
+    .join(' ');
   if (reports.length > 0) throw new CliError(`${reports.join('\n\n')}\n${advice}`);
 }
 
 /** A gate's target read for another target's plan, over a connection of its own (its own profile says how to reach it). */
-async function readGateTarget(project: Awaited<ReturnType<typeof openProject>>, stack: Stack, name: string, options: TargetOptions): Promise<GateEvidence> {
+async function readGateTarget(
+  project: Awaited<ReturnType<typeof openProject>>,
+  stack: Stack,
+  name: string,
+  options: TargetOptions,
+): Promise<GateEvidence> {
   const profile = stack.target(name);
   if (!profile) throw new CliError(`stack ${stack.stackName}: the gate's target ${name} is not one of its targets`);
   const synthesis = synthesizeStack(stack, profile, project.dir);
@@ -147,12 +180,24 @@ export async function planCommand(names: string[], options: PlanCommandOptions, 
   const planned = options.out ? withPayloads(bare, project.dir, options.allowDirty ?? false) : bare;
   if (options.json) io.out(planDocument(planned.map((p) => p.plan)).trimEnd());
   else io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
-  checkBudgets(planned.map((p) => p.plan), false, options.out ? 'The plan was not saved.' : '');
-  checkGates(planned.map((p) => p.plan), options.out ? 'The plan was not saved.' : '');
+  checkBudgets(
+    planned.map((p) => p.plan),
+    false,
+    options.out ? 'The plan was not saved.' : '',
+  );
+  checkGates(
+    planned.map((p) => p.plan),
+    options.out ? 'The plan was not saved.' : '',
+  );
   if (options.out) {
-    const saved: SavedPlan = { format_version: PLAN_FORMAT_VERSION, kind: 'hpcdk-saved-plan', entries: planned.map((p) => ({ target: p.targetName, inputs: p.inputs })) };
+    const saved: SavedPlan = {
+      format_version: PLAN_FORMAT_VERSION,
+      kind: 'hpcdk-saved-plan',
+      entries: planned.map((p) => ({ target: p.targetName, inputs: p.inputs })),
+    };
     writeFileSync(options.out, `${canonicalJson(saved, 2)}\n`, { mode: 0o600 });
-    if (!options.json) io.out(`\nSaved the plan to ${options.out}. To carry out exactly these actions, run: hpcdk apply ${options.out}`);
+    if (!options.json)
+      io.out(`\nSaved the plan to ${options.out}. To carry out exactly these actions, run: hpcdk apply ${options.out}`);
   }
   const changes = planned.some((p) => p.plan.changes);
   return options.detailedExitcode && changes ? EXIT.changes : EXIT.ok;
@@ -165,7 +210,9 @@ export interface ApplyCommandOptions extends PlanCommandOptions {
 /** Asks for `yes` on a terminal; without one, refuses: `command` (apply, gc) must then be given --yes. */
 export async function confirm(question: string, command = 'apply'): Promise<boolean> {
   if (!process.stdin.isTTY) {
-    throw new CliError(`${command} asks for confirmation, and stdin is not a terminal: pass --yes to ${command} without asking`);
+    throw new CliError(
+      `${command} asks for confirmation, and stdin is not a terminal: pass --yes to ${command} without asking`,
+    );
   }
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -186,7 +233,10 @@ function progress(io: Output): { onEvent: (e: ApplyEvent) => void; end: () => vo
         io.err(e.message);
         return;
       }
-      const what = e.type === 'submitted' ? `submitted ${e.address} (job ${e.jobId}${e.tasks ? `, ${e.tasks} array tasks` : ''})` : e.what;
+      const what =
+        e.type === 'submitted'
+          ? `submitted ${e.address} (job ${e.jobId}${e.tasks ? `, ${e.tasks} array tasks` : ''})`
+          : e.what;
       if (live) {
         process.stderr.write(`\r\u001b[K[${e.done}/${e.total}] ${what}`);
         shown = true;
@@ -210,14 +260,22 @@ function isSavedPlanFile(arg: string): boolean {
 }
 
 /** `hpcdk apply [STACK…|PLANFILE]` and `hpcdk destroy [STACK…]` */
-export async function applyCommand(args: string[], options: ApplyCommandOptions, io: Output, operation: 'apply' | 'destroy' = 'apply'): Promise<number> {
+export async function applyCommand(
+  args: string[],
+  options: ApplyCommandOptions,
+  io: Output,
+  operation: 'apply' | 'destroy' = 'apply',
+): Promise<number> {
   let planned: PlannedStack[];
   let project: Awaited<ReturnType<typeof openProject>>;
   const savedFile = args.length === 1 && isSavedPlanFile(args[0]!) ? args[0]! : undefined;
   if (savedFile) {
     project = await openProject(options.dir);
     const saved = JSON.parse(readFileSync(savedFile, 'utf8')) as SavedPlan;
-    if (saved.format_version !== PLAN_FORMAT_VERSION) throw new CliError(`${savedFile} is a plan of format ${saved.format_version}; this hpcdk reads ${PLAN_FORMAT_VERSION}`);
+    if (saved.format_version !== PLAN_FORMAT_VERSION)
+      throw new CliError(
+        `${savedFile} is a plan of format ${saved.format_version}; this hpcdk reads ${PLAN_FORMAT_VERSION}`,
+      );
     planned = saved.entries.map((e) => ({ plan: e.inputs.plan, inputs: e.inputs, targetName: e.target }));
   } else {
     ({ planned, project } = await planAll(args, { ...options, destroy: operation === 'destroy' }, io, true));
@@ -244,12 +302,21 @@ async function carryOut(
   fromSavedPlan: boolean,
 ): Promise<number> {
   io.out(planned.map((p) => renderPlan(p.plan, io.colors)).join('\n\n'));
-  checkBudgets(planned.map((p) => p.plan), options.ignoreBudget ?? false, 'Nothing was applied.');
-  checkGates(planned.map((p) => p.plan), 'Nothing was applied.');
+  checkBudgets(
+    planned.map((p) => p.plan),
+    options.ignoreBudget ?? false,
+    'Nothing was applied.',
+  );
+  checkGates(
+    planned.map((p) => p.plan),
+    'Nothing was applied.',
+  );
   const withChanges = planned.filter((p) => p.plan.changes);
   if (withChanges.length === 0) return EXIT.ok;
   if (!options.yes && !fromSavedPlan) {
-    const ok = await confirm(`\nDo you want to ${operation === 'destroy' ? 'destroy these resources' : 'perform these actions'}?`);
+    const ok = await confirm(
+      `\nDo you want to ${operation === 'destroy' ? 'destroy these resources' : 'perform these actions'}?`,
+    );
     if (!ok) {
       io.err(`${operation === 'destroy' ? 'Destroy' : 'Apply'} cancelled.`);
       return EXIT.error;
@@ -284,7 +351,8 @@ async function carryOut(
       );
     } catch (e) {
       bar.end();
-      if (e instanceof LockedError || e instanceof StalePlanError) throw new CliError(`${p.plan.stack} on ${p.targetName}: ${e.message}`);
+      if (e instanceof LockedError || e instanceof StalePlanError)
+        throw new CliError(`${p.plan.stack} on ${p.targetName}: ${e.message}`);
       throw e;
     } finally {
       if (!p.conn) await conn.close();
@@ -299,14 +367,22 @@ function jobsSubmitted(submitted: ReadonlyArray<{ tasks?: number }>): string {
 }
 
 /** `hpcdk force-unlock STACK` */
-export async function forceUnlockCommand(name: string, options: TargetOptions & { dir?: string }, io: Output): Promise<number> {
+export async function forceUnlockCommand(
+  name: string,
+  options: TargetOptions & { dir?: string },
+  io: Output,
+): Promise<number> {
   const project = await openProject(options.dir);
   const stack = pickStacks(project, [name])[0]!.stack;
   const profile = resolveTarget(project, stack, options.target);
   const conn = await openTarget(project, profile, options);
   try {
     const owner = await forceUnlock(conn, stack.stackName);
-    io.out(owner ? `Removed the lock on ${stack.stackName} (${profile.name}) held by ${owner}.` : `${stack.stackName} on ${profile.name} was not locked.`);
+    io.out(
+      owner
+        ? `Removed the lock on ${stack.stackName} (${profile.name}) held by ${owner}.`
+        : `${stack.stackName} on ${profile.name} was not locked.`,
+    );
     return EXIT.ok;
   } finally {
     await conn.close();

@@ -23,14 +23,23 @@ export interface ShellOptions extends TargetOptions {
 }
 
 /** The context constructs render their job prologue in, with what synth already made for the others. */
-function contextFor(stack: Stack, synthesis: StackSynthesis, target: SynthContext['target'], projectDir: string): SynthContext {
+function contextFor(
+  stack: Stack,
+  synthesis: StackSynthesis,
+  target: SynthContext['target'],
+  projectDir: string,
+): SynthContext {
   return {
     stack,
     target,
     projectDir,
     resolve: (construct) => ({
       construct,
-      artifactPaths: new Map(synthesis.artifacts.filter((a) => a.construct === construct.node.path).map((a) => [a.path.slice(construct.address.length + 1), a.path])),
+      artifactPaths: new Map(
+        synthesis.artifacts
+          .filter((a) => a.construct === construct.node.path)
+          .map((a) => [a.path.slice(construct.address.length + 1), a.path]),
+      ),
       resources: synthesis.manifest.resources.filter((r) => r.construct === construct.node.path),
     }),
   };
@@ -46,17 +55,33 @@ function isRuntime(c: HpcConstruct): c is HpcConstruct & JobRuntime {
 type WithAllocation = HpcConstruct & { allocationFor(ctx: SynthContext): Allocation };
 
 /** Jobs and sweeps: what `--like` may name. */
-const hasAllocation = (c: HpcConstruct): c is WithAllocation => typeof (c as Partial<WithAllocation>).allocationFor === 'function';
+const hasAllocation = (c: HpcConstruct): c is WithAllocation =>
+  typeof (c as Partial<WithAllocation>).allocationFor === 'function';
 
 /** The construct at `address`, in the one stack that has it. */
-function findRuntime(stacks: readonly Stack[], address: string): { stack: Stack; construct: HpcConstruct & JobRuntime } {
-  const found = stacks.flatMap((stack) => constructsOf(stack).filter((c) => c.address === address).map((construct) => ({ stack, construct })));
-  const runtimes = stacks.flatMap((s) => constructsOf(s).filter(isRuntime).map((c) => c.address));
+function findRuntime(
+  stacks: readonly Stack[],
+  address: string,
+): { stack: Stack; construct: HpcConstruct & JobRuntime } {
+  const found = stacks.flatMap((stack) =>
+    constructsOf(stack)
+      .filter((c) => c.address === address)
+      .map((construct) => ({ stack, construct })),
+  );
+  const runtimes = stacks.flatMap((s) =>
+    constructsOf(s)
+      .filter(isRuntime)
+      .map((c) => c.address),
+  );
   const have = `environments and images: ${[...new Set(runtimes)].sort().join(', ') || 'none'}`;
   if (found.length === 0) throw new CliError(`no construct at ${address} (${have})`);
-  if (found.length > 1) throw new CliError(`${address} is in stacks ${found.map((f) => f.stack.stackName).join(', ')}: say which with --stack`);
+  if (found.length > 1)
+    throw new CliError(
+      `${address} is in stacks ${found.map((f) => f.stack.stackName).join(', ')}: say which with --stack`,
+    );
   const { stack, construct } = found[0]!;
-  if (!isRuntime(construct)) throw new CliError(`${address} is a ${construct.kind}: hpcdk shell opens an environment or an image (${have})`);
+  if (!isRuntime(construct))
+    throw new CliError(`${address} is a ${construct.kind}: hpcdk shell opens an environment or an image (${have})`);
   return { stack, construct };
 }
 
@@ -66,11 +91,15 @@ function sessionAllocation(stack: Stack, ctx: SynthContext, options: ShellOption
   if (options.like !== undefined) {
     const jobs = constructsOf(stack).filter(hasAllocation);
     const job = jobs.find((c) => c.address === options.like);
-    if (!job) throw new CliError(`--like ${options.like}: stack ${stack.stackName} has no job or sweep there (jobs: ${jobs.map((j) => j.address).join(', ') || 'none'})`);
+    if (!job)
+      throw new CliError(
+        `--like ${options.like}: stack ${stack.stackName} has no job or sweep there (jobs: ${jobs.map((j) => j.address).join(', ') || 'none'})`,
+      );
     allocation = job.allocationFor(ctx);
   }
   if (options.time !== undefined) {
-    if (!SLURM_TIME.test(options.time)) throw new CliError(`--time ${options.time}: must be a SLURM time such as 01:00:00 or 90`);
+    if (!SLURM_TIME.test(options.time))
+      throw new CliError(`--time ${options.time}: must be a SLURM time such as 01:00:00 or 90`);
     allocation = { ...allocation, time: options.time };
   }
   return allocation;
@@ -99,9 +128,17 @@ function runAttached(file: string, args: readonly string[]): Promise<number> {
  * (srun --pty through the system ssh) with the environment active or inside
  * the image; with a command, that command runs there instead.
  */
-export async function shellCommand(address: string, command: readonly string[], options: ShellOptions, io: Output): Promise<number> {
+export async function shellCommand(
+  address: string,
+  command: readonly string[],
+  options: ShellOptions,
+  io: Output,
+): Promise<number> {
   const project = await openProject(options.dir);
-  const { stack, construct } = findRuntime(pickStacks(project, options.stack ? [options.stack] : []).map((s) => s.stack), address);
+  const { stack, construct } = findRuntime(
+    pickStacks(project, options.stack ? [options.stack] : []).map((s) => s.stack),
+    address,
+  );
   const profile = resolveTarget(project, stack, options.target);
   if (profile.spec.automation || options.automation === true) {
     throw new CliError(
@@ -110,7 +147,10 @@ export async function shellCommand(address: string, command: readonly string[], 
     );
   }
   const interactive = command.length === 0;
-  if (interactive && !process.stdin.isTTY) throw new CliError(`an interactive session needs a terminal; to run one command: hpcdk shell ${address} -- COMMAND…`);
+  if (interactive && !process.stdin.isTTY)
+    throw new CliError(
+      `an interactive session needs a terminal; to run one command: hpcdk shell ${address} -- COMMAND…`,
+    );
   const synthesis = synthesizeFor(project, stack, profile, io);
   const ctx = contextFor(stack, synthesis, profile, project.dir);
   const resource = synthesis.manifest.resources.find((r) => r.address === address);
@@ -133,11 +173,18 @@ export async function shellCommand(address: string, command: readonly string[], 
       files: resource?.artifacts ?? [],
     },
     ...(interactive ? {} : { command }),
-    ...(profile.isLocal ? {} : { srun: srunOptions(`${stack.stackName}.shell.${address.replace(/\//g, '.')}`, allocation) }),
+    ...(profile.isLocal
+      ? {}
+      : { srun: srunOptions(`${stack.stackName}.shell.${address.replace(/\//g, '.')}`, allocation) }),
   };
   const script = renderSessionScript(spec);
   if (profile.isLocal) return runAttached('bash', ['-c', script]);
   const ssh = profile.spec.ssh!;
   // The system ssh, as a user would: the same config as the transport (HPCDK_SSH_CONFIG or ~/.ssh/config), prompts and ControlMaster included.
-  return runAttached('ssh', [...openSshArgs(profile, { acceptNewHostKey: options.acceptNewHostKey ?? false }), ...(interactive ? ['-t'] : []), ssh.host, remoteCommand(script)]);
+  return runAttached('ssh', [
+    ...openSshArgs(profile, { acceptNewHostKey: options.acceptNewHostKey ?? false }),
+    ...(interactive ? ['-t'] : []),
+    ssh.host,
+    remoteCommand(script),
+  ]);
 }

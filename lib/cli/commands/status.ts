@@ -29,11 +29,16 @@ function logFolder(r: { address: string; group?: string }): string {
 }
 
 /** `hpcdk status [STACK…]`: every resource's state, from one read of the target per stack. */
-export async function statusCommand(names: string[], options: TargetOptions & { dir?: string; json?: boolean; task?: string }, io: Output): Promise<number> {
+export async function statusCommand(
+  names: string[],
+  options: TargetOptions & { dir?: string; json?: boolean; task?: string },
+  io: Output,
+): Promise<number> {
   const project = await openProject(options.dir);
   const stackNames = new Set(project.stacks.map((s) => s.stack.stackName));
   const addresses = names.filter((n) => !stackNames.has(n));
-  if (addresses.length > 1) throw new CliError(`status shows one run at a time: name one address (got ${addresses.join(', ')})`);
+  if (addresses.length > 1)
+    throw new CliError(`status shows one run at a time: name one address (got ${addresses.join(', ')})`);
   if (addresses.length === 1) return runDetail(project, addresses[0]!, options, io);
   if (options.task !== undefined) throw new CliError('--task needs a sweep address: hpcdk status SWEEP --task N');
   const rows: StatusRow[] = [];
@@ -42,8 +47,24 @@ export async function statusCommand(names: string[], options: TargetOptions & { 
     const synthesis = synthesizeFor(project, stack, profile, io);
     const conn = await openTarget(project, profile, options);
     try {
-      const runDirs = [...new Set(synthesis.manifest.resources.filter(isRunnable).map((r) => logFolder({ address: r.address, ...(r.kind === 'sweep-point' ? { group: String(r.spec.sweep) } : {}) })))];
-      const actual = await readTarget(conn, stack.stackName, expectedFiles(synthesis), [], lockCommands(synthesis), [], runDirs);
+      const runDirs = [
+        ...new Set(
+          synthesis.manifest.resources
+            .filter(isRunnable)
+            .map((r) =>
+              logFolder({ address: r.address, ...(r.kind === 'sweep-point' ? { group: String(r.spec.sweep) } : {}) }),
+            ),
+        ),
+      ];
+      const actual = await readTarget(
+        conn,
+        stack.stackName,
+        expectedFiles(synthesis),
+        [],
+        lockCommands(synthesis),
+        [],
+        runDirs,
+      );
       const plan = computePlan(synthesis, actual);
       for (const r of plan.resources) {
         const job = r.job;
@@ -68,7 +89,9 @@ export async function statusCommand(names: string[], options: TargetOptions & { 
           ...(job?.jobId ? { jobId: job.jobId } : {}),
           ...(job?.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
           ...(r.kind === 'job' || r.kind === 'sweep-point' ? { attempts: job?.attempts ?? 0 } : {}),
-          ...(job?.jobId && actual.runs?.get(`${logFolder(r)}/${job.jobId}`) ? { run: actual.runs.get(`${logFolder(r)}/${job.jobId}`)! } : {}),
+          ...(job?.jobId && actual.runs?.get(`${logFolder(r)}/${job.jobId}`)
+            ? { run: actual.runs.get(`${logFolder(r)}/${job.jobId}`)! }
+            : {}),
         });
       }
     } finally {
@@ -81,7 +104,17 @@ export async function statusCommand(names: string[], options: TargetOptions & { 
   }
   const table = [
     ['STACK', 'TARGET', 'ADDRESS', 'KIND', 'STATUS', 'JOB', 'EXIT', 'HOST', 'STARTED'],
-    ...rows.map((r) => [r.stack, r.target, r.address, r.kind, r.status, r.jobId ?? '-', r.exitCode?.toString() ?? '-', String(r.run?.host ?? '-'), String(r.run?.start ?? '-')]),
+    ...rows.map((r) => [
+      r.stack,
+      r.target,
+      r.address,
+      r.kind,
+      r.status,
+      r.jobId ?? '-',
+      r.exitCode?.toString() ?? '-',
+      String(r.run?.host ?? '-'),
+      String(r.run?.start ?? '-'),
+    ]),
   ];
   printTable(table, io);
   return EXIT.ok;
@@ -89,7 +122,13 @@ export async function statusCommand(names: string[], options: TargetOptions & { 
 
 function printTable(table: string[][], io: Output): void {
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  for (const row of table) io.out(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  for (const row of table)
+    io.out(
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 function isRunnable(r: { kind: string }): boolean {
@@ -102,10 +141,17 @@ function isRunnable(r: { kind: string }): boolean {
  * logs (host, times, restarts, exit code, code commit, environment lock,
  * image digest, the script's hash and the point's params).
  */
-async function runDetail(project: Awaited<ReturnType<typeof openProject>>, ref: string, options: TargetOptions & { json?: boolean; task?: string }, io: Output): Promise<number> {
+async function runDetail(
+  project: Awaited<ReturnType<typeof openProject>>,
+  ref: string,
+  options: TargetOptions & { json?: boolean; task?: string },
+  io: Output,
+): Promise<number> {
   const slash = ref.indexOf('/');
   const named = slash > 0 ? project.stacks.find((s) => s.stack.stackName === ref.slice(0, slash)) : undefined;
-  const candidates = named ? [{ entry: named, address: ref.slice(slash + 1) }] : project.stacks.map((entry) => ({ entry, address: ref }));
+  const candidates = named
+    ? [{ entry: named, address: ref.slice(slash + 1) }]
+    : project.stacks.map((entry) => ({ entry, address: ref }));
   for (const { entry, address } of candidates) {
     const stack = entry.stack;
     const profile = resolveTarget(project, stack, options.target);
@@ -115,20 +161,34 @@ async function runDetail(project: Awaited<ReturnType<typeof openProject>>, ref: 
     const resource = runnable.find((r) => r.address === address);
     if (!resource && points.length === 0) continue;
     if (points.length > 0 && options.task === undefined) {
-      throw new CliError(`${address} is a sweep of ${points.length} points: name one (hpcdk status ${points[0]!.address}) or its array task (hpcdk status ${address} --task N)`);
+      throw new CliError(
+        `${address} is a sweep of ${points.length} points: name one (hpcdk status ${points[0]!.address}) or its array task (hpcdk status ${address} --task N)`,
+      );
     }
     const conn = await openTarget(project, profile, options);
     try {
       const dir = resource?.kind === 'sweep-point' ? String(resource.spec.sweep) : address;
-      const actual = await readTarget(conn, stack.stackName, expectedFiles(synthesis), [], lockCommands(synthesis), [], [dir]);
+      const actual = await readTarget(
+        conn,
+        stack.stackName,
+        expectedFiles(synthesis),
+        [],
+        lockCommands(synthesis),
+        [],
+        [dir],
+      );
       const plan = computePlan(synthesis, actual);
       const change = resource
         ? plan.resources.find((r) => r.address === address)
-        : plan.resources.filter((r) => r.group === address && r.job?.jobId?.endsWith(`_${options.task}`)).sort((a, b) => (a.job!.jobId! < b.job!.jobId! ? 1 : -1))[0];
+        : plan.resources
+            .filter((r) => r.group === address && r.job?.jobId?.endsWith(`_${options.task}`))
+            .sort((a, b) => (a.job!.jobId! < b.job!.jobId! ? 1 : -1))[0];
       if (!change) throw new CliError(`no task ${options.task} of sweep ${address} has run on ${profile.name}`);
       const jobId = change.job?.jobId;
       const run = jobId ? actual.runs?.get(`${dir}/${jobId}`) : undefined;
-      const artifact = synthesis.manifest.artifacts.find((a) => a.path === String(synthesis.manifest.resources.find((m) => m.address === change.address)?.spec.script));
+      const artifact = synthesis.manifest.artifacts.find(
+        (a) => a.path === String(synthesis.manifest.resources.find((m) => m.address === change.address)?.spec.script),
+      );
       const detail = {
         format_version: '1',
         stack: stack.stackName,
@@ -151,7 +211,10 @@ async function runDetail(project: Awaited<ReturnType<typeof openProject>>, ref: 
       const line = (label: string, value: unknown) => {
         if (value !== undefined && value !== null && value !== '') io.out(`  ${label.padEnd(12)} ${String(value)}`);
       };
-      line('status', `${detail.status}${jobId ? ` (job ${jobId})` : ''}${detail.exitCode !== undefined ? `, exit ${detail.exitCode}` : ''}`);
+      line(
+        'status',
+        `${detail.status}${jobId ? ` (job ${jobId})` : ''}${detail.exitCode !== undefined ? `, exit ${detail.exitCode}` : ''}`,
+      );
       line('attempts', `${detail.attempts} of ${change.job?.maxAttempts ?? '-'}`);
       line('identity', change.identity);
       if (!run) {
@@ -169,25 +232,37 @@ async function runDetail(project: Awaited<ReturnType<typeof openProject>>, ref: 
       line('code', run.codeCommit ? `commit ${String(run.codeCommit)}` : undefined);
       line('environment', env ? `${env.address} (lock sha256 ${env.lockSha256 ?? 'not recorded'})` : undefined);
       line('image', image ? `${image.address} (${image.digest ?? 'digest not recorded'})` : undefined);
-      line('script', `sha256 ${String(run.scriptSha256)}${detail.scriptMatchesSnapshot === true ? ' (as in the snapshot)' : detail.scriptMatchesSnapshot === false ? ' (differs from the snapshot)' : ''}`);
+      line(
+        'script',
+        `sha256 ${String(run.scriptSha256)}${detail.scriptMatchesSnapshot === true ? ' (as in the snapshot)' : detail.scriptMatchesSnapshot === false ? ' (differs from the snapshot)' : ''}`,
+      );
       line('run record', detail.runRecord);
       return EXIT.ok;
     } finally {
       await conn.close();
     }
   }
-  throw new CliError(`no stack, job or sweep named ${ref} (stacks: ${project.stacks.map((s) => s.stack.stackName).join(', ')})`);
+  throw new CliError(
+    `no stack, job or sweep named ${ref} (stacks: ${project.stacks.map((s) => s.stack.stackName).join(', ')})`,
+  );
 }
 
 /** `hpcdk logs [STACK/]ADDRESS`: the newest job's output (or --job ID, --err). One round trip. */
-export async function logsCommand(ref: string, options: TargetOptions & { dir?: string; err?: boolean; job?: string }, io: Output): Promise<number> {
+export async function logsCommand(
+  ref: string,
+  options: TargetOptions & { dir?: string; err?: boolean; job?: string },
+  io: Output,
+): Promise<number> {
   const project = await openProject(options.dir);
   const slash = ref.indexOf('/');
   const named = slash > 0 ? project.stacks.find((s) => s.stack.stackName === ref.slice(0, slash)) : undefined;
   let stackEntry = named;
   let address = named ? ref.slice(slash + 1) : ref;
   if (!stackEntry) {
-    if (project.stacks.length !== 1) throw new CliError(`say which stack: hpcdk logs STACK/${ref} (stacks: ${project.stacks.map((s) => s.stack.stackName).join(', ')})`);
+    if (project.stacks.length !== 1)
+      throw new CliError(
+        `say which stack: hpcdk logs STACK/${ref} (stacks: ${project.stacks.map((s) => s.stack.stackName).join(', ')})`,
+      );
     stackEntry = pickStacks(project, [])[0]!;
     address = ref;
   }
@@ -196,17 +271,36 @@ export async function logsCommand(ref: string, options: TargetOptions & { dir?: 
   const synthesis = synthesizeFor(project, stack, profile, io);
   const runnable = synthesis.manifest.resources.filter((r) => r.kind === 'job' || r.kind === 'sweep-point');
   const resource = runnable.find((r) => r.address === address);
-  if (!resource) throw new CliError(`stack ${stack.stackName} has no job or sweep point ${address} (have: ${runnable.map((r) => r.address).slice(0, 12).join(', ') || 'none'}${runnable.length > 12 ? ', …' : ''})`);
+  if (!resource)
+    throw new CliError(
+      `stack ${stack.stackName} has no job or sweep point ${address} (have: ${
+        runnable
+          .map((r) => r.address)
+          .slice(0, 12)
+          .join(', ') || 'none'
+      }${runnable.length > 12 ? ', …' : ''})`,
+    );
   const spec = resource.spec as { stdout: string; stderr: string; jobName: string };
   const pattern = options.err ? spec.stderr : spec.stdout;
   const conn = await openTarget(project, profile, options);
   try {
     if (isAutomation(conn)) {
-      process.stdout.write(await readJobLogOnAutomationNode(conn, stack.stackName, address, spec.jobName, pattern, options.job));
+      process.stdout.write(
+        await readJobLogOnAutomationNode(conn, stack.stackName, address, spec.jobName, pattern, options.job),
+      );
       return EXIT.ok;
     }
-    const r = await conn.transport.run(readLogScript({ stackDir: conn.stackDir(stack.stackName), address, jobName: spec.jobName, pattern, ...(options.job ? { job: options.job } : {}) }));
-    if (r.exitCode !== 0) throw new CliError(r.stderr.trim().replace(/^hpcdk: /, '') || `reading the log failed (exit ${r.exitCode})`);
+    const r = await conn.transport.run(
+      readLogScript({
+        stackDir: conn.stackDir(stack.stackName),
+        address,
+        jobName: spec.jobName,
+        pattern,
+        ...(options.job ? { job: options.job } : {}),
+      }),
+    );
+    if (r.exitCode !== 0)
+      throw new CliError(r.stderr.trim().replace(/^hpcdk: /, '') || `reading the log failed (exit ${r.exitCode})`);
     process.stdout.write(r.stdout);
     return EXIT.ok;
   } finally {

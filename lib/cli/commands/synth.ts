@@ -18,7 +18,9 @@ export async function synthCommand(names: string[], options: SynthOptions, io: O
   if (project.stacks.length === 0) {
     // Most likely a file that forgot `new App()`: say so rather than write an empty snapshots/ folder.
     const files = (await findStackFiles(project.dir)).map((f) => relative(project.dir, f));
-    throw new CliError(`no stack to synthesize: ${files.length === 0 ? 'stacks/ holds no .ts file' : `${files.join(', ')} ${files.length === 1 ? 'declares' : 'declare'} none`} (a stack file makes an App and adds a Stack to it); nothing was written`);
+    throw new CliError(
+      `no stack to synthesize: ${files.length === 0 ? 'stacks/ holds no .ts file' : `${files.join(', ')} ${files.length === 1 ? 'declares' : 'declare'} none`} (a stack file makes an App and adds a Stack to it); nothing was written`,
+    );
   }
   const selected = pickStacks(project, names).map((s) => s.stack);
   if (options.target !== undefined) {
@@ -39,13 +41,16 @@ export async function synthCommand(names: string[], options: SynthOptions, io: O
   if (options.check) {
     const diff = await compareSnapshots(snapshots, syntheses, wholeTree);
     if (isClean(diff)) {
-      if (!options.quiet) io.out(`snapshots are up to date (${syntheses.length} stack/target pair${syntheses.length === 1 ? '' : 's'})`);
+      if (!options.quiet)
+        io.out(`snapshots are up to date (${syntheses.length} stack/target pair${syntheses.length === 1 ? '' : 's'})`);
       return EXIT.ok;
     }
     const c = io.colors;
     for (const { diff: text } of diff.changed) io.out(colorDiff(text, io));
-    if (diff.added.length > 0) io.out(`${c.green('Files a fresh synth adds:')}\n${diff.added.map((p) => `  + ${p}`).join('\n')}`);
-    if (diff.removed.length > 0) io.out(`${c.red('Files a fresh synth removes:')}\n${diff.removed.map((p) => `  - ${p}`).join('\n')}`);
+    if (diff.added.length > 0)
+      io.out(`${c.green('Files a fresh synth adds:')}\n${diff.added.map((p) => `  + ${p}`).join('\n')}`);
+    if (diff.removed.length > 0)
+      io.out(`${c.red('Files a fresh synth removes:')}\n${diff.removed.map((p) => `  - ${p}`).join('\n')}`);
     io.err(
       `snapshots are stale: ${diff.changed.length} changed, ${diff.added.length} added, ${diff.removed.length} removed. Run hpcdk synth and commit the result.`,
     );
@@ -55,7 +60,9 @@ export async function synthCommand(names: string[], options: SynthOptions, io: O
   const result = await writeSnapshots(snapshots, syntheses, { prune: wholeTree });
   if (!options.quiet) {
     for (const s of syntheses) {
-      io.out(`${s.stack}/${s.target}: ${s.artifacts.length} artifacts, ${s.manifest.resources.length} resources -> ${SNAPSHOTS_DIR}/${s.stack}/${s.target}/`);
+      io.out(
+        `${s.stack}/${s.target}: ${s.artifacts.length} artifacts, ${s.manifest.resources.length} resources -> ${SNAPSHOTS_DIR}/${s.stack}/${s.target}/`,
+      );
     }
     for (const stack of result.removedStacks) io.out(`${stack}: removed (no stack declares it)`);
   }

@@ -14,7 +14,15 @@ import { runHelper } from './transport.js';
 
 /** One step of the helper's apply program (see `Applier` in helper.ts). */
 export type ProgramStep =
-  | { readonly op: 'place'; readonly file: string; readonly to: string; readonly mode: number; readonly dirMode?: number; readonly journal?: string[][]; readonly say?: string[] }
+  | {
+      readonly op: 'place';
+      readonly file: string;
+      readonly to: string;
+      readonly mode: number;
+      readonly dirMode?: number;
+      readonly journal?: string[][];
+      readonly say?: string[];
+    }
   | { readonly op: 'remove'; readonly path: string; readonly journal: string[][]; readonly say: string[] }
   | { readonly op: 'cancel'; readonly ids: readonly string[]; readonly journal: string[][]; readonly say: string[] }
   | { readonly op: 'journal'; readonly journal: string[][] }
@@ -43,7 +51,13 @@ export interface SubmitStep {
 
 /** What the helper runs for an apply, and the files it places (uploaded to `.hpcdk/incoming/<incoming>/`). */
 export interface ApplyProgram {
-  readonly request: { readonly incoming: string; readonly owner: string; readonly serial: number; readonly ttl: number; readonly steps: readonly ProgramStep[] };
+  readonly request: {
+    readonly incoming: string;
+    readonly owner: string;
+    readonly serial: number;
+    readonly ttl: number;
+    readonly steps: readonly ProgramStep[];
+  };
   readonly files: readonly RemoteFile[];
 }
 
@@ -62,9 +76,13 @@ function submitStep({ request: r, chunk, inputsLine }: Submission): SubmitStep {
     stdout: r.stdout,
     stderr: r.stderr,
     singleton: r.singleton === true,
-    dependencies: r.dependencies.map((d) => (d.jobId !== undefined ? { type: d.type, jobId: d.jobId } : { type: d.type, submitted: d.submittedAddress ?? '' })),
+    dependencies: r.dependencies.map((d) =>
+      d.jobId !== undefined ? { type: d.type, jobId: d.jobId } : { type: d.type, submitted: d.submittedAddress ?? '' },
+    ),
     ...(r.paramsFile ? { paramsFile: r.paramsFile } : {}),
-    ...(chunk ? { points: chunk.points.map((p) => ({ address: p.address, identity: p.identity, index: p.index })) } : {}),
+    ...(chunk
+      ? { points: chunk.points.map((p) => ({ address: p.address, identity: p.identity, index: p.index })) }
+      : {}),
     after: [[...inputsLine]],
   };
 }
@@ -87,32 +105,74 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
   const steps: ProgramStep[] = [];
   for (const f of fileSteps(inputs)) {
     if ('remove' in f) {
-      steps.push({ op: 'remove', path: `files/${f.remove}`, journal: [['rmfile', f.remove]], say: [`delete ${f.remove}`] });
+      steps.push({
+        op: 'remove',
+        path: `files/${f.remove}`,
+        journal: [['rmfile', f.remove]],
+        say: [`delete ${f.remove}`],
+      });
     } else {
       const u = f.upload;
       const mode = u.executable ? 0o755 : 0o644;
-      steps.push({ op: 'place', file: upload(u.content, mode), to: `files/${u.path}`, mode, journal: [['file', u.path, u.sha256]], say: [`upload ${u.path}`] });
+      steps.push({
+        op: 'place',
+        file: upload(u.content, mode),
+        to: `files/${u.path}`,
+        mode,
+        journal: [['file', u.path, u.sha256]],
+        say: [`upload ${u.path}`],
+      });
     }
   }
   for (const secret of inputs.secrets ?? []) {
-    steps.push({ op: 'place', file: upload(secret.value, 0o600), to: `.hpcdk/secrets/${secret.name}`, mode: 0o600, dirMode: 0o700 });
+    steps.push({
+      op: 'place',
+      file: upload(secret.value, 0o600),
+      to: `.hpcdk/secrets/${secret.name}`,
+      mode: 0o600,
+      dirMode: 0o700,
+    });
   }
   const cancels = inputs.plan.resources.flatMap((r) => r.job?.cancel ?? []);
-  if (cancels.length > 0) steps.push({ op: 'cancel', ids: cancels, journal: cancels.map((id) => ['cancel', id]), say: cancels.map((id) => `cancel ${id}`) });
+  if (cancels.length > 0)
+    steps.push({
+      op: 'cancel',
+      ids: cancels,
+      journal: cancels.map((id) => ['cancel', id]),
+      say: cancels.map((id) => `cancel ${id}`),
+    });
   for (const s of submissions(conn, inputs)) {
-    if (s.chunk) steps.push({ op: 'place', file: upload(renderParamsFile(s.chunk.sweep, s.chunk.id, s.chunk.points), 0o644), to: s.request.paramsFile!, mode: 0o644 });
+    if (s.chunk)
+      steps.push({
+        op: 'place',
+        file: upload(renderParamsFile(s.chunk.sweep, s.chunk.id, s.chunk.points), 0o644),
+        to: s.request.paramsFile!,
+        mode: 0o644,
+      });
     steps.push(submitStep(s));
   }
   for (const r of inputs.plan.resources) {
-    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job')) steps.push({ op: 'journal', journal: [['forget', r.address]] });
+    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job'))
+      steps.push({ op: 'journal', journal: [['forget', r.address]] });
   }
-  return { request: { incoming, owner: lockOwner(operation), serial: inputs.plan.serial, ttl: LOCK_TTL_SECONDS, steps }, files };
+  return {
+    request: { incoming, owner: lockOwner(operation), serial: inputs.plan.serial, ttl: LOCK_TTL_SECONDS, steps },
+    files,
+  };
 }
 
 /** Carries out a plan on an automation node: one sftp transfer and one helper run, printing execute.ts's `@@` lines. */
-export function applyOnAutomationNode(conn: TargetConnection, inputs: ApplyInputs, operation: string, options: RunOptions): Promise<ExecResult> {
+export function applyOnAutomationNode(
+  conn: TargetConnection,
+  inputs: ApplyInputs,
+  operation: string,
+  options: RunOptions,
+): Promise<ExecResult> {
   const { request, files } = applyProgram(conn, inputs, operation);
   // Payloads (code archives) come with builds, refused above; none may slip through unplaced.
-  if ((inputs.payloads ?? []).length > 0) throw new AutomationRefusedError('code bundles are unpacked on the login node, which an automation node cannot do; apply once from an interactive session');
+  if ((inputs.payloads ?? []).length > 0)
+    throw new AutomationRefusedError(
+      'code bundles are unpacked on the login node, which an automation node cannot do; apply once from an interactive session',
+    );
   return runHelper(conn, inputs.plan.stack, 'apply', request, files, options);
 }

@@ -37,7 +37,11 @@ type SftpError = Error & { code?: number };
 const NO_SUCH_FILE = 2;
 
 function call<T>(what: string, f: (cb: (err: SftpError | undefined | null, value?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => f((err, value) => (err ? reject(Object.assign(new Error(`sftp ${what}: ${err.message}`), { code: err.code })) : resolve(value as T))));
+  return new Promise((resolve, reject) =>
+    f((err, value) =>
+      err ? reject(Object.assign(new Error(`sftp ${what}: ${err.message}`), { code: err.code })) : resolve(value as T),
+    ),
+  );
 }
 
 async function exists(s: SFTPWrapper, path: string): Promise<boolean> {
@@ -135,7 +139,13 @@ export class Ssh2Channel implements AutomationChannel {
         });
         stream.stderr.on('data', (d: Buffer) => errs.push(d));
         stream.on('exit', (code: number | null) => (exitCode = code ?? 255));
-        stream.on('close', () => resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errs).toString('utf8'), exitCode }));
+        stream.on('close', () =>
+          resolve({
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(errs).toString('utf8'),
+            exitCode,
+          }),
+        );
         stream.on('error', reject);
         stream.end();
       });
@@ -179,8 +189,15 @@ export class OpenSshChannel implements AutomationChannel {
   }
 
   private async batch(commands: readonly string[], work: string): Promise<string> {
-    const r = await (await loadExeca())('sftp', ['-b', '-', ...sftpOptions(this.sshArgs), this.alias], { input: `${commands.join('\n')}\n`, reject: false, cwd: work });
-    if (r.exitCode !== 0) throw new Error(`${this.description}: sftp failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-4).join('\n')}`);
+    const r = await (await loadExeca())('sftp', ['-b', '-', ...sftpOptions(this.sshArgs), this.alias], {
+      input: `${commands.join('\n')}\n`,
+      reject: false,
+      cwd: work,
+    });
+    if (r.exitCode !== 0)
+      throw new Error(
+        `${this.description}: sftp failed (exit ${r.exitCode}): ${String(r.stderr).trim().split('\n').slice(-4).join('\n')}`,
+      );
     return String(r.stdout);
   }
 
@@ -197,18 +214,25 @@ export class OpenSshChannel implements AutomationChannel {
     checkWords(paths, 'sftp');
     return this.inTempDir(async (work) => {
       // `-get`: a missing file is not an error.
-      await this.batch(paths.map((p, i) => `-get "${p}" ${i}`), work);
+      await this.batch(
+        paths.map((p, i) => `-get "${p}" ${i}`),
+        work,
+      );
       return paths.map((_, i) => (existsSync(join(work, String(i))) ? readFileSync(join(work, String(i))) : undefined));
     });
   }
 
   public put(files: readonly RemoteFile[]): Promise<string> {
-    checkWords(files.map((f) => f.path), 'sftp');
+    checkWords(
+      files.map((f) => f.path),
+      'sftp',
+    );
     return this.inTempDir(async (work) => {
       const folders = new Set<string>();
       for (const f of files) {
         const parts = posix.dirname(f.path).split('/');
-        for (let i = 1; i <= parts.length; i += 1) if (parts.slice(0, i).join('/') !== '') folders.add(parts.slice(0, i).join('/'));
+        for (let i = 1; i <= parts.length; i += 1)
+          if (parts.slice(0, i).join('/') !== '') folders.add(parts.slice(0, i).join('/'));
       }
       const commands = ['pwd', ...[...folders].map((d) => `-mkdir "${d}"`)];
       files.forEach((f, i) => {
@@ -226,7 +250,11 @@ export class OpenSshChannel implements AutomationChannel {
 
   public async exec(argv: readonly string[], options: RunOptions = {}): Promise<ExecResult> {
     checkCommand(argv);
-    const child = (await loadExeca())('ssh', [...this.sshArgs, '-T', this.alias, ...argv], { reject: false, stripFinalNewline: false, stdin: 'ignore' });
+    const child = (await loadExeca())('ssh', [...this.sshArgs, '-T', this.alias, ...argv], {
+      reject: false,
+      stripFinalNewline: false,
+      stdin: 'ignore',
+    });
     const split = lineSplitter(options.onLine);
     child.stdout?.on('data', (d: Buffer) => split(d.toString('utf8')));
     const r = await child;

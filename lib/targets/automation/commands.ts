@@ -9,11 +9,25 @@ import { HpcdkError } from '../../core/hpcdk-error.js';
  * (`python3`, `sbatch`); the others must be the whole first word.
  */
 export const ALLOWED_COMMANDS: readonly string[] = [
-  'ls', 'cat', 'echo', 'mv', 'cp', 'rm', 'mkdir',
-  'python*', 'git*',
-  'tar', 'gzip', 'zip',
-  'rsync', 'scp', 'sftp-server',
-  'squeue*', 'scancel*', 'sbatch*', 'scontrol*',
+  'ls',
+  'cat',
+  'echo',
+  'mv',
+  'cp',
+  'rm',
+  'mkdir',
+  'python*',
+  'git*',
+  'tar',
+  'gzip',
+  'zip',
+  'rsync',
+  'scp',
+  'sftp-server',
+  'squeue*',
+  'scancel*',
+  'sbatch*',
+  'scontrol*',
 ];
 
 /** Something the automation mode cannot do, refused before anything is sent or changed. */
@@ -43,8 +57,15 @@ export const WHITE_SPACE = /\s/;
 export function checkWords(words: readonly string[], what: string, unsafe: RegExp = WRAPPER_UNSAFE): void {
   for (const w of words) {
     if (w === '' || unsafe.test(w)) {
-      const why = w === '' ? 'is empty' : unsafe === WHITE_SPACE ? 'contains white space' : 'contains white space, a quote or a glob character';
-      throw new AutomationRefusedError(`${what}: the argument ${JSON.stringify(w)} ${why}, which an automation node cannot pass as one word`);
+      const why =
+        w === ''
+          ? 'is empty'
+          : unsafe === WHITE_SPACE
+            ? 'contains white space'
+            : 'contains white space, a quote or a glob character';
+      throw new AutomationRefusedError(
+        `${what}: the argument ${JSON.stringify(w)} ${why}, which an automation node cannot pass as one word`,
+      );
     }
   }
 }
@@ -52,7 +73,10 @@ export function checkWords(words: readonly string[], what: string, unsafe: RegEx
 /** Checks a whole command for an automation node: an allow-listed program, and words that survive word splitting. */
 export function checkCommand(argv: readonly string[]): string {
   const [first = ''] = argv;
-  if (!isAllowedCommand(first)) throw new AutomationRefusedError(`${first || '(empty command)'} is not a command an automation node allows (allowed: ${ALLOWED_COMMANDS.join(', ')})`);
+  if (!isAllowedCommand(first))
+    throw new AutomationRefusedError(
+      `${first || '(empty command)'} is not a command an automation node allows (allowed: ${ALLOWED_COMMANDS.join(', ')})`,
+    );
   checkWords(argv, first);
   return argv.join(' ');
 }
@@ -65,7 +89,9 @@ export function checkCommand(argv: readonly string[]): string {
 export function remoteStackDir(stackDir: ShellValue): string {
   if (isRuntimeRef(stackDir)) {
     if (stackDir.variable !== 'HOME') {
-      throw new AutomationRefusedError(`the base path ${stackDir.toString()} names $${stackDir.variable}, which an automation node cannot expand (no shell runs there); use an absolute path or one under ~`);
+      throw new AutomationRefusedError(
+        `the base path ${stackDir.toString()} names $${stackDir.variable}, which an automation node cannot expand (no shell runs there); use an absolute path or one under ~`,
+      );
     }
     return stackDir.segments.join('/');
   }

@@ -4,9 +4,18 @@ import { lastJobId, logPath } from '../../state/log-names.js';
 import { remoteLayout, runHelper } from './transport.js';
 
 /** `hpcdk logs` on an automation node: the journal and the log, both read over sftp. */
-export async function readJobLogOnAutomationNode(conn: TargetConnection, stack: string, address: string, jobName: string, pattern: string, jobId?: string): Promise<string> {
+export async function readJobLogOnAutomationNode(
+  conn: TargetConnection,
+  stack: string,
+  address: string,
+  jobName: string,
+  pattern: string,
+  jobId?: string,
+): Promise<string> {
   const { channel, stackDir } = remoteLayout(conn, stack);
-  const id = jobId ?? lastJobId((await channel.read([posix.join(stackDir, '.hpcdk', 'journal')]))[0]?.toString('utf8') ?? '', address);
+  const id =
+    jobId ??
+    lastJobId((await channel.read([posix.join(stackDir, '.hpcdk', 'journal')]))[0]?.toString('utf8') ?? '', address);
   if (!id) throw new Error(`${address} has not been submitted`);
   const path = logPath(pattern, jobName, id);
   const [log] = await channel.read([posix.join(stackDir, path)]);
@@ -17,6 +26,7 @@ export async function readJobLogOnAutomationNode(conn: TargetConnection, stack: 
 /** `hpcdk force-unlock` on an automation node: the helper removes the lock and says whose it was. */
 export async function unlockOnAutomationNode(conn: TargetConnection, stack: string): Promise<string | undefined> {
   const r = await runHelper(conn, stack, 'unlock', {});
-  if (r.exitCode !== 0) throw new Error(`force-unlock on ${conn.transport.description} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+  if (r.exitCode !== 0)
+    throw new Error(`force-unlock on ${conn.transport.description} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
   return r.stdout.trim() || undefined;
 }

@@ -22,7 +22,9 @@ export class AutomationTransport implements Transport {
   }
 
   public async run(): Promise<ExecResult> {
-    throw new AutomationRefusedError(`${this.description}: this command runs a shell script on the target, which an automation node does not allow`);
+    throw new AutomationRefusedError(
+      `${this.description}: this command runs a shell script on the target, which an automation node does not allow`,
+    );
   }
 
   public close(): Promise<void> {
@@ -31,10 +33,14 @@ export class AutomationTransport implements Transport {
 }
 
 /** Opens an SSH target in automation mode: ssh2 by default, the system client with --openssh. */
-export async function openAutomationTransport(profile: ClusterProfile, options: SshOptions): Promise<AutomationTransport> {
+export async function openAutomationTransport(
+  profile: ClusterProfile,
+  options: SshOptions,
+): Promise<AutomationTransport> {
   const host = profile.spec.ssh?.host;
   if (!host) throw new Error(`target ${profile.name} has no ssh connection`);
-  if (options.useOpenSsh) return new AutomationTransport(new OpenSshChannel(host, ['-o', 'BatchMode=yes', ...openSshArgs(profile, options)]));
+  if (options.useOpenSsh)
+    return new AutomationTransport(new OpenSshChannel(host, ['-o', 'BatchMode=yes', ...openSshArgs(profile, options)]));
   const inner = await openSshTransport(profile, options);
   if (!(inner instanceof Ssh2Transport)) throw new Error(`target ${profile.name}: expected the built-in SSH client`);
   return new AutomationTransport(new Ssh2Channel(inner.client, inner.description, () => inner.close()));
@@ -50,7 +56,10 @@ export function isAutomation(conn: TargetConnection): boolean {
 }
 
 /** Where a stack lives on the node, and where hpcdk keeps the helper and requests: `<base>/.hpcdk/`. */
-export function remoteLayout(conn: TargetConnection, stack: string): { channel: AutomationChannel; stackDir: string; hpcdkDir: string } {
+export function remoteLayout(
+  conn: TargetConnection,
+  stack: string,
+): { channel: AutomationChannel; stackDir: string; hpcdkDir: string } {
   const channel = automationChannel(conn);
   if (!channel) throw new Error(`${conn.transport.description} is not reached in automation mode`);
   const stackDir = remoteStackDir(conn.stackDir(stack));

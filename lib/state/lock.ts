@@ -16,8 +16,8 @@
  * Without the gate, a holder that released and exited between another's
  * read and its removal would look dead, and the lock of whoever came next
  * would be removed. Release removes the lock only while it is this
- * process's own. A gate left by a taker killed inside it is removed after
- * GATE_TTL_SECONDS.
+ * process's own. A gate left by a taker killed inside it is removed when
+ * that process is gone from this host, or after GATE_TTL_SECONDS.
  */
 import { hostname, userInfo } from 'node:os';
 import { quote } from '../shell/index.js';
@@ -86,19 +86,23 @@ hpcdk_lock_gate_mine=
 hpcdk_lock_holder=
 hpcdk_lock_field() { sed -n "s/.* $1=\\\\([^ ]*\\\\).*/\\\\1/p" <<<" $2"; }
 hpcdk_lock_age() { local since; since=$(hpcdk_lock_field since "$1"); echo $(( \${EPOCHSECONDS:-$(date +%s)} - \${since:-0} )); }
-hpcdk_lock_stale() {
+hpcdk_lock_gone() {
   local pid host
   pid=$(hpcdk_lock_field pid "$1")
   host=$(hpcdk_lock_field host "$1")
-  { [ "$host" = "$HOSTNAME" ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; } && return 0
+  [ "$host" = "$HOSTNAME" ] && [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null
+}
+hpcdk_lock_stale() {
+  hpcdk_lock_gone "$1" && return 0
   [ -n "$(hpcdk_lock_field since "$1")" ] && [ "$(hpcdk_lock_age "$1")" -gt ${LOCK_TTL_SECONDS} ]
 }
 hpcdk_lock_enter_gate() {
   local gate tries=0
-  hpcdk_lock_gate_mine="since=\${EPOCHSECONDS:-$(date +%s)} token=$hpcdk_lock_token"
+  hpcdk_lock_gate_mine="gate host=$HOSTNAME pid=$$ since=\${EPOCHSECONDS:-$(date +%s)} token=$hpcdk_lock_token"
   until ln -sn "$hpcdk_lock_gate_mine" "$hpcdk_lock_gate" 2>/dev/null; do
     gate=$(readlink "$hpcdk_lock_gate" 2>/dev/null) || continue
-    if [ "$(hpcdk_lock_age "$gate")" -gt ${GATE_TTL_SECONDS} ]; then
+    # A gate whose taker died in it: removed only while it is still that gate.
+    if hpcdk_lock_gone "$gate" || [ "$(hpcdk_lock_age "$gate")" -gt ${GATE_TTL_SECONDS} ]; then
       [ "$(readlink "$hpcdk_lock_gate" 2>/dev/null)" = "$gate" ] && rm -f "$hpcdk_lock_gate"
       continue
     fi

@@ -28,7 +28,7 @@ if [ "$0" = hpcdk-session ] && [ -z "\${HPCDK_FAULTS_SEEN:-}" ] && [ -e "$hpcdk_
     # Each script runs in a subshell of the session's loop: count its own commands only.
     [ "$BASH_SUBSHELL" = 1 ] || return 0
     if [ -z "$hpcdk_fault_armed" ]; then
-      [[ $BASH_COMMAND == hpcdk_take_lock* ]] || return 0
+      [[ $BASH_COMMAND == hpcdk_lock_take* ]] || return 0
       hpcdk_fault_armed=1
       [ "$hpcdk_fault_mode" = trace ] || rm -f "$hpcdk_fault_dir/mode"
     fi

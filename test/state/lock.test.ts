@@ -141,6 +141,21 @@ describe('the stack lock', () => {
     }
   });
 
+  it('GIVEN a gate left by a taker killed inside it WHEN a script starts THEN it takes the lock at once, and the gate is gone', () => {
+    const d = stackDir();
+    symlinkSync(
+      `gate host=${hostname()} pid=${deadPid()} since=${Math.floor(Date.now() / 1000)} token=t9`,
+      join(d, LOCK_GATE_FILE),
+    );
+    const started = Date.now();
+    const r = spawnSync('bash', ['-c', `D=${JSON.stringify(d)}\n${takeLockLines('apply')}\necho held`], {
+      encoding: 'utf8',
+    });
+    expect(r.stdout).toBe('held\n');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(lstatExists(join(d, LOCK_GATE_FILE)) || lstatExists(join(d, LOCK_FILE))).toBe(false);
+  });
+
   it('GIVEN a lock on another host within its lease WHEN a script starts THEN it is not taken, however old its pid looks', () => {
     const d = stackDir();
     const owner = `carol@ws op=gc host=other-login pid=${deadPid()} since=${Math.floor(Date.now() / 1000) - 60} token=t4`;

@@ -211,21 +211,26 @@ def age(line):
     return time.time() - int(since or 0)
 
 
+def gone(owner):
+    pid, host = last(r' pid=(\d*)', owner), last(r' host=(\S*)', owner)
+    return host == socket.gethostname() and pid != '' and not alive(int(pid))
+
+
 def stale(owner, ttl):
-    pid, host, since = last(r' pid=(\d*)', owner), last(r' host=(\S*)', owner), last(r' since=(\d*)', owner)
-    gone = host == socket.gethostname() and pid != '' and not alive(int(pid))
-    return gone or (since != '' and age(owner) > ttl)
+    since = last(r' since=(\d*)', owner)
+    return gone(owner) or (since != '' and age(owner) > ttl)
 
 
 def enter_gate(gate, token):
-    mine = 'since=%d token=%s' % (int(time.time()), token)
+    mine = 'gate host=%s pid=%d since=%d token=%s' % (socket.gethostname(), os.getpid(), int(time.time()), token)
     for _ in range(400):
         if linked(mine, gate):
             return mine
         held = lock_holder(gate)
         if held == '':
             continue
-        if age(held) > GATE_TTL_SECONDS:
+        # A gate whose taker died in it: removed only while it is still that gate.
+        if gone(held) or age(held) > GATE_TTL_SECONDS:
             if lock_holder(gate) == held:
                 unlink(gate)
             continue

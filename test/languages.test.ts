@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JOURNAL_FUNCTION, READ_SERIAL, serialCheckLines } from '../lib/state/journal.js';
+import { QUEUED_STATES } from '../lib/state/job-states.js';
 import { STACK_PATHS } from '../lib/state/layout.js';
 import { FORCE_UNLOCK, GATE_TTL_SECONDS, READ_LOCK_OWNER, takeLockLines } from '../lib/state/lock.js';
 import { readLogScript } from '../lib/state/log-names.js';
@@ -49,7 +50,7 @@ describe('programs in other languages ship as files of their own', () => {
     for (const file of files) expect(lintScript(readFileSync(file, 'utf8')), file).toBe('');
   });
 
-  it('GIVEN the automation helper WHEN its layout constants are read THEN they equal lib/state/layout.ts', () => {
+  it('GIVEN the automation helper WHEN its layout constants are read THEN they equal lib/state/layout.ts and job-states.ts', () => {
     const helper = readFileSync(join(LIB, 'targets/automation/helper.py'), 'utf8');
     const constant = (name: string) => new RegExp(`^${name} = '([^']*)'$`, 'm').exec(helper)?.[1];
     for (const name of [
@@ -65,6 +66,7 @@ describe('programs in other languages ship as files of their own', () => {
     ] as const) {
       expect(constant(name), name).toBe(STACK_PATHS[name]);
     }
+    expect(constant('ACTIVE_STATES'), 'ACTIVE_STATES').toBe(QUEUED_STATES.join(','));
     expect(/^GATE_TTL_SECONDS = (\d+)$/m.exec(helper)?.[1]).toBe(String(GATE_TTL_SECONDS));
     // Every path enters scripts inside double quotes as it is: nothing a shell expands.
     for (const [name, path] of Object.entries(STACK_PATHS)) expect(path, name).toMatch(/^[A-Za-z0-9._/-]+$/);

@@ -5,7 +5,8 @@ import { budgetPlan, type BudgetLimits, type ComputeFigures, type PlanBudget, ty
 import { checkLockDrift } from './drift.js';
 import type { GateResult } from './gate.js';
 import type { StackSynthesis } from '../synth/synthesize.js';
-import { isActive, parseComment } from '../targets/scheduler.js';
+import { isActive, RESUBMITTABLE_STATES, STARTED_STATES } from '../state/job-states.js';
+import { parseComment } from '../targets/scheduler.js';
 import { shortDigest, type JobRecord } from '../state/journal.js';
 import type { ActualState } from './read-target.js';
 
@@ -106,19 +107,6 @@ export interface PlanOptions {
   /** Record an overrun without letting it stop apply (--ignore-budget). */
   readonly ignoreBudget?: boolean;
 }
-
-const RESUBMITTABLE = new Set([
-  'FAILED',
-  'TIMEOUT',
-  'OUT_OF_MEMORY',
-  'NODE_FAIL',
-  'CANCELLED',
-  'PREEMPTED',
-  'BOOT_FAIL',
-  'DEADLINE',
-  'DEPENDENCY_NEVER_SATISFIED',
-  'UNKNOWN',
-]);
 
 function describeState(state: string, exitCode: number | undefined): string {
   return exitCode !== undefined && state !== 'COMPLETED' ? `${state} (exit ${exitCode})` : state;
@@ -246,7 +234,7 @@ function planJob(
           job: status,
         },
       };
-    if (RESUBMITTABLE.has(state) && same.length < maxAttempts) {
+    if (RESUBMITTABLE_STATES.has(state) && same.length < maxAttempts) {
       return {
         change: {
           ...base,
@@ -271,7 +259,7 @@ function planJob(
   if (older) {
     const job = stateOf(older.id);
     const state = job?.state ?? 'UNKNOWN';
-    if (state === 'RUNNING' || state === 'COMPLETING' || state === 'SUSPENDED') {
+    if (STARTED_STATES.has(state)) {
       return {
         change: {
           ...base,

@@ -86,21 +86,4 @@ export function parseQueueLines(text: string): SchedulerJob[] {
   return jobs;
 }
 
-/** States after which a job will not run again by itself. */
-export const FINAL_STATES = new Set([
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'TIMEOUT',
-  'OUT_OF_MEMORY',
-  'NODE_FAIL',
-  'PREEMPTED',
-  'BOOT_FAIL',
-  'DEADLINE',
-  'DEPENDENCY_NEVER_SATISFIED',
-]);
-
-/** States in which a job is still the scheduler's business. */
-export function isActive(state: string): boolean {
-  return !FINAL_STATES.has(state) && state !== 'UNKNOWN';
-}
+export { FINAL_STATES, isActive } from '../state/job-states.js';

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { quote } from '../shell/index.js';
+import { QUEUED_STATES } from '../state/job-states.js';
 import type { Scheduler, SubmitRequest } from './scheduler.js';
 
 /** The --dependency value, built in bash because ids of jobs submitted in this apply are known only there. */
@@ -29,7 +30,7 @@ hpcdk_user="\${USER:-$(id -un)}"
 # apply that was killed before it could record it is found, not submitted twice.
 # An array shows as 12_[0-3] or 12_4: its job id is 12.
 hpcdk_active_job() {
-  squeue -h -u "$hpcdk_user" -t PENDING,RUNNING,CONFIGURING,COMPLETING,REQUEUED,RESIZING,SUSPENDED -o '%i|%k' 2>/dev/null \\
+  squeue -h -u "$hpcdk_user" -t ${QUEUED_STATES.join(',')} -o '%i|%k' 2>/dev/null \\
     | awk -F'|' -v c="$1" '$2 == c { sub(/_.*/, "", $1); print $1; exit }'
 }`;
 

@@ -4,6 +4,7 @@ export * from './core/stack.js';
 export * from './core/cluster-profile.js';
 export * from './core/hpc-construct.js';
 export * from './core/output.js';
+export * from './core/resource-spec.js';
 export * from './core/validation.js';
 export { HpcdkError, type HpcdkErrorOptions } from './core/hpcdk-error.js';
 export { sha256, digestOf, shortId } from './core/digest.js';

@@ -8,7 +8,14 @@ import { isActive, jobComment, type SubmitRequest } from '../targets/scheduler.j
 import { digestOf } from '../core/digest.js';
 import { renderParamsFile, type ChunkPoint } from '../render/params.js';
 import type { ManifestResource } from '../core/output.js';
-import type { BuildSpec } from '../core/runtime.js';
+import {
+  ResourceKind,
+  buildOf,
+  isRunnable,
+  isSweepPoint,
+  type RunDependency,
+  type Runnable,
+} from '../core/resource-spec.js';
 import type { SecretValue } from './secrets.js';
 
 /** A file to upload: where it goes (relative to files/) and its bytes. */
@@ -80,11 +87,11 @@ function dependencyOrder(selected: ReadonlySet<string>, resources: readonly Mani
 }
 
 /** Jobs to submit, ordered so each comes after the jobs it depends on. */
-function submissionOrder(plan: Plan, resources: readonly ManifestResource[]): ManifestResource[] {
+function submissionOrder(plan: Plan, resources: readonly ManifestResource[]): Array<Runnable<ManifestResource>> {
   const toSubmit = new Set(
     plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address),
   );
-  return dependencyOrder(toSubmit, resources);
+  return dependencyOrder(toSubmit, resources).filter(isRunnable);
 }
 
 /**
@@ -137,7 +144,9 @@ HPCDK_PAYLOAD
 mv -f "$D/"${quote(p.path)}.partial "$D/"${quote(p.path)}`);
   }
   for (const r of buildOrder(plan, inputs.resources)) {
-    const build = r.spec.build as BuildSpec;
+    const build = buildOf(r);
+    // Plan marks for building only what has a build spec.
+    if (build === undefined) continue;
     const log = `$D/logs/${r.address}/build.log`;
     const run = (
       script: string,
@@ -184,24 +193,11 @@ hpcdk_journal ${made.map(quote).join(' ')}
 echo "@@submitted "${quote(request.address)}" $hpcdk_job_id"`);
   }
   for (const r of plan.resources) {
-    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job'))
+    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === ResourceKind.job))
       parts.push(`hpcdk_journal forget ${quote(r.address)}`);
   }
   parts.push(`rm -rf "$D/.hpcdk/incoming"\necho "@@done"`);
   return parts.join('\n');
-}
-
-interface RunSpec {
-  readonly script: string;
-  readonly jobName: string;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly dependencies: ReadonlyArray<{ address: string; type: string }>;
-  readonly singleton?: boolean;
-  readonly sweep?: string;
-  readonly throttle?: number | null;
-  readonly key?: string;
-  readonly params?: Record<string, string | number | boolean>;
 }
 
 /**
@@ -212,7 +208,7 @@ interface RunSpec {
  */
 function resolveDependencies(
   plan: Plan,
-  dependencies: RunSpec['dependencies'],
+  dependencies: readonly RunDependency[],
 ): Array<SubmitRequest['dependencies'][number]> {
   const out: Array<SubmitRequest['dependencies'][number]> = [];
   const seen = new Set<string>();
@@ -245,16 +241,16 @@ export function submissions(conn: TargetConnection, inputs: ApplyInputs): Submis
   const emittedSweeps = new Set<string>();
   const out: Submission[] = [];
   for (const r of submissionOrder(plan, inputs.resources)) {
-    const spec = r.spec as unknown as RunSpec;
+    const spec = r.spec;
     const base = {
       script: spec.script,
       jobName: spec.jobName,
       stdout: spec.stdout,
       stderr: spec.stderr,
       dependencies: resolveDependencies(plan, spec.dependencies),
-      singleton: spec.singleton === true,
+      singleton: spec.singleton,
     };
-    if (r.kind !== 'sweep-point') {
+    if (r.kind !== ResourceKind.sweepPoint) {
       out.push({
         request: {
           ...base,
@@ -266,7 +262,7 @@ export function submissions(conn: TargetConnection, inputs: ApplyInputs): Submis
       });
       continue;
     }
-    const sweep = String(spec.sweep);
+    const sweep = r.spec.sweep;
     if (emittedSweeps.has(sweep)) continue;
     emittedSweeps.add(sweep);
     out.push(...sweepChunks(conn, inputs, deployment, sweep, base));
@@ -287,21 +283,24 @@ function sweepChunks(
   sweep: string,
   base: Omit<SubmitRequest, 'address' | 'identity' | 'comment'>,
 ): Submission[] {
-  const byAddress = new Map(inputs.resources.map((m) => [m.address, m]));
+  const byAddress = new Map(inputs.resources.filter(isSweepPoint).map((m) => [m.address, m]));
   const pointsToSubmit = inputs.plan.resources
     .filter((r) => r.group === sweep && (r.action === 'submit' || r.action === 'replace'))
-    .map((r) => byAddress.get(r.address)!)
+    .flatMap((r) => byAddress.get(r.address) ?? [])
     .sort((a, b) => (a.address < b.address ? -1 : 1));
   const chunkSize = conn.profile.spec.maxArraySize;
-  const throttle = (pointsToSubmit[0]?.spec as unknown as RunSpec | undefined)?.throttle ?? undefined;
+  const throttle = pointsToSubmit[0]?.spec.throttle ?? undefined;
   const out: Submission[] = [];
   for (let start = 0; start < pointsToSubmit.length; start += chunkSize) {
     const chunk = pointsToSubmit.slice(start, start + chunkSize);
     const chunkId = digestOf(chunk.map((p) => p.identity).sort());
-    const points: ChunkPoint[] = chunk.map((p, index) => {
-      const spec = p.spec as unknown as RunSpec;
-      return { index, identity: p.identity, address: p.address, key: spec.key ?? p.address, params: spec.params ?? {} };
-    });
+    const points: ChunkPoint[] = chunk.map((p, index) => ({
+      index,
+      identity: p.identity,
+      address: p.address,
+      key: p.spec.key,
+      params: p.spec.params,
+    }));
     const request: SubmitRequest = {
       ...base,
       address: sweep,

@@ -4,13 +4,7 @@ import { archiveAtHead, headCommit, treeAtHead, uncommittedChanges } from '../vc
 import { digestOf } from '../core/digest.js';
 import { HpcdkError } from '../core/hpcdk-error.js';
 import type { Payload } from './execute.js';
-
-interface BundleSpec {
-  readonly paths: readonly string[];
-  readonly contentId: string;
-  readonly archive: string;
-  readonly commitFile: string;
-}
+import { ResourceKind } from '../core/resource-spec.js';
 
 /** Bundled paths with uncommitted changes: apply refuses them unless told otherwise. */
 export class DirtyBundleError extends HpcdkError {
@@ -39,8 +33,8 @@ export function bundlePayloads(
   for (const change of plan.resources) {
     if (!change.build) continue;
     const resource = resources.find((r) => r.address === change.address);
-    const bundle = resource?.spec.bundle as BundleSpec | undefined;
-    if (!resource || !bundle) continue;
+    if (resource?.kind !== ResourceKind.codeBundle) continue;
+    const bundle = resource.spec.bundle;
     const dirty = uncommittedChanges(projectDir, bundle.paths);
     if (dirty.length > 0 && !allowDirty) throw new DirtyBundleError(resource.address, dirty);
     if (digestOf(treeAtHead(projectDir, bundle.paths)).slice(0, 16) !== bundle.contentId) {

@@ -1,6 +1,7 @@
 import type { ManifestResource } from '../core/output.js';
 import type { Plan } from '../plan/plan.js';
 import { HpcdkError } from '../core/hpcdk-error.js';
+import { isRunnable, runGroup } from '../core/resource-spec.js';
 
 /** A secret's value for one apply, never written anywhere on this side. */
 export interface SecretValue {
@@ -34,11 +35,11 @@ export function secretsToUpload(
     plan.resources.filter((r) => r.action === 'submit' || r.action === 'replace').map((r) => r.address),
   );
   const needed = new Map<string, string[]>();
-  for (const r of resources) {
+  for (const r of resources.filter(isRunnable)) {
     if (!submitting.has(r.address)) continue;
-    for (const name of (r.spec.secrets as string[] | undefined) ?? []) {
+    for (const name of r.spec.secrets) {
       const users = needed.get(name) ?? [];
-      const user = (r.spec.sweep as string | undefined) ?? r.address;
+      const user = runGroup(r);
       if (!users.includes(user)) users.push(user);
       needed.set(name, users);
     }

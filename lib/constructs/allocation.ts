@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ClusterProfile } from '../core/cluster-profile.js';
+import type { ResourceRequest } from '../core/resource-spec.js';
 
 const SAFE_VALUE = /^[A-Za-z0-9_.,:@%+=/-]+$/;
 const safe = (what: string) => z.string().regex(SAFE_VALUE, `must be ${what}, without spaces or shell characters`);
@@ -110,13 +111,6 @@ export function memToMiB(mem: string): number {
  * it: whole nodes for `timeMinutes`, `cpus` in all, `gpus.count` per node (as
  * `--gres` asks). A sweep point is one array task of this size.
  */
-export interface ResourceRequest {
-  readonly nodes: number;
-  readonly cpus: number;
-  /** The job's time limit, else the partition's (SLURM's default); null when neither is known. */
-  readonly timeMinutes: number | null;
-  readonly gpus: { readonly type: string | null; readonly count: number } | null;
-}
 
 /** The request of an allocation already layered over the target's defaults, on the target's partitions. */
 export function resourceRequest(

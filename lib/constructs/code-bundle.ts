@@ -7,6 +7,7 @@ import type { ValidationIssue } from '../core/validation.js';
 import { renderUnpackScript } from '../render/code-bundle.js';
 import { RuntimeRef, word } from '../shell/index.js';
 import { isGitRepo, treeAtHead, type TreeEntry } from '../vcs/git.js';
+import { ResourceKind } from '../core/resource-spec.js';
 
 export const CodeBundlePropsSchema = z
   .object({
@@ -33,7 +34,7 @@ export type CodeBundleProps = z.input<typeof CodeBundlePropsSchema>;
  * see as HPCDK_CODE_COMMIT.
  */
 export class CodeBundle extends HpcConstruct<typeof CodeBundlePropsSchema> implements JobRuntime {
-  public readonly kind = 'code-bundle';
+  public readonly kind = ResourceKind.codeBundle;
 
   constructor(scope: Construct, id: string, props: CodeBundleProps) {
     super(scope, id, CodeBundlePropsSchema, props);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ConstructOutput, SynthContext } from '../core/hpc-construct.js';
 import { Environment } from './environment.js';
 import type { ArtifactSpec } from '../core/output.js';
-import { deployedFile, type BuildSpec } from '../core/runtime.js';
+import { deployedFile } from '../core/runtime.js';
 import {
   condaActivateLines,
   renderCondaBootstrap,
@@ -23,6 +23,7 @@ import {
   SmokeSchema,
   TargetPathSchema,
 } from './python-common.js';
+import { ResourceKind, type BuildSpec } from '../core/resource-spec.js';
 
 /** A conda match spec: `numpy`, `numpy=1.26`, `numpy==1.26.4`, `pytorch>=2.1,<3`, `conda-forge::numpy=1.26`. */
 const CondaSpecSchema = z
@@ -83,7 +84,7 @@ export type CondaEnvProps = z.input<typeof CondaEnvPropsSchema>;
  * recorded with `conda list --export` and checked for drift by plan.
  */
 export class CondaEnv extends Environment<typeof CondaEnvPropsSchema> {
-  public readonly kind = 'conda-env';
+  public readonly kind = ResourceKind.condaEnv;
 
   constructor(scope: Construct, id: string, props: CondaEnvProps) {
     super(scope, id, CondaEnvPropsSchema, props);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { sha256 } from '../core/digest.js';
 import { HpcConstruct, type ConstructOutput, type SynthContext } from '../core/hpc-construct.js';
 import type { ArtifactSpec } from '../core/output.js';
-import { markJobRuntime, STACK_DIR, type BuildSpec, type JobRuntime, type JobShape } from '../core/runtime.js';
+import { markJobRuntime, STACK_DIR, type JobRuntime, type JobShape } from '../core/runtime.js';
 import { rawPropIssues, type ValidationIssue } from '../core/validation.js';
 import { renderApptainerDef } from '../render/apptainer-def.js';
 import { renderDockerfile } from '../render/dockerfile.js';
@@ -26,6 +26,7 @@ import {
 } from '../render/image-spec.js';
 import { isEnvName, type RuntimeRef, words } from '../shell/index.js';
 import { ShellValueSchema } from './schemas.js';
+import { ResourceKind, type BuildSpec } from '../core/resource-spec.js';
 
 /** Copied files become artifacts (text, in the snapshot): keep them small. */
 const MAX_COPIED_FILE_BYTES = 1024 * 1024;
@@ -239,7 +240,7 @@ const CONTEXT_DIR = 'context';
  * steps inside it.
  */
 export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchema> implements JobRuntime {
-  public readonly kind = 'container-image';
+  public readonly kind = ResourceKind.containerImage;
   private readonly extraSteps: Array<z.output<typeof ImageStepSchema>> = [];
   private entrypointOverride?: readonly string[];
   /** Project files copied into the image, read at synth from the project folder. */

@@ -5,6 +5,7 @@ import { Scratch, deployedFile, markJobRuntime, type JobRuntime, type JobShape }
 import { renderStageScript } from '../render/stage.js';
 import { word, type RuntimeRef } from '../shell/index.js';
 import { ShellValueSchema } from './schemas.js';
+import { ResourceKind } from '../core/resource-spec.js';
 
 export const DatasetPropsSchema = z
   .object({
@@ -47,7 +48,7 @@ function defaultMode(source: string): 'unzip' | 'untar' | 'rsync' {
  * spanning several nodes it is staged once per node.
  */
 export class Dataset extends HpcConstruct<typeof DatasetPropsSchema> implements JobRuntime {
-  public readonly kind = 'dataset';
+  public readonly kind = ResourceKind.dataset;
 
   constructor(scope: Construct, id: string, props: DatasetProps) {
     super(scope, id, DatasetPropsSchema, props);
@@ -91,6 +92,7 @@ export class Dataset extends HpcConstruct<typeof DatasetPropsSchema> implements 
             destination: this.path.toString(),
             sha256: this.props.sha256 ?? null,
           },
+          spec: {},
         },
       ],
     };

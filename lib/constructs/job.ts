@@ -14,6 +14,7 @@ import {
   timeToMinutes,
   type Allocation,
 } from './allocation.js';
+import { ResourceKind, type GateSpec, type RunSpec } from '../core/resource-spec.js';
 import { Secret } from '../core/secret.js';
 import { CodeBundle } from './code-bundle.js';
 import { Dataset } from './dataset.js';
@@ -236,7 +237,7 @@ export abstract class BatchWork<
    * run it waits for happens, and none on a target the stack is only tried on
    * (`-t local`, a shared profile): that is not a promotion.
    */
-  protected gateSpec(ctx: SynthContext): { gate?: { completedOn: string } } {
+  protected gateSpec(ctx: SynthContext): { gate?: GateSpec } {
     const on = this.work.gate?.completedOn;
     const declared = this.stack.targets.some((t) => t.name === ctx.target.name);
     return on === undefined || on === ctx.target.name || !declared ? {} : { gate: { completedOn: on } };
@@ -404,8 +405,8 @@ export abstract class BatchWork<
     });
   }
 
-  /** The resource spec fields apply needs for any batch work. */
-  protected runSpec(variant: ScriptVariant, script: string): Record<string, unknown> {
+  /** The resource spec apply needs for any batch work. */
+  protected runSpec(ctx: SynthContext, allocation: Allocation, variant: ScriptVariant, script: string): RunSpec {
     return {
       script,
       jobName: this.jobName,
@@ -422,6 +423,9 @@ export abstract class BatchWork<
         .sort(),
       // Where the outputs are kept, as the target's shell writes the path (hpcdk pull fetches them).
       outputs: this.outputsOnTarget().map((o) => ({ to: word(o.to), perTask: variant.perTask === true })),
+      request: resourceRequest(allocation, ctx.target.spec.partitions),
+      // Gated on a run on the gate's target (each sweep point on its own).
+      ...this.gateSpec(ctx),
     };
   }
 
@@ -447,7 +451,7 @@ export abstract class BatchWork<
  * script; apply submits it once, and never again while it is unchanged.
  */
 export class Job extends BatchWork<typeof JobPropsSchema> {
-  public readonly kind = 'job';
+  public readonly kind = ResourceKind.job;
 
   constructor(scope: Construct, id: string, props: JobProps) {
     super(scope, id, JobPropsSchema, props);
@@ -473,11 +477,7 @@ export class Job extends BatchWork<typeof JobPropsSchema> {
           kind: this.kind,
           inputs: this.runInputs(ctx, allocation),
           dependsOn: this.dependencyConstructs(),
-          spec: {
-            ...this.runSpec(variant, `${this.address}/job.sbatch`),
-            request: resourceRequest(allocation, ctx.target.spec.partitions),
-            ...this.gateSpec(ctx),
-          },
+          spec: this.runSpec(ctx, allocation, variant, `${this.address}/job.sbatch`),
         },
       ],
     };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ConstructOutput, SynthContext } from '../core/hpc-construct.js';
 import { Environment } from './environment.js';
 import type { ArtifactSpec } from '../core/output.js';
-import { deployedFile, type BuildSpec } from '../core/runtime.js';
+import { deployedFile } from '../core/runtime.js';
 import {
   pipSourceWords,
   renderRequirementsFile,
@@ -27,6 +27,7 @@ import {
 } from './python-common.js';
 import { ShellValueSchema } from './schemas.js';
 import { Wheelhouse } from './wheelhouse.js';
+import { ResourceKind, type BuildSpec } from '../core/resource-spec.js';
 
 /** A folder of wheels for `--find-links`: a path, a RuntimeRef, or a Wheelhouse construct. */
 const FindLinkSchema = z.union([
@@ -111,7 +112,7 @@ export type PythonEnvProps = z.input<typeof PythonEnvPropsSchema>;
  * `environment`.
  */
 export class PythonEnv extends Environment<typeof PythonEnvPropsSchema> {
-  public readonly kind = 'python-env';
+  public readonly kind = ResourceKind.pythonEnv;
 
   constructor(scope: Construct, id: string, props: PythonEnvProps) {
     super(scope, id, PythonEnvPropsSchema, props);

@@ -2,7 +2,7 @@ import type { Construct } from 'constructs';
 import { z } from 'zod';
 import type { ConstructOutput, SynthContext } from '../core/hpc-construct.js';
 import type { ArtifactSpec } from '../core/output.js';
-import { deployedFile, type BuildSpec } from '../core/runtime.js';
+import { deployedFile } from '../core/runtime.js';
 import {
   pinLine,
   R_INSTALL_PROGRAM,
@@ -27,6 +27,7 @@ import {
   TargetPathSchema,
 } from './python-common.js';
 import { ShellValueSchema } from './schemas.js';
+import { ResourceKind, type BuildSpec } from '../core/resource-spec.js';
 
 /** R's rule for package names: letters, digits and dots, starting with a letter, not ending with a dot, two characters at least. */
 const R_PACKAGE_NAME = /^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$/;
@@ -169,7 +170,7 @@ export type RLibraryProps = z.input<typeof RLibraryPropsSchema>;
  * `environment`: the job loads the modules and sets R_LIBS_USER and R_LIBS.
  */
 export class RLibrary extends Environment<typeof RLibraryPropsSchema> {
-  public readonly kind = 'r-library';
+  public readonly kind = ResourceKind.rLibrary;
 
   constructor(scope: Construct, id: string, props: RLibraryProps) {
     super(scope, id, RLibraryPropsSchema, props);

@@ -4,7 +4,7 @@ import type { ConstructOutput, ResourceDeclaration, SynthContext } from '../core
 import { digestOf } from '../core/digest.js';
 import type { ValidationIssue } from '../core/validation.js';
 import { RuntimeRef, isEnvName } from '../shell/index.js';
-import { resourceRequest } from './allocation.js';
+import { ResourceKind } from '../core/resource-spec.js';
 import { BatchWork, BatchWorkFields, type ScriptVariant } from './job.js';
 
 /** Names a parameter may not take: they would shadow what the shell or the scheduler sets. */
@@ -160,20 +160,13 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
     const variant = this.variant();
     const script = this.renderScript(ctx, allocation, variant);
     const template = this.runInputs(ctx, allocation);
-    const spec = {
-      ...this.runSpec(variant, `${this.address}/sweep.sbatch`),
-      sweep: this.address,
-      throttle: this.props.throttle ?? null,
-      request: resourceRequest(allocation, ctx.target.spec.partitions),
-      // Each point is gated on its own run on the gate's target.
-      ...this.gateSpec(ctx),
-    };
+    const run = this.runSpec(ctx, allocation, variant, `${this.address}/sweep.sbatch`);
     const resources: ResourceDeclaration[] = this.points.map((p) => ({
       address: `${this.address}/${p.key}`,
-      kind: 'sweep-point',
+      kind: ResourceKind.sweepPoint,
       inputs: { template, params: p.params },
       dependsOn: this.dependencyConstructs(),
-      spec: { ...spec, key: p.key, params: p.params },
+      spec: { ...run, sweep: this.address, throttle: this.props.throttle ?? null, key: p.key, params: p.params },
     }));
     return { artifacts: [{ path: 'sweep.sbatch', kind: 'sbatch', content: script, executable: true }], resources };
   }

@@ -1,6 +1,7 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { HpcConstruct, type ConstructOutput } from '../core/hpc-construct.js';
+import { ResourceKind } from '../core/resource-spec.js';
 
 export const TextFilePropsSchema = z
   .object({
@@ -27,7 +28,7 @@ export type TextFileProps = z.input<typeof TextFilePropsSchema>;
  * script. The simplest resource: plan shows its diff, apply uploads it.
  */
 export class TextFile extends HpcConstruct<typeof TextFilePropsSchema> {
-  public readonly kind = 'file';
+  public readonly kind = ResourceKind.file;
 
   constructor(scope: Construct, id: string, props: TextFileProps) {
     super(scope, id, TextFilePropsSchema, props);
@@ -47,7 +48,9 @@ export class TextFile extends HpcConstruct<typeof TextFilePropsSchema> {
           executable: this.props.executable,
         },
       ],
-      resources: [{ kind: this.kind, inputs: { content: this.props.content, executable: this.props.executable } }],
+      resources: [
+        { kind: this.kind, inputs: { content: this.props.content, executable: this.props.executable }, spec: {} },
+      ],
     };
   }
 }

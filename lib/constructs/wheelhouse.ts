@@ -2,7 +2,7 @@ import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { HpcConstruct, type ConstructOutput, type SynthContext } from '../core/hpc-construct.js';
 import type { ArtifactSpec } from '../core/output.js';
-import { deployedFile, STACK_DIR, type BuildSpec } from '../core/runtime.js';
+import { deployedFile, STACK_DIR } from '../core/runtime.js';
 import { pipSourceWords, renderRequirementsFile, renderWheelhouseGather } from '../render/python-env.js';
 import { word, type ShellValue } from '../shell/index.js';
 import {
@@ -14,6 +14,7 @@ import {
   TargetPathSchema,
 } from './python-common.js';
 import { ShellValueSchema } from './schemas.js';
+import { ResourceKind, type BuildSpec } from '../core/resource-spec.js';
 
 export const WheelhousePropsSchema = z
   .object({
@@ -67,7 +68,7 @@ export type WheelhouseProps = z.input<typeof WheelhousePropsSchema>;
  * nodes without it. Pass it in a PythonEnv's `findLinks`.
  */
 export class Wheelhouse extends HpcConstruct<typeof WheelhousePropsSchema> {
-  public readonly kind = 'wheelhouse';
+  public readonly kind = ResourceKind.wheelhouse;
 
   constructor(scope: Construct, id: string, props: WheelhouseProps) {
     super(scope, id, WheelhousePropsSchema, props);

@@ -2,16 +2,16 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import type { ClusterProfile } from './cluster-profile.js';
 import type { ArtifactSpec, ManifestResource } from './output.js';
+import type { KindAndSpec } from './resource-spec.js';
 import { Stack } from './stack.js';
 import { issuesFromZod, rawPropIssues, type ValidationIssue } from './validation.js';
 
 const HPC_CONSTRUCT = Symbol.for('hpcdk.HpcConstruct');
 
-/** A resource as a construct declares it; the synthesizer computes identity and addresses. */
-export interface ResourceDeclaration {
+/** What every declaration has; the synthesizer computes identity and addresses. */
+export interface ResourceDeclarationFields {
   /** @default the construct's address. Sweeps add a suffix per point. */
   readonly address?: string;
-  readonly kind: string;
   /**
    * The named inputs that make this resource what it is (a requirement list,
    * a base image, a param set). Each is hashed on its own, so plan can name
@@ -22,9 +22,10 @@ export interface ResourceDeclaration {
   readonly dependsOn?: readonly HpcConstruct[];
   /** Paths (relative to the construct's folder) of the artifacts that belong to it. @default all of the construct's artifacts */
   readonly artifacts?: readonly string[];
-  /** What apply needs, as plain JSON. */
-  readonly spec?: Readonly<Record<string, unknown>>;
 }
+
+/** A resource as a construct declares it: its `kind` and the spec apply needs for that kind. */
+export type ResourceDeclaration = ResourceDeclarationFields & KindAndSpec;
 
 /** What one construct renders for one target. */
 export interface ConstructOutput {

@@ -4,6 +4,8 @@
  * so it can be written to the manifest and read back by plan.
  */
 
+import type { KindAndSpec } from './resource-spec.js';
+
 /** The kinds of rendered file. Plan and apply treat them alike; the kind tells humans and tools what a file is. */
 export type ArtifactKind =
   | 'file'
@@ -39,10 +41,9 @@ export interface Artifact {
 }
 
 /** A resource as the manifest records it: what plan compares with the target. */
-export interface ManifestResource {
+export interface ManifestResourceFields {
   /** Stable within the stack, derived from the construct path, e.g. `experiments/train`. */
   readonly address: string;
-  readonly kind: string;
   readonly construct: string;
   /** sha256 over the kind, named inputs, artifacts and dependencies' identities. */
   readonly identity: string;
@@ -52,6 +53,7 @@ export interface ManifestResource {
   readonly dependsOn: readonly string[];
   /** Snapshot paths of the artifacts that belong to this resource. */
   readonly artifacts: readonly string[];
-  /** What apply needs to act on this kind of resource (plain JSON). */
-  readonly spec: Readonly<Record<string, unknown>>;
 }
+
+/** A resource as the manifest records it; `spec` (what apply needs) is typed by `kind`. */
+export type ManifestResource = ManifestResourceFields & KindAndSpec;

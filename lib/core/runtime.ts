@@ -65,19 +65,3 @@ export const Scratch = {
     return `export HPCDK_SCRATCH="\${${scratchVar}:?node-local scratch $${scratchVar} is not set on this node}"`;
   },
 };
-
-/** What a buildable resource declares in its spec for apply to build it on the target. */
-export interface BuildSpec {
-  /** Snapshot path of the script apply runs (with bash, from the stack folder, HPCDK_STACK_DIR set). */
-  readonly script: string;
-  /** Snapshot path of a check run after a successful build (a smoke test). */
-  readonly check?: string;
-  /** A shell command whose output is recorded as the built thing's actual state (pip freeze…), read back by plan. */
-  readonly lock?: string;
-  /**
-   * The build script understands HPCDK_DESCRIBE=1: it prints how it would
-   * build on this target (or why it cannot, exiting non-zero) and builds
-   * nothing. Plan runs it in its read and shows the answer.
-   */
-  readonly describe?: boolean;
-}

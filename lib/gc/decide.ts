@@ -17,6 +17,7 @@ import type { Manifest } from '../synth/manifest.js';
 import { isActive } from '../targets/scheduler.js';
 import { TRASH_PREFIX, type Entry, type PodmanImage, type StackInventory, type TargetInventory } from './inventory.js';
 import { attributeLogs, journalEvents, retainRuns, runIdOf, type JournalEvent } from './runs.js';
+import { ResourceKind, buildOf } from '../core/resource-spec.js';
 
 /** One step of a removal, carried out in order on the target; the first that fails stops the item. */
 export type RemovalStep =
@@ -136,7 +137,7 @@ export function builtTags(
   for (const e of inv.images) {
     const m = BUILT_FILE.exec(e.path);
     if (!m) continue;
-    const [, address, tag, ext] = m as unknown as [string, string, string, string];
+    const [, address = '', tag = '', ext = ''] = m;
     const t = tags.get(`${address}\0${tag}`) ?? { address, tag, leftovers: [] };
     if (ext === 'built-with') t.record = { ...e, runner: inv.records.get(e.path) ?? '' };
     else if (ext === 'sif')
@@ -174,8 +175,7 @@ export function builtTags(
 function knownRepos(inv: StackInventory, manifest: Manifest | undefined): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
   const add = (address: string, ref: string) => out.set(address, (out.get(address) ?? new Set()).add(splitRef(ref)[0]));
-  for (const r of manifest?.resources ?? [])
-    if (r.kind === 'container-image' && typeof r.spec.image === 'string') add(r.address, r.spec.image);
+  for (const r of manifest?.resources ?? []) if (r.kind === ResourceKind.containerImage) add(r.address, r.spec.image);
   for (const [address, lock] of inv.locks) {
     const m = /^image: (\S+)$/m.exec(lock);
     if (m) add(address, m[1]!);
@@ -185,8 +185,8 @@ function knownRepos(inv: StackInventory, manifest: Manifest | undefined): Map<st
 
 /** The current image resource's tag at `address`, if the stack has one there. */
 function currentTag(manifest: Manifest | undefined, address: string): string | undefined {
-  const r = manifest?.resources.find((x) => x.kind === 'container-image' && x.address === address);
-  return typeof r?.spec.tag === 'string' ? r.spec.tag : undefined;
+  const r = manifest?.resources.find((x) => x.address === address);
+  return r?.kind === ResourceKind.containerImage ? r.spec.tag : undefined;
 }
 
 /** The identity a tag was built at: the first `built` line for its address written after its record. */
@@ -461,9 +461,10 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
   for (const b of inv.bundles) {
     const m = /^bundles\/(.+)\/([^/]+)$/.exec(b.path);
     if (!m) continue;
-    const [, address, name] = m as unknown as [string, string, string];
+    const [, address = '', name = ''] = m;
     const base = { kind: 'bundle' as const, address, what: b.path, size: b.size, age: now - b.mtime };
-    const bundle = byAddress.get(address)?.spec.bundle as { contentId?: string } | undefined;
+    const resource = byAddress.get(address);
+    const bundle = resource?.kind === ResourceKind.codeBundle ? resource.spec.bundle : undefined;
     const held = heldReason(holds, address);
     if (name.endsWith('.partial') || name.startsWith(TRASH_PREFIX))
       item({
@@ -489,7 +490,7 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
   for (const p of inv.params) {
     const m = /^params\/(.+)\/([0-9a-f]+)\.sh$/.exec(p.path);
     if (!m) continue;
-    const [, sweep, prefix] = m as unknown as [string, string, string];
+    const [, sweep = '', prefix = ''] = m;
     const base = { kind: 'params' as const, address: sweep, what: p.path, size: p.size, age: now - p.mtime };
     const user = active.find(
       (j) => j.identity === undefined || (j.address === sweep && j.identity.startsWith(`chunk-${prefix}`)),
@@ -503,7 +504,8 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
   const events = journalEvents(inv.journal);
   const { runs, buildLogs } = attributeLogs(inv.logs, events, foldJournal(inv.journal).chunks, manifest.resources);
   for (const [address, log] of buildLogs) {
-    if (byAddress.get(address)?.spec.build !== undefined) continue;
+    const resource = byAddress.get(address);
+    if (resource !== undefined && buildOf(resource) !== undefined) continue;
     item({
       kind: 'build-log',
       address,

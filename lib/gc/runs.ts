@@ -8,6 +8,7 @@ import type { ManifestResource } from '../core/output.js';
 import type { ChunkPoint } from '../state/journal.js';
 import type { Entry } from './inventory.js';
 import { patternRegex } from '../state/log-names.js';
+import { buildOf, isRunnable, isSweepPoint, runGroup } from '../core/resource-spec.js';
 
 /** A `job` or `built` line of the journal, kept even after the resource was forgotten. */
 export interface JournalEvent {
@@ -59,13 +60,11 @@ interface Patterns {
 
 function patternsOf(resources: readonly ManifestResource[]): Patterns[] {
   const out: Patterns[] = [];
-  for (const r of resources) {
-    if (r.kind !== 'job' && r.kind !== 'sweep-point') continue;
-    const spec = r.spec as { stdout?: string; stderr?: string; jobName?: string; sweep?: string };
-    const regexes = [spec.stdout, spec.stderr]
-      .flatMap((p) => (p ? [patternRegex(p, spec.jobName ?? '')] : []))
+  for (const r of resources.filter(isRunnable)) {
+    const regexes = [r.spec.stdout, r.spec.stderr]
+      .flatMap((p) => (p ? [patternRegex(p, r.spec.jobName)] : []))
       .filter((x): x is RegExp => x !== undefined);
-    if (regexes.length > 0) out.push({ group: spec.sweep ?? r.address, regexes });
+    if (regexes.length > 0) out.push({ group: runGroup(r), regexes });
   }
   return out;
 }
@@ -85,8 +84,7 @@ export function attributeLogs(
   const sweepOf = new Map<string, string>();
   for (const [key, points] of chunks)
     for (const p of points) sweepOf.set(p.address, key.slice(0, key.lastIndexOf('@')));
-  for (const r of resources)
-    if (r.kind === 'sweep-point' && typeof r.spec.sweep === 'string') sweepOf.set(r.address, r.spec.sweep);
+  for (const r of resources.filter(isSweepPoint)) sweepOf.set(r.address, r.spec.sweep);
   // group → run id → submission time.
   const known = new Map<string, Map<string, number>>();
   for (const e of events) {
@@ -99,7 +97,7 @@ export function attributeLogs(
   }
   const built = new Set([
     ...events.filter((e) => e.kind === 'built').map((e) => e.address),
-    ...resources.filter((r) => r.spec.build !== undefined).map((r) => r.address),
+    ...resources.filter((r) => buildOf(r) !== undefined).map((r) => r.address),
   ]);
   const patterns = patternsOf(resources);
   const groups = [...new Set([...known.keys(), ...patterns.map((p) => p.group)])].sort((a, b) => b.length - a.length);

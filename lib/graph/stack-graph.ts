@@ -1,4 +1,4 @@
-import type { ResourceRequest } from '../constructs/allocation.js';
+import { ResourceKind, runGroup, runSpecOf, type ResourceRequest } from '../core/resource-spec.js';
 import type { ManifestResource } from '../core/output.js';
 import type { Manifest } from '../synth/manifest.js';
 
@@ -26,12 +26,8 @@ export interface StackGraph {
   readonly edges: readonly GraphEdge[];
 }
 
-const SWEEP_POINT = 'sweep-point';
-
 /** The node a resource is drawn as: a sweep point is drawn as its sweep. */
-function nodeIdOf(r: ManifestResource): string {
-  return r.kind === SWEEP_POINT ? String(r.spec.sweep) : r.address;
-}
+const nodeIdOf = runGroup;
 
 function formatMinutes(minutes: number): string {
   if (minutes < 60) return `${minutes} min`;
@@ -57,9 +53,9 @@ export function stackGraph(manifest: Manifest): StackGraph {
 
   const nodes: GraphNode[] = [...members.entries()].map(([id, rs]) => {
     const first = rs[0]!;
-    const kind = first.kind === SWEEP_POINT ? 'sweep' : first.kind;
+    const kind = first.kind === ResourceKind.sweepPoint ? 'sweep' : first.kind;
     const label = [id, kind === 'sweep' ? `sweep · ${rs.length} point${rs.length === 1 ? '' : 's'}` : kind];
-    const request = first.spec.request as ResourceRequest | undefined;
+    const request = runSpecOf(first)?.request;
     if (request) label.push(describeRequest(request));
     return { id, kind, label };
   });
@@ -68,9 +64,7 @@ export function stackGraph(manifest: Manifest): StackGraph {
   for (const r of resources) {
     const to = nodeIdOf(r);
     // Jobs and sweeps wait for others by address: the sweep's own, for a sweep.
-    const schedulerTypes = new Map(
-      ((r.spec.dependencies ?? []) as Array<{ address: string; type: string }>).map((d) => [d.address, d.type]),
-    );
+    const schedulerTypes = new Map((runSpecOf(r)?.dependencies ?? []).map((d) => [d.address, d.type]));
     for (const dependency of r.dependsOn) {
       const from = nodeOf.get(dependency) ?? dependency;
       if (from === to) continue;

@@ -1,4 +1,4 @@
-import type { ResourceRequest } from '../constructs/allocation.js';
+import { runSpecOf, type ResourceRequest } from '../core/resource-spec.js';
 import type { Budget } from '../core/cluster-profile.js';
 import type { ManifestResource } from '../core/output.js';
 import type { ResourceChange } from './plan.js';
@@ -101,7 +101,7 @@ function toFigures(m: Minutes): ComputeFigures {
 
 /** The request a job or sweep point resource carries, if it carries one. */
 export function requestOf(resource: ManifestResource): ResourceRequest | undefined {
-  return resource.spec.request as ResourceRequest | undefined;
+  return runSpecOf(resource)?.request;
 }
 
 /** What one submission of `request` costs; undefined when it has no time limit. */

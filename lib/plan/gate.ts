@@ -7,13 +7,11 @@
  * the caller's.
  */
 import type { ManifestResource } from '../core/output.js';
+import { runSpecOf, type GateSpec } from '../core/resource-spec.js';
 import type { Plan, ResourceChange } from './plan.js';
 import type { ActualState } from './read-target.js';
 
-/** What a gated resource's spec carries (absent on the target the gate names). */
-export interface GateSpec {
-  readonly completedOn: string;
-}
+export type { GateSpec } from '../core/resource-spec.js';
 
 /** A gate's verdict, on the ResourceChange it gates. */
 export interface GateResult {
@@ -40,8 +38,7 @@ export interface GateEvidence {
 const SUBMITS = new Set(['submit', 'replace']);
 
 export function gateOf(resource: ManifestResource | undefined): GateSpec | undefined {
-  const gate = resource?.spec.gate as GateSpec | undefined;
-  return gate && typeof gate.completedOn === 'string' ? gate : undefined;
+  return resource !== undefined ? runSpecOf(resource)?.gate : undefined;
 }
 
 /** The targets whose state this plan's gates need: only those of resources it would submit. */

@@ -9,7 +9,7 @@ import {
   type LockToRead,
   type ScriptToTest,
 } from './read-target.js';
-import type { BuildSpec } from '../core/runtime.js';
+import { buildOf } from '../core/resource-spec.js';
 import { refuseLoginBuilds } from '../targets/automation/refuse.js';
 import { isAutomation } from '../targets/automation/transport.js';
 import { HpcdkError } from '../core/hpcdk-error.js';
@@ -29,7 +29,7 @@ export function batchScripts(synthesis: StackSynthesis): ScriptToTest[] {
 /** The lock commands of the synthesis's buildable resources, to re-run during the read. */
 export function lockCommands(synthesis: StackSynthesis): LockToRead[] {
   return synthesis.manifest.resources.flatMap((r) => {
-    const command = (r.spec.build as BuildSpec | undefined)?.lock;
+    const command = buildOf(r)?.lock;
     return command ? [{ address: r.address, command }] : [];
   });
 }
@@ -37,7 +37,7 @@ export function lockCommands(synthesis: StackSynthesis): LockToRead[] {
 /** Build scripts that can describe how they would build on the target. */
 export function buildsToDescribe(synthesis: StackSynthesis): BuildToDescribe[] {
   return synthesis.manifest.resources.flatMap((r) => {
-    const build = r.spec.build as BuildSpec | undefined;
+    const build = buildOf(r);
     if (!build?.describe) return [];
     const script = synthesis.artifacts.find((a) => a.path === build.script);
     return script ? [{ address: r.address, content: script.content }] : [];

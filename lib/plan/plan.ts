@@ -1,6 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import type { ManifestResource } from '../core/output.js';
-import type { BuildSpec } from '../core/runtime.js';
+import { ResourceKind, buildOf, isRunnable, isSweepPoint, runGroup, type Runnable } from '../core/resource-spec.js';
 import { budgetPlan, type BudgetLimits, type ComputeFigures, type PlanBudget, type PlanCompute } from './budget.js';
 import { checkLockDrift } from './drift.js';
 import type { GateResult } from './gate.js';
@@ -40,7 +40,7 @@ export interface JobStatus {
 
 export interface ResourceChange {
   readonly address: string;
-  readonly kind: string;
+  readonly kind: ResourceKind;
   readonly action: Action;
   /** Why, in words: "new", "last attempt FAILED (exit 1)", "running (job 12)". */
   readonly reason: string;
@@ -170,13 +170,13 @@ function jobHistory(
 }
 
 function planJob(
-  r: ManifestResource,
+  r: Runnable<ManifestResource>,
   files: FileChange[],
   actual: ActualState,
   adopted: ReadonlyMap<string, readonly JobRecord[]>,
   replace: boolean,
 ): { change: ResourceChange; drift?: DriftItem } {
-  const maxAttempts = Number(r.spec.maxAttempts ?? 3);
+  const maxAttempts = r.spec.maxAttempts;
   const history = jobHistory(r.address, actual, adopted);
   const same = history.filter((h) => h.identity === r.identity);
   const latest = same.at(-1);
@@ -336,7 +336,7 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
   const resources: ResourceChange[] = [];
   const drift: DriftItem[] = [];
   const wanted = options.destroy ? [] : desired.manifest.resources;
-  const unknown = [...replace].filter((a) => !wanted.some((r) => r.address === a || r.spec.sweep === a));
+  const unknown = [...replace].filter((a) => !wanted.some((r) => r.address === a || runGroup(r) === a));
   if (unknown.length > 0) throw new Error(`--replace: no resource ${unknown.join(', ')} in stack ${desired.stack}`);
 
   const adopted = adoptedJobs(actual);
@@ -347,8 +347,7 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     const files = fileChanges(r, wantedContent, actual, shaByPath);
     const anyFile = files.some((f) => f.action !== 'no-op');
     const allNew = files.length > 0 && files.every((f) => f.action === 'create');
-    const build = r.spec.build as BuildSpec | undefined;
-    if (build) {
+    if (buildOf(r)) {
       const builtAt = actual.recorded.built.get(r.address);
       drift.push(...checkLockDrift(r, actual.locks.get(r.address)));
       if (builtAt === r.identity) {
@@ -373,8 +372,8 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
       }
       continue;
     }
-    if (r.kind === 'job' || r.kind === 'sweep-point') {
-      const group = r.kind === 'sweep-point' ? String(r.spec.sweep) : undefined;
+    if (isRunnable(r)) {
+      const group = isSweepPoint(r) ? r.spec.sweep : undefined;
       const { change, drift: d } = planJob(
         r,
         files,
@@ -418,7 +417,7 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     const isJob = orphanJobs.has(address);
     resources.push({
       address,
-      kind: isJob ? 'job' : 'file',
+      kind: isJob ? ResourceKind.job : ResourceKind.file,
       action: cancel.length > 0 ? 'cancel' : 'delete',
       reason: options.destroy ? 'destroy requested' : 'no longer in the stack',
       files,

@@ -14,6 +14,7 @@ import {
 } from '../constructs/python-requirement.js';
 import type { DriftChecker } from './drift.js';
 import type { DriftItem } from './plan.js';
+import { ResourceKind } from '../core/resource-spec.js';
 
 /** What a `pip freeze` (plus hpcdk's `# requires` lines) says is installed. */
 export interface FrozenEnv {
@@ -51,10 +52,8 @@ export function parseFreeze(lock: string): FrozenEnv {
   return { installed, requires };
 }
 
-function parsed(texts: unknown): Requirement[] {
-  return (Array.isArray(texts) ? texts : [])
-    .map((t) => parseRequirement(String(t)))
-    .filter((r): r is Requirement => !isRequirementError(r));
+function parsed(texts: readonly string[]): Requirement[] {
+  return texts.map((t) => parseRequirement(t)).filter((r): r is Requirement => !isRequirementError(r));
 }
 
 /** Missing and wrong-version packages: the declared pins against what is installed. Requirements with markers may rightly be absent. */
@@ -105,7 +104,8 @@ function items(resource: ManifestResource, messages: readonly string[]): DriftIt
 
 /** A PythonEnv's lock: pip freeze and `# requires` lines. */
 export const checkPythonEnvLock: DriftChecker = (resource, lock) => {
-  const spec = (resource.spec.python ?? {}) as { requirements?: unknown; pipOnly?: unknown };
+  if (resource.kind !== ResourceKind.pythonEnv) return [];
+  const spec = resource.spec.python;
   const declared = [...parsed(spec.requirements), ...parsed(spec.pipOnly)];
   const env = parseFreeze(lock);
   return items(resource, [...pinDrift(declared, env.installed), ...undeclaredPackages(declared, env)]);
@@ -152,10 +152,11 @@ export function condaSatisfies(installed: string, spec: string): boolean {
 
 /** A CondaEnv's lock: conda deps by match spec, pip pins by PEP 440 (conda lists pip packages too). */
 export const checkCondaEnvLock: DriftChecker = (resource, lock) => {
-  const spec = (resource.spec.conda ?? {}) as { dependencies?: unknown; pip?: unknown; pipOnly?: unknown };
+  if (resource.kind !== ResourceKind.condaEnv) return [];
+  const spec = resource.spec.conda;
   const installed = parseCondaExport(lock);
   const messages: string[] = [];
-  for (const dep of Array.isArray(spec.dependencies) ? spec.dependencies.map(String) : []) {
+  for (const dep of spec.dependencies) {
     const m = /^(?:[^:]+::)?([A-Za-z0-9_][A-Za-z0-9_.-]*)(.*)$/.exec(dep);
     if (!m) continue;
     const name = normaliseName(m[1]!);
@@ -170,8 +171,8 @@ export const checkCondaEnvLock: DriftChecker = (resource, lock) => {
 
 /** Registered in drift.ts's map, by resource kind. */
 export const PYTHON_LOCK_CHECKERS: ReadonlyArray<readonly [string, DriftChecker]> = [
-  ['python-env', checkPythonEnvLock],
-  ['conda-env', checkCondaEnvLock],
+  [ResourceKind.pythonEnv, checkPythonEnvLock],
+  [ResourceKind.condaEnv, checkCondaEnvLock],
 ];
 
 /** One environment's recorded freeze on one target. */

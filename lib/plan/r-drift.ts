@@ -5,6 +5,7 @@
 import type { ManifestResource } from '../core/output.js';
 import type { DriftChecker } from './drift.js';
 import type { DriftItem } from './plan.js';
+import { ResourceKind } from '../core/resource-spec.js';
 
 /** What lock.R says a library holds. R package names are case-sensitive and kept as they are. */
 export interface RLibraryLock {
@@ -39,8 +40,8 @@ export function sameRVersion(a: string, b: string): boolean {
 }
 
 function declaredPins(resource: ManifestResource): Array<{ name: string; version: string }> {
-  const packages = (resource.spec.r as { packages?: unknown } | undefined)?.packages;
-  return (Array.isArray(packages) ? packages.map(String) : []).flatMap((line) => {
+  if (resource.kind !== ResourceKind.rLibrary) return [];
+  return resource.spec.r.packages.flatMap((line) => {
     const at = line.indexOf('==');
     return at > 0 ? [{ name: line.slice(0, at), version: line.slice(at + 2) }] : [];
   });
@@ -78,4 +79,6 @@ export const checkRLibraryLock: DriftChecker = (resource, lock) => {
 };
 
 /** Registered in drift.ts's map, by resource kind. */
-export const R_LOCK_CHECKERS: ReadonlyArray<readonly [string, DriftChecker]> = [['r-library', checkRLibraryLock]];
+export const R_LOCK_CHECKERS: ReadonlyArray<readonly [string, DriftChecker]> = [
+  [ResourceKind.rLibrary, checkRLibraryLock],
+];

@@ -7,6 +7,7 @@
  */
 import type { ManifestResource } from '../core/output.js';
 import { quote, rshCommand, word, type ShellValue } from '../shell/index.js';
+import { isRunnable, isSweepPoint, runGroup } from '../core/resource-spec.js';
 
 /** A job or a sweep, and where its declared outputs are kept (shell words, as the target's bash writes them). */
 export interface PullUnit {
@@ -29,12 +30,12 @@ export function pullUnits(
   const all = new Map<string, PullUnit>();
   const pointOf = new Map<string, string>();
   for (const r of resources) {
-    if (r.kind !== 'job' && r.kind !== 'sweep-point') continue;
-    const address = r.kind === 'job' ? r.address : String(r.spec.sweep);
-    if (r.kind === 'sweep-point') pointOf.set(r.address, address);
+    if (!isRunnable(r)) continue;
+    const address = runGroup(r);
+    if (isSweepPoint(r)) pointOf.set(r.address, address);
     if (all.has(address)) continue;
-    const outputs = ((r.spec.outputs as Array<{ to: string }> | undefined) ?? []).map((o) => o.to);
-    all.set(address, { address, kind: r.kind === 'job' ? 'job' : 'sweep', outputs });
+    const outputs = r.spec.outputs.map((o) => o.to);
+    all.set(address, { address, kind: isSweepPoint(r) ? 'sweep' : 'job', outputs });
   }
   if (named.length === 0) return { units: [...all.values()], unknown: [] };
   const picked = new Map<string, PullUnit>();

@@ -197,15 +197,15 @@ export function synthesizeStack(
         files,
         dependencies: dependencies.map((r) => r.identity).sort(),
       });
+      // Spread whole, so each kind keeps its own spec type.
       return {
+        ...decl,
         address: decl.address ?? construct.address,
-        kind: decl.kind,
         construct: construct.node.path,
         identity,
         inputs,
         dependsOn,
         artifacts: own.map((p) => artifactPaths.get(p)!).sort(),
-        spec: decl.spec ?? {},
       };
     });
     return { construct, artifactPaths, resources };

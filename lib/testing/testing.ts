@@ -1,6 +1,7 @@
 import { App } from '../core/app.js';
 import { ClusterProfile } from '../core/cluster-profile.js';
 import type { Artifact, ManifestResource } from '../core/output.js';
+import { ofKind, type ResourceKind } from '../core/resource-spec.js';
 import { Stack, type StackProps } from '../core/stack.js';
 import type { Manifest } from '../synth/manifest.js';
 import { synthesizeStack } from '../synth/synthesize.js';
@@ -17,6 +18,8 @@ export interface SynthResult {
   file(path: string): string;
   /** The resource at `address`; throws when there is none. */
   resource(address: string): ManifestResource;
+  /** The resource at `address`, with its spec typed for `kind`; throws when there is none or it is another kind. */
+  resource<K extends ResourceKind>(address: string, kind: K): Extract<ManifestResource, { readonly kind: K }>;
 }
 
 /** Helpers for users' own tests of their stacks, as `Testing` in cdk8s. */
@@ -61,13 +64,13 @@ export class Testing {
         if (content === undefined) throw new Error(`no file ${path}; files: ${Object.keys(files).join(', ')}`);
         return content;
       },
-      resource(address: string): ManifestResource {
+      resource<K extends ResourceKind>(address: string, kind?: K) {
         const r = result.manifest.resources.find((x) => x.address === address);
         if (!r)
           throw new Error(
             `no resource ${address}; resources: ${result.manifest.resources.map((x) => x.address).join(', ')}`,
           );
-        return r;
+        return kind === undefined ? r : ofKind(r, kind);
       },
     };
   }

@@ -116,7 +116,7 @@ describe('ContainerImage synth', () => {
     expect(out.file('image/image.def')).toContain(
       '%files\n    context/requirements.txt /app/requirements.txt\n    context/src/main.py /app/main.py\n',
     );
-    const r = out.resource('image');
+    const r = out.resource('image', 'container-image');
     expect(r.kind).toBe('container-image');
     expect(Object.keys(r.inputs).sort()).toEqual(['apptainer', 'copiedFiles', 'description', 'podman', 'runtime']);
     expect(r.artifacts).toEqual([
@@ -142,8 +142,10 @@ describe('ContainerImage synth', () => {
     );
     expect(again.resource('image').inputs.copiedFiles).not.toBe(r.inputs.copiedFiles);
     expect(again.resource('image').identity).not.toBe(r.identity);
-    expect(again.resource('image').spec.image).not.toBe(r.spec.image);
-    expect(String(again.resource('image').spec.image)).toMatch(/^localhost\/hpcdk-demo-image:h[0-9a-f]{16}$/);
+    expect(again.resource('image', 'container-image').spec.image).not.toBe(r.spec.image);
+    expect(String(again.resource('image', 'container-image').spec.image)).toMatch(
+      /^localhost\/hpcdk-demo-image:h[0-9a-f]{16}$/,
+    );
   });
 
   it('always labels the image as created by hpcdk with its stack and address, and adds a check only with a smoke test', () => {
@@ -156,7 +158,7 @@ describe('ContainerImage synth', () => {
     expect(out.file('image/Dockerfile')).toMatch(
       /RUN apt-get update[^\n]*git[^\n]*\n# Smoke test[^\n]*\nRUN python -c "import sys"\n$/,
     );
-    expect(out.resource('image').spec.build).toMatchObject({ check: 'image/check.sh' });
+    expect(out.resource('image', 'container-image').spec.build).toMatchObject({ check: 'image/check.sh' });
   });
 });
 
@@ -236,8 +238,8 @@ describe('the build script picks a path among what exists on the target', () => 
     const out = Testing.synth(imageStack({ test: ['true'] }).stack);
     return {
       files: out.files,
-      image: String(out.resource('image').spec.image),
-      tag: String(out.resource('image').spec.tag),
+      image: String(out.resource('image', 'container-image').spec.image),
+      tag: String(out.resource('image', 'container-image').spec.tag),
     };
   };
 
@@ -299,7 +301,7 @@ describe('jobs in an image', () => {
     });
     new Job(stack, 'cpu', { image, allocation: { partition: 'gpu' }, run: ['true'] });
     const out = Testing.synth(stack);
-    const tag = String(out.resource('image').spec.tag);
+    const tag = String(out.resource('image', 'container-image').spec.tag);
     expect(out.resource('train').dependsOn).toEqual(['image']);
     const stackDir = deploy(out.files);
     const scratch = mkdtempSync(join(work, 'scratch-'));
@@ -373,7 +375,7 @@ describe('jobs in an image', () => {
         stackDir,
         '--entrypoint',
         '/bin/sh',
-        String(out.resource('image').spec.image),
+        String(out.resource('image', 'container-image').spec.image),
         '-c',
         'echo "lr=$LR"',
       ],
@@ -389,7 +391,7 @@ describe('jobs in an image', () => {
     const fake = fakeBin(['podman', 'apptainer'], true);
     mkdirSync(join(stackDir, 'images/image'), { recursive: true });
     writeFileSync(
-      join(stackDir, 'images/image', `${String(out.resource('image').spec.tag)}.built-with`),
+      join(stackDir, 'images/image', `${String(out.resource('image', 'container-image').spec.tag)}.built-with`),
       'podman\npodman build from Dockerfile\n',
     );
     const r = runScript(stackDir, 'train/job.sbatch', {

@@ -146,7 +146,7 @@ describe('PythonEnv rendering and identity', () => {
 
   it("GIVEN build: 'job' WHEN rendered THEN apply builds nothing and the job builds on node-local disk, then smoke-checks", () => {
     const out = env(['numpy==1.26.4'], 'job');
-    expect(out.resource('env').spec.build).toBeUndefined();
+    expect(out.resource('env', 'python-env').spec.build).toBeUndefined();
     expect(out.file('env/bootstrap.sh')).toContain('env_dir="${SLURM_TMPDIR}/envs/env"\n');
     expect(out.file('train/job.sbatch')).toContain(
       '# hpcdk: build the Python environment env on node-local disk\nbash "${HPCDK_STACK_DIR}/files/env/bootstrap.sh"\nmodule load python/3.11.5\n',

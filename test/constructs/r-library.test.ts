@@ -180,7 +180,7 @@ describe('RLibrary rendering and identity', () => {
     new RLibrary(s, 'rlib', { packages: { optparse: '1.7.5' }, repos: ['https://cran.example.invalid'], smoke: false });
     const out = Testing.synth(s);
     expect(Object.keys(out.files)).not.toContain('rlib/smoke.sh');
-    expect(out.resource('rlib').spec.build).not.toHaveProperty('check');
+    expect(out.resource('rlib', 'r-library').spec.build).not.toHaveProperty('check');
   });
 });
 

@@ -32,8 +32,8 @@ function twoBuilds(journal = '') {
   const b = built(tagOf(v2), 1 / 24);
   return stackInventory({
     journal: [
-      builtLine('image', resource(v1, 'image').identity, 10),
-      builtLine('image', resource(v2, 'image').identity, 1 / 24),
+      builtLine('image', resource(v1, 'image', 'container-image').identity, 10),
+      builtLine('image', resource(v2, 'image', 'container-image').identity, 1 / 24),
       journal,
     ].join('\n'),
     images: [...a.images, ...b.images],
@@ -70,8 +70,8 @@ describe('gc: images', () => {
 
   it('GIVEN a job of the earlier version still running WHEN deciding THEN the image it may run in is kept, and so is its code bundle', () => {
     const inv = {
-      ...twoBuilds(jobLine('train', resource(v1, 'train').identity, '41', 2)),
-      jobs: [{ id: '41', state: 'RUNNING', address: 'train', identity: resource(v1, 'train').identity }],
+      ...twoBuilds(jobLine('train', resource(v1, 'train', 'job').identity, '41', 2)),
+      jobs: [{ id: '41', state: 'RUNNING', address: 'train', identity: resource(v1, 'train', 'job').identity }],
       bundles: [entry(`bundles/code/${contentIdOf(v2)}`, 1), entry('bundles/code/0123456789abcdef', 9)],
     };
     const plan = decideGc(targetInventory([inv], podman), context());
@@ -85,7 +85,7 @@ describe('gc: images', () => {
   it('GIVEN a running job at the current version WHEN deciding THEN earlier versions are not held for it', () => {
     const inv = {
       ...twoBuilds(),
-      jobs: [{ id: '42', state: 'RUNNING', address: 'train', identity: resource(v2, 'train').identity }],
+      jobs: [{ id: '42', state: 'RUNNING', address: 'train', identity: resource(v2, 'train', 'job').identity }],
     };
     const plan = decideGc(targetInventory([inv], podman), context());
     expect(images(plan.items).find((i) => i.what.startsWith(oldRef))).toMatchObject({ remove: true });
@@ -149,8 +149,8 @@ describe('images: the listing', () => {
       [oldRef, false, false, true, 'unreferenced, unlabelled'],
       [newRef, true, true, true, 'in use'],
     ]);
-    expect(rows[0]!.identity).toBe(resource(v1, 'image').identity.slice(0, 12));
-    expect(rows[1]!.identity).toBe(resource(v2, 'image').identity.slice(0, 12));
+    expect(rows[0]!.identity).toBe(resource(v1, 'image', 'container-image').identity.slice(0, 12));
+    expect(rows[1]!.identity).toBe(resource(v2, 'image', 'container-image').identity.slice(0, 12));
   });
 
   it('GIVEN labelled images of a stack the project lacks WHEN listed THEN they appear as not in state and not in the project', () => {
@@ -217,9 +217,10 @@ describe('gc: code bundles, params files, deployed files', () => {
 
   it("GIVEN a build log of a resource that left the stack WHEN deciding THEN it goes; the current image's build log stays", () => {
     const inv = stackInventory({
-      journal: [builtLine('image', resource(v2, 'image').identity, 1), builtLine('oldenv', 'x'.repeat(64), 20)].join(
-        '\n',
-      ),
+      journal: [
+        builtLine('image', resource(v2, 'image', 'container-image').identity, 1),
+        builtLine('oldenv', 'x'.repeat(64), 20),
+      ].join('\n'),
       logs: [entry('logs/image/build.log', 1), entry('logs/oldenv/build.log', 20)],
     });
     const logs = decideGc(targetInventory([inv]), context()).items.filter((i) => i.kind === 'build-log');

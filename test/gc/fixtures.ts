@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { CodeBundle, ContainerImage, ImageBlock, Job, Sweep, Testing } from '../../lib/index.js';
 import type { Entry, PodmanImage, StackInventory, TargetInventory } from '../../lib/gc/inventory.js';
 import type { Manifest } from '../../lib/synth/manifest.js';
+import { ofKind, type ResourceKind } from '../../lib/core/resource-spec.js';
 
 export const NOW = 1_800_000_000;
 export const DAY = 86_400;
@@ -47,16 +48,15 @@ export function synthStack(version: number, code = 'print(1)\n'): Manifest {
   }
 }
 
-export function resource(manifest: Manifest, address: string) {
+export function resource<K extends ResourceKind>(manifest: Manifest, address: string, kind: K) {
   const r = manifest.resources.find((x) => x.address === address);
   if (!r) throw new Error(`no resource ${address}`);
-  return r;
+  return ofKind(r, kind);
 }
 
-export const tagOf = (manifest: Manifest) => String(resource(manifest, 'image').spec.tag);
-export const imageOf = (manifest: Manifest) => String(resource(manifest, 'image').spec.image);
-export const contentIdOf = (manifest: Manifest) =>
-  String((resource(manifest, 'code').spec.bundle as { contentId: string }).contentId);
+export const tagOf = (manifest: Manifest) => resource(manifest, 'image', 'container-image').spec.tag;
+export const imageOf = (manifest: Manifest) => resource(manifest, 'image', 'container-image').spec.image;
+export const contentIdOf = (manifest: Manifest) => resource(manifest, 'code', 'code-bundle').spec.bundle.contentId;
 
 export function entry(path: string, ageDays: number, size = 100): Entry {
   return { path, size, mtime: NOW - ageDays * DAY };

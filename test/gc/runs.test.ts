@@ -6,8 +6,8 @@ import { foldJournal } from '../../lib/state/journal.js';
 import { entry, jobLine, resource, stackInventory, synthStack, targetInventory } from './fixtures.js';
 
 const manifest = synthStack(1);
-const evalId = resource(manifest, 'eval').identity;
-const evalName = String(resource(manifest, 'eval').spec.jobName);
+const evalId = resource(manifest, 'eval', 'job').identity;
+const evalName = resource(manifest, 'eval', 'job').spec.jobName;
 
 /** Three runs of `eval` (jobs 10, 20, 30, the oldest first), each with its .out, .err and a run.json. */
 function threeRuns() {

@@ -94,14 +94,14 @@ describe('the request a job carries in the manifest', () => {
       new Job(s, 'short', { allocation: { partition: 'cpu', ntasks: 3 }, run: ['true'] });
     });
     const synth = Testing.synth(stack);
-    expect(synth.resource('mpi').spec.request).toEqual({
+    expect(synth.resource('mpi', 'job').spec.request).toEqual({
       nodes: 2,
       cpus: 16,
       timeMinutes: 1830,
       gpus: { type: 'l4', count: 2 },
     });
     // No time of its own: the partition's limit, as SLURM applies it.
-    expect(synth.resource('short').spec.request).toEqual({ nodes: 1, cpus: 3, timeMinutes: 360, gpus: null });
+    expect(synth.resource('short', 'job').spec.request).toEqual({ nodes: 1, cpus: 3, timeMinutes: 360, gpus: null });
   });
 });
 

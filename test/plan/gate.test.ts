@@ -94,15 +94,15 @@ describe('the gate prop', () => {
   it('GIVEN a job and a sweep gated on tier 1 WHEN synthesized THEN tier 2 carries the gate per job and per point, tier 1 none, and no identity changes', () => {
     const gated = experiment();
     const plain = experiment('python3 train.py', null);
-    expect(Testing.synth(plain, { target: 'tier2-a100' }).resource('train').spec.gate).toBeUndefined();
+    expect(Testing.synth(plain, { target: 'tier2-a100' }).resource('train', 'job').spec.gate).toBeUndefined();
     const t2 = Testing.synth(gated, { target: 'tier2-a100' });
-    expect(t2.resource('train').spec.gate).toEqual({ completedOn: 'tier1-l4' });
-    expect(t2.resource('grid/lr=1').spec.gate).toEqual({ completedOn: 'tier1-l4' });
-    expect(t2.resource('grid/lr=2').spec.gate).toEqual({ completedOn: 'tier1-l4' });
+    expect(t2.resource('train', 'job').spec.gate).toEqual({ completedOn: 'tier1-l4' });
+    expect(t2.resource('grid/lr=1', 'sweep-point').spec.gate).toEqual({ completedOn: 'tier1-l4' });
+    expect(t2.resource('grid/lr=2', 'sweep-point').spec.gate).toEqual({ completedOn: 'tier1-l4' });
     // On the target it names, the job is the run the gate waits for.
     const t1 = Testing.synth(gated, { target: 'tier1-l4' });
-    expect(t1.resource('train').spec.gate).toBeUndefined();
-    expect(t1.resource('grid/lr=1').spec.gate).toBeUndefined();
+    expect(t1.resource('train', 'job').spec.gate).toBeUndefined();
+    expect(t1.resource('grid/lr=1', 'sweep-point').spec.gate).toBeUndefined();
     // Adding a gate resubmits nothing.
     for (const target of ['tier1-l4', 'tier2-a100']) {
       const before = Testing.synth(plain, { target }).resources.map((r) => [r.address, r.identity]);

@@ -6,6 +6,7 @@ import type { ActualState } from '../../lib/plan/read-target.js';
 import { renderPlan } from '../../lib/plan/view.js';
 import { foldJournal, inputsLine } from '../../lib/state/journal.js';
 import { synthesizeStack, type StackSynthesis } from '../../lib/synth/synthesize.js';
+import { buildOf } from '../../lib/core/resource-spec.js';
 
 const cluster = new ClusterProfile('hpc', {
   scheduler: 'slurm',
@@ -19,8 +20,7 @@ function appliedState(before: StackSynthesis): ActualState {
   let id = 100;
   const sweeps = new Set<string>();
   for (const r of before.manifest.resources) {
-    if (r.spec.build)
-      lines.push(`built ${r.address} ${r.identity} 1`, `${inputsLine(r.address, r.inputs).join(' ')} 1`);
+    if (buildOf(r)) lines.push(`built ${r.address} ${r.identity} 1`, `${inputsLine(r.address, r.inputs).join(' ')} 1`);
     if (r.kind === 'job')
       lines.push(`job ${r.address} ${r.identity} ${id++} 1`, `${inputsLine(r.address, r.inputs).join(' ')} 1`);
     if (r.kind === 'sweep-point') {

@@ -3,16 +3,18 @@ import type { ManifestResource } from '../../lib/core/output.js';
 import { checkLockDrift } from '../../lib/plan/drift.js';
 import { compareFreezes, parseFreeze } from '../../lib/plan/python-drift.js';
 
-function resource(kind: string, spec: Record<string, unknown>): ManifestResource {
-  return { address: 'env', kind, construct: 'demo/env', identity: 'x', inputs: {}, dependsOn: [], artifacts: [], spec };
-}
+const fields = { address: 'env', construct: 'demo/env', identity: 'x', inputs: {}, dependsOn: [], artifacts: [] };
 
-const pythonEnv = resource('python-env', {
-  python: {
-    requirements: ['numpy~=1.26.4', 'requests~=2.31.0', 'tomli==2.0.1; python_version < "3.11"'],
-    pipOnly: ['tool-kit==1.0'],
+const pythonEnv: ManifestResource = {
+  ...fields,
+  kind: 'python-env',
+  spec: {
+    python: {
+      requirements: ['numpy~=1.26.4', 'requests~=2.31.0', 'tomli==2.0.1; python_version < "3.11"'],
+      pipOnly: ['tool-kit==1.0'],
+    },
   },
-});
+};
 
 describe('the PythonEnv lock drift check', () => {
   it('GIVEN a freeze that satisfies the declaration, with DRAC local labels and odd name spellings WHEN checked THEN there is no drift', () => {
@@ -48,9 +50,17 @@ describe('the PythonEnv lock drift check', () => {
 });
 
 describe('the CondaEnv lock drift check', () => {
-  const conda = resource('conda-env', {
-    conda: { dependencies: ['python=3.13', 'numpy=2.3', 'pip'], pip: ['torch==2.9.1'], pipOnly: ['lightning==2.5.6'] },
-  });
+  const conda: ManifestResource = {
+    ...fields,
+    kind: 'conda-env',
+    spec: {
+      conda: {
+        dependencies: ['python=3.13', 'numpy=2.3', 'pip'],
+        pip: ['torch==2.9.1'],
+        pipOnly: ['lightning==2.5.6'],
+      },
+    },
+  };
 
   it("GIVEN conda's export list WHEN checked THEN conda specs and pip pins are compared", () => {
     const ok =

@@ -39,7 +39,7 @@ describe('secrets', () => {
     const out = Testing.synth(s);
     expect(out.file('a/job.sbatch')).toContain('KEY="$(cat -- "${HPCDK_STACK_DIR}/.hpcdk/secrets/ONE")"\nexport KEY');
     expect(out.file('b/job.sbatch')).toContain('KEY="$(cat -- "${HOME}/.secrets/aws")"');
-    expect(out.resource('a').spec.secrets).toEqual(['ONE']);
+    expect(out.resource('a', 'job').spec.secrets).toEqual(['ONE']);
   });
 
   it('never land in snapshots, plans, state or logs; the job reads the value at run time (local target)', async () => {

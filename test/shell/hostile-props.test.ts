@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Dataset, Job, Sweep, TextFile, Testing, renderParamsFile } from '../../lib/index.js';
+import { Dataset, Job, Sweep, TextFile, Testing, isSweepPoint, renderParamsFile } from '../../lib/index.js';
 
 /** Strings meant to break out of a script: quotes, substitutions, newlines, globs, leading dashes, unicode. */
 const hostile = fc
@@ -93,12 +93,12 @@ describe('hostile strings in every string prop', () => {
         const stack = Testing.stack({}, 'fuzz');
         new Sweep(stack, 'sweep', { grid: { tag: unique }, run: ['printf "%s\\001" "$tag"'] });
         const out = Testing.synth(stack);
-        const points = out.resources.map((r, index) => ({
+        const points = out.resources.filter(isSweepPoint).map((r, index) => ({
           index,
           identity: r.identity,
           address: r.address,
-          key: String(r.spec.key),
-          params: r.spec.params as Record<string, string>,
+          key: r.spec.key,
+          params: r.spec.params,
         }));
         const params = renderParamsFile('sweep', 'c', points);
         const dir = mkdtempSync(join(tmpdir(), 'hpcdk-params-'));

@@ -27,7 +27,7 @@ class Part extends HpcConstruct<typeof PartSchema> {
     const deps = needs.map((n) => ctx.resolve(n).resources[0]!.identity.slice(0, 8));
     return {
       artifacts: [{ path: 'part.txt', kind: 'file', content: `${this.props.text}\r\nneeds ${deps.join(',')}\n` }],
-      resources: [{ kind: this.kind, inputs: { text: this.props.text }, dependsOn: needs }],
+      resources: [{ kind: 'file', inputs: { text: this.props.text }, dependsOn: needs, spec: {} }],
     };
   }
 }

@@ -208,7 +208,7 @@ describe('automation mode: the apply program', () => {
   it('GIVEN a submission whose words hold a space WHEN made a program THEN it is refused before anything is sent', async () => {
     const inputs = planned();
     const resources = inputs.resources.map((r) =>
-      r.address === 'prep' ? { ...r, spec: { ...r.spec, script: 'my prep/job.sbatch' } } : r,
+      r.address === 'prep' && r.kind === 'job' ? { ...r, spec: { ...r.spec, script: 'my prep/job.sbatch' } } : r,
     );
     const c = await conn();
     expect(() => applyProgram(c, { ...inputs, resources }, 'apply')).toThrow(

@@ -22,6 +22,7 @@ import type { ExecResult } from '../../targets/transport.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject } from '../project.js';
 import { openTarget, resolveTarget, type TargetOptions } from '../session.js';
+import { ResourceKind } from '../../core/resource-spec.js';
 
 export interface DoctorOptions extends TargetOptions {
   readonly dir?: string;
@@ -104,7 +105,9 @@ async function checkTarget(
     profile,
     basePath: basePathValue(profile, project.dir),
     modules: collectModules(rendered),
-    imagesUsed: rendered.some((r) => r.synthesis?.manifest.resources.some((x) => x.kind === 'container-image')),
+    imagesUsed: rendered.some((r) =>
+      r.synthesis?.manifest.resources.some((x) => x.kind === ResourceKind.containerImage),
+    ),
     ...(options.probeJob && !profile.isLocal
       ? {
           probeJob: srunOptions('hpcdk-doctor', {

@@ -14,6 +14,7 @@ import { basePathValue } from '../../targets/layout.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { openTarget, resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
+import { ResourceKind } from '../../core/resource-spec.js';
 
 /** The JSON documents of `images --json` and `gc --json`. */
 export const GC_FORMAT_VERSION = '1';
@@ -34,7 +35,7 @@ function podmanArgSets(project: LoadedProject): string[][] {
   const sets = new Map<string, string[]>();
   for (const { stack } of project.stacks) {
     for (const c of stack.node.findAll()) {
-      if (!HpcConstruct.isHpcConstruct(c) || c.kind !== 'container-image') continue;
+      if (!HpcConstruct.isHpcConstruct(c) || c.kind !== ResourceKind.containerImage) continue;
       const args = (c.props as { podman?: { globalArgs?: string[] } }).podman?.globalArgs ?? [];
       sets.set(JSON.stringify(args), args);
     }

@@ -11,6 +11,7 @@ import { openSshArgs } from '../../targets/ssh-transport.js';
 import { CliError, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
+import { ResourceKind, buildOf } from '../../core/resource-spec.js';
 
 export interface ShellOptions extends TargetOptions {
   readonly dir?: string;
@@ -161,7 +162,7 @@ export async function shellCommand(
     stack: stack.stackName,
     target: profile.name,
     address,
-    what: construct.kind === 'container-image' ? 'image' : 'environment',
+    what: construct.kind === ResourceKind.containerImage ? 'image' : 'environment',
     stackDir: stackLayout(profile, project.dir, stack.stackName).stackDir,
     scratchVar: profile.spec.scratchVar,
     env: Object.entries(profile.spec.env).sort(([x], [y]) => (x < y ? -1 : 1)),
@@ -169,7 +170,7 @@ export async function shellCommand(
     ...(construct.wrapStep ? { wrap: (step: string) => construct.wrapStep!(ctx, step, shape) } : {}),
     requires: {
       // Built resources (login-built environments, images) need their build; the others their files, which jobs build from.
-      ...(resource?.spec.build !== undefined ? { builtIdentity: resource.identity } : {}),
+      ...(resource !== undefined && buildOf(resource) !== undefined ? { builtIdentity: resource.identity } : {}),
       files: resource?.artifacts ?? [],
     },
     ...(interactive ? {} : { command }),

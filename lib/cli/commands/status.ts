@@ -8,6 +8,7 @@ import { readLogScript } from '../../state/log-names.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { openTarget, resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
+import { isRunnable, isRunnableKind, isSweepPoint, runGroup, runSpecOf } from '../../core/resource-spec.js';
 
 export interface StatusRow {
   readonly stack: string;
@@ -47,15 +48,7 @@ export async function statusCommand(
     const synthesis = synthesizeFor(project, stack, profile, io);
     const conn = await openTarget(project, profile, options);
     try {
-      const runDirs = [
-        ...new Set(
-          synthesis.manifest.resources
-            .filter(isRunnable)
-            .map((r) =>
-              logFolder({ address: r.address, ...(r.kind === 'sweep-point' ? { group: String(r.spec.sweep) } : {}) }),
-            ),
-        ),
-      ];
+      const runDirs = [...new Set(synthesis.manifest.resources.filter(isRunnable).map((r) => runGroup(r)))];
       const actual = await readTarget(
         conn,
         stack.stackName,
@@ -68,18 +61,17 @@ export async function statusCommand(
       const plan = computePlan(synthesis, actual);
       for (const r of plan.resources) {
         const job = r.job;
-        const status =
-          r.kind === 'job' || r.kind === 'sweep-point'
-            ? job?.state
-              ? `${job.state}${job.outdated ? ' (outdated)' : ''}`
-              : 'not submitted'
-            : r.action === 'no-op'
-              ? 'deployed'
-              : r.action === 'create'
-                ? 'not deployed'
-                : r.action === 'update'
-                  ? 'differs'
-                  : r.action;
+        const status = isRunnableKind(r.kind)
+          ? job?.state
+            ? `${job.state}${job.outdated ? ' (outdated)' : ''}`
+            : 'not submitted'
+          : r.action === 'no-op'
+            ? 'deployed'
+            : r.action === 'create'
+              ? 'not deployed'
+              : r.action === 'update'
+                ? 'differs'
+                : r.action;
         rows.push({
           stack: stack.stackName,
           target: profile.name,
@@ -88,7 +80,7 @@ export async function statusCommand(
           status,
           ...(job?.jobId ? { jobId: job.jobId } : {}),
           ...(job?.exitCode !== undefined ? { exitCode: job.exitCode } : {}),
-          ...(r.kind === 'job' || r.kind === 'sweep-point' ? { attempts: job?.attempts ?? 0 } : {}),
+          ...(isRunnableKind(r.kind) ? { attempts: job?.attempts ?? 0 } : {}),
           ...(job?.jobId && actual.runs?.get(`${logFolder(r)}/${job.jobId}`)
             ? { run: actual.runs.get(`${logFolder(r)}/${job.jobId}`)! }
             : {}),
@@ -131,10 +123,6 @@ function printTable(table: string[][], io: Output): void {
     );
 }
 
-function isRunnable(r: { kind: string }): boolean {
-  return r.kind === 'job' || r.kind === 'sweep-point';
-}
-
 /**
  * `hpcdk status ADDRESS [--task N]`: one run in full, from the same single
  * read: its scheduler state, and the run record the job wrote next to its
@@ -157,7 +145,7 @@ async function runDetail(
     const profile = resolveTarget(project, stack, options.target);
     const synthesis = synthesizeFor(project, stack, profile, io);
     const runnable = synthesis.manifest.resources.filter(isRunnable);
-    const points = runnable.filter((r) => r.kind === 'sweep-point' && r.spec.sweep === address);
+    const points = runnable.filter(isSweepPoint).filter((r) => r.spec.sweep === address);
     const resource = runnable.find((r) => r.address === address);
     if (!resource && points.length === 0) continue;
     if (points.length > 0 && options.task === undefined) {
@@ -167,7 +155,7 @@ async function runDetail(
     }
     const conn = await openTarget(project, profile, options);
     try {
-      const dir = resource?.kind === 'sweep-point' ? String(resource.spec.sweep) : address;
+      const dir = resource !== undefined ? runGroup(resource) : address;
       const actual = await readTarget(
         conn,
         stack.stackName,
@@ -186,9 +174,9 @@ async function runDetail(
       if (!change) throw new CliError(`no task ${options.task} of sweep ${address} has run on ${profile.name}`);
       const jobId = change.job?.jobId;
       const run = jobId ? actual.runs?.get(`${dir}/${jobId}`) : undefined;
-      const artifact = synthesis.manifest.artifacts.find(
-        (a) => a.path === String(synthesis.manifest.resources.find((m) => m.address === change.address)?.spec.script),
-      );
+      const changed = synthesis.manifest.resources.find((m) => m.address === change.address);
+      const script = changed !== undefined ? runSpecOf(changed)?.script : undefined;
+      const artifact = synthesis.manifest.artifacts.find((a) => a.path === script);
       const detail = {
         format_version: '1',
         stack: stack.stackName,
@@ -269,7 +257,7 @@ export async function logsCommand(
   const stack = stackEntry.stack;
   const profile = resolveTarget(project, stack, options.target);
   const synthesis = synthesizeFor(project, stack, profile, io);
-  const runnable = synthesis.manifest.resources.filter((r) => r.kind === 'job' || r.kind === 'sweep-point');
+  const runnable = synthesis.manifest.resources.filter(isRunnable);
   const resource = runnable.find((r) => r.address === address);
   if (!resource)
     throw new CliError(
@@ -280,7 +268,7 @@ export async function logsCommand(
           .join(', ') || 'none'
       }${runnable.length > 12 ? ', …' : ''})`,
     );
-  const spec = resource.spec as { stdout: string; stderr: string; jobName: string };
+  const spec = resource.spec;
   const pattern = options.err ? spec.stderr : spec.stdout;
   const conn = await openTarget(project, profile, options);
   try {

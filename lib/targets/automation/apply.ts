@@ -11,6 +11,7 @@ import type { RemoteFile } from './channel.js';
 import { AutomationRefusedError, checkWords, WHITE_SPACE } from './commands.js';
 import { buildRefusal } from './refuse.js';
 import { runHelper } from './transport.js';
+import { ResourceKind } from '../../core/resource-spec.js';
 
 /** One step of the helper's apply program (see `Applier` in helper.ts). */
 export type ProgramStep =
@@ -152,7 +153,7 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
     steps.push(submitStep(s));
   }
   for (const r of inputs.plan.resources) {
-    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === 'job'))
+    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === ResourceKind.job))
       steps.push({ op: 'journal', journal: [['forget', r.address]] });
   }
   return {

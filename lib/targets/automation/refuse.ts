@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { ManifestResource } from '../../core/output.js';
+import { buildOf } from '../../core/resource-spec.js';
 import { foldJournal } from '../../state/journal.js';
 import type { StackSynthesis } from '../../synth/synthesize.js';
 import type { TargetConnection } from '../connection.js';
@@ -7,7 +7,7 @@ import { AutomationRefusedError } from './commands.js';
 import { remoteLayout } from './transport.js';
 
 /** Why a resource cannot be applied on an automation node. */
-export function buildRefusal(resource: Pick<ManifestResource, 'address' | 'kind'>): string {
+export function buildRefusal(resource: { readonly address: string; readonly kind: string }): string {
   return `[${resource.address}] ${resource.kind} cannot be built on an automation node: build it in the job (build: 'job') or apply once from an interactive session`;
 }
 
@@ -18,7 +18,7 @@ export function buildRefusal(resource: Pick<ManifestResource, 'address' | 'kind'
  * through what an interactive apply already built.
  */
 export async function refuseLoginBuilds(conn: TargetConnection, synthesis: StackSynthesis): Promise<void> {
-  const buildable = synthesis.manifest.resources.filter((r) => r.spec.build !== undefined);
+  const buildable = synthesis.manifest.resources.filter((r) => buildOf(r) !== undefined);
   if (buildable.length === 0) return;
   const { channel, stackDir } = remoteLayout(conn, synthesis.stack);
   const [journal] = await channel.read([posix.join(stackDir, '.hpcdk', 'journal')]);

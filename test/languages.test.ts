@@ -71,6 +71,14 @@ describe('programs in other languages ship as files of their own', () => {
     // Every path enters scripts inside double quotes as it is: nothing a shell expands.
     for (const [name, path] of Object.entries(STACK_PATHS)) expect(path, name).toMatch(/^[A-Za-z0-9._/-]+$/);
   });
+
+  it("GIVEN the local runner WHEN its layout constants are read THEN they are the state module's, and it spells no other path of hpcdk's", () => {
+    const runner = readFileSync(join(LIB, 'targets/local-runner.sh'), 'utf8');
+    const constant = (name: string) => new RegExp(`^${name}='([^']*)'$`, 'm').exec(runner)?.[1];
+    for (const name of ['LOCAL_JOBS_DIR', 'EXITS_DIR'] as const) expect(constant(name), name).toBe(STACK_PATHS[name]);
+    const spelled = runner.split('\n').filter((line) => line.includes('.hpcdk') && !/^[A-Z_]+='/.test(line));
+    expect(spelled).toEqual([]);
+  });
 });
 
 describe('the on-target state module writes bash that shellcheck accepts', () => {

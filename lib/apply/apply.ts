@@ -9,6 +9,7 @@ import { applyOnAutomationNode } from '../targets/automation/apply.js';
 import { unlockOnAutomationNode } from '../targets/automation/logs.js';
 import { isAutomation } from '../targets/automation/transport.js';
 import type { RunOptions } from '../targets/transport.js';
+import { LOGS_DIR } from '../state/layout.js';
 
 export type ApplyEvent =
   | { readonly type: 'step'; readonly what: string; readonly done: number; readonly total: number }
@@ -100,7 +101,7 @@ export async function applyPlan(
   if (failed !== undefined) {
     const [what, address] = failed.split(' ');
     throw new Error(
-      `the ${what} of ${address} failed on ${conn.transport.description}; its log is logs/${address}/build.log on the target:\n${r.stderr.trimEnd()}\nNothing after it was done; apply again once it is fixed.`,
+      `the ${what} of ${address} failed on ${conn.transport.description}; its log is ${LOGS_DIR}/${address}/build.log on the target:\n${r.stderr.trimEnd()}\nNothing after it was done; apply again once it is fixed.`,
     );
   }
   if (r.connectionLost) {

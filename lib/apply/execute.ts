@@ -3,6 +3,16 @@ import { base64Lines, quote, word, wrapBase64 } from '../shell/index.js';
 import type { Plan } from '../plan/plan.js';
 import { JOURNAL_FUNCTION, inputsLine, serialCheckLines } from '../state/journal.js';
 import { takeLockLines } from '../state/lock.js';
+import {
+  FILES_DIR,
+  INCOMING_DIR,
+  JOURNAL_FILE,
+  LOGS_DIR,
+  PACKAGE_LOCKS_DIR,
+  PARAMS_DIR,
+  SECRETS_DIR,
+  packageLockFile,
+} from '../state/layout.js';
 import type { TargetConnection } from '../targets/connection.js';
 import { isActive, jobComment, type SubmitRequest } from '../targets/scheduler.js';
 import { digestOf } from '../core/digest.js';
@@ -104,9 +114,9 @@ export function executeScript(conn: TargetConnection, inputs: ApplyInputs, opera
   const steps = fileSteps(inputs);
   const subs = submissions(conn, inputs);
   // Every folder the script writes into, made by one process.
-  const folders = new Set(['.hpcdk/incoming', 'files']);
-  for (const f of steps) if ('upload' in f) folders.add(posix.join('files', posix.dirname(f.upload.path)));
-  for (const s of subs) if (s.chunk) folders.add(posix.join('params', s.chunk.sweep));
+  const folders = new Set([INCOMING_DIR, FILES_DIR]);
+  for (const f of steps) if ('upload' in f) folders.add(posix.join(FILES_DIR, posix.dirname(f.upload.path)));
+  for (const s of subs) if (s.chunk) folders.add(posix.join(PARAMS_DIR, s.chunk.sweep));
   const parts: string[] = [];
   parts.push(`set -eo pipefail
 D=${word(conn.stackDir(plan.stack))}
@@ -120,19 +130,19 @@ declare -A hpcdk_ids=()`);
   let step = 0;
   for (const f of steps) {
     if ('remove' in f) {
-      parts.push(`rm -f -- "$D/files/"${quote(f.remove)}
+      parts.push(`rm -f -- "$D/${FILES_DIR}/"${quote(f.remove)}
 hpcdk_journal rmfile ${quote(f.remove)}
 echo "@@step delete "${quote(f.remove)}`);
       continue;
     }
     const u = f.upload;
     step += 1;
-    const tmp = `$D/.hpcdk/incoming/${step}`;
+    const tmp = `$D/${INCOMING_DIR}/${step}`;
     parts.push(`base64 -d > "${tmp}" <<'HPCDK_FILE'
 ${base64Lines(u.content)}
 HPCDK_FILE
 chmod ${u.executable ? '755' : '644'} "${tmp}"
-mv -f "${tmp}" "$D/files/"${quote(u.path)}
+mv -f "${tmp}" "$D/${FILES_DIR}/"${quote(u.path)}
 hpcdk_journal file ${quote(u.path)} ${u.sha256}
 echo "@@step upload "${quote(u.path)}`);
   }
@@ -147,21 +157,22 @@ mv -f "$D/"${quote(p.path)}.partial "$D/"${quote(p.path)}`);
     const build = buildOf(r);
     // Plan marks for building only what has a build spec.
     if (build === undefined) continue;
-    const log = `$D/logs/${r.address}/build.log`;
+    const log = `$D/${LOGS_DIR}/${r.address}/build.log`;
     const run = (
       script: string,
       what: string,
-    ) => `if ! ( cd "$D" && HPCDK_STACK_DIR="$D" bash "files/"${quote(script)} ) >> "${log}" 2>&1; then
+    ) => `if ! ( cd "$D" && HPCDK_STACK_DIR="$D" bash "${FILES_DIR}/"${quote(script)} ) >> "${log}" 2>&1; then
   echo "@@failed ${what} "${quote(r.address)}
   tail -n 25 "${log}" >&2
   exit 5
 fi`;
-    parts.push(`mkdir -p "$D/logs/"${quote(r.address)} "$D/.hpcdk/locks/"${quote(r.address)}
+    const lockFile = `"$D/"${quote(packageLockFile(r.address))}`;
+    parts.push(`mkdir -p "$D/${LOGS_DIR}/"${quote(r.address)} "$D/${PACKAGE_LOCKS_DIR}/"${quote(r.address)}
 : > "${log}"
-echo "@@note building "${quote(r.address)}" (log: logs/"${quote(r.address)}"/build.log)"
+echo "@@note building "${quote(r.address)}" (log: ${LOGS_DIR}/"${quote(r.address)}"/build.log)"
 ${run(build.script, 'build')}
 ${build.check ? run(build.check, 'check') : ':'}
-${build.lock ? `( cd "$D" && HPCDK_STACK_DIR="$D" bash -c ${quote(build.lock)} ) > "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt.tmp 2>> "${log}" && mv -f "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt.tmp "$D/.hpcdk/locks/"${quote(r.address)}/lock.txt` : ':'}
+${build.lock ? `( cd "$D" && HPCDK_STACK_DIR="$D" bash -c ${quote(build.lock)} ) > ${lockFile}.tmp 2>> "${log}" && mv -f ${lockFile}.tmp ${lockFile}` : ':'}
 hpcdk_journal built ${quote(r.address)} ${r.identity}
 hpcdk_journal ${inputsLine(r.address, r.inputs).map(quote).join(' ')}
 # What the build said of itself (which path it took), for the person applying.
@@ -170,10 +181,11 @@ echo "@@step build "${quote(r.address)}`);
   }
   for (const secret of inputs.secrets ?? []) {
     // Readable by the owner only, and put in place whole.
-    parts.push(`( umask 077 && mkdir -p "$D/.hpcdk/secrets" && base64 -d > "$D/.hpcdk/secrets/"${quote(secret.name)}.partial <<'HPCDK_SECRET'
+    const file = `"$D/${SECRETS_DIR}/"${quote(secret.name)}`;
+    parts.push(`( umask 077 && mkdir -p "$D/${SECRETS_DIR}" && base64 -d > ${file}.partial <<'HPCDK_SECRET'
 ${base64Lines(secret.value)}
 HPCDK_SECRET
-chmod 600 "$D/.hpcdk/secrets/"${quote(secret.name)}.partial && mv -f "$D/.hpcdk/secrets/"${quote(secret.name)}.partial "$D/.hpcdk/secrets/"${quote(secret.name)} )`);
+chmod 600 ${file}.partial && mv -f ${file}.partial ${file} )`);
   }
   const cancels = plan.resources.flatMap((r) => r.job?.cancel ?? []);
   if (cancels.length > 0) {
@@ -196,7 +208,7 @@ echo "@@submitted "${quote(request.address)}" $hpcdk_job_id"`);
     if (r.action === 'cancel' || (r.action === 'delete' && r.kind === ResourceKind.job))
       parts.push(`hpcdk_journal forget ${quote(r.address)}`);
   }
-  parts.push(`rm -rf "$D/.hpcdk/incoming"\necho "@@done"`);
+  parts.push(`rm -rf "$D/${INCOMING_DIR}"\necho "@@done"`);
   return parts.join('\n');
 }
 
@@ -307,7 +319,7 @@ function sweepChunks(
       identity: `chunk-${chunkId}`,
       comment: jobComment(deployment, sweep, `chunk-${chunkId}`),
       array: { size: chunk.length, ...(throttle ? { throttle } : {}) },
-      paramsFile: `params/${sweep}/${chunkId.slice(0, 16)}.sh`,
+      paramsFile: `${PARAMS_DIR}/${sweep}/${chunkId.slice(0, 16)}.sh`,
     };
     // Points share the sweep's job template; their own input, the params, is in their address.
     out.push({
@@ -338,7 +350,7 @@ hpcdk_ids[${quote(sweep)}]="\${hpcdk_ids[${quote(sweep)}]:+\${hpcdk_ids[${quote(
 hpcdk_points=(
   ${triples}
 )
-printf "job %s %s \${hpcdk_job_id}_%s \${EPOCHSECONDS:-0}\\n" "\${hpcdk_points[@]}" >> "$D/.hpcdk/journal"
+printf "job %s %s \${hpcdk_job_id}_%s \${EPOCHSECONDS:-0}\\n" "\${hpcdk_points[@]}" >> "$D/${JOURNAL_FILE}"
 echo "@@submitted "${quote(sweep)}" $hpcdk_job_id ${points.length}"`;
 }
 

@@ -8,6 +8,7 @@ import { renderUnpackScript } from '../render/code-bundle.js';
 import { RuntimeRef, word } from '../shell/index.js';
 import { isGitRepo, treeAtHead, type TreeEntry } from '../vcs/git.js';
 import { ResourceKind } from '../core/resource-spec.js';
+import { BUNDLE_COMMIT_FILE, BUNDLES_DIR } from '../state/layout.js';
 
 export const CodeBundlePropsSchema = z
   .object({
@@ -72,13 +73,13 @@ export class CodeBundle extends HpcConstruct<typeof CodeBundlePropsSchema> imple
   }
 
   private codeDir(ctx: SynthContext): RuntimeRef {
-    return STACK_DIR.join('bundles', this.address, this.contentId(ctx));
+    return STACK_DIR.join(BUNDLES_DIR, this.address, this.contentId(ctx));
   }
 
   public jobPrologue(ctx: SynthContext): string[] {
     return [
       `export HPCDK_CODE_DIR=${word(this.codeDir(ctx))}`,
-      'HPCDK_CODE_COMMIT="$(cat "${HPCDK_CODE_DIR}/.hpcdk-commit")"',
+      `HPCDK_CODE_COMMIT="$(cat "\${HPCDK_CODE_DIR}/${BUNDLE_COMMIT_FILE}")"`,
       'export HPCDK_CODE_COMMIT',
       `echo "hpcdk: code ${this.address} at commit \${HPCDK_CODE_COMMIT}" >&2`,
     ];
@@ -88,8 +89,8 @@ export class CodeBundle extends HpcConstruct<typeof CodeBundlePropsSchema> imple
     const tree = this.tree(ctx);
     const listing = `${tree.map((e) => `${e.mode} ${e.blob} ${e.path}`).join('\n')}\n`;
     const unpack = renderUnpackScript({
-      archive: STACK_DIR.join('bundles', this.address, 'incoming.tar.gz'),
-      commitFile: STACK_DIR.join('bundles', this.address, 'incoming.commit'),
+      archive: STACK_DIR.join(BUNDLES_DIR, this.address, 'incoming.tar.gz'),
+      commitFile: STACK_DIR.join(BUNDLES_DIR, this.address, 'incoming.commit'),
       destination: this.codeDir(ctx),
       header: `${this.node.path}: unpack the code bundle`,
     });
@@ -107,8 +108,8 @@ export class CodeBundle extends HpcConstruct<typeof CodeBundlePropsSchema> imple
             bundle: {
               paths: this.props.paths,
               contentId: this.contentId(ctx),
-              archive: `bundles/${this.address}/incoming.tar.gz`,
-              commitFile: `bundles/${this.address}/incoming.commit`,
+              archive: `${BUNDLES_DIR}/${this.address}/incoming.tar.gz`,
+              commitFile: `${BUNDLES_DIR}/${this.address}/incoming.commit`,
             },
           },
         },

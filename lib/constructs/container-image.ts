@@ -27,6 +27,7 @@ import {
 import { isEnvName, type RuntimeRef, words } from '../shell/index.js';
 import { ShellValueSchema } from './schemas.js';
 import { ResourceKind, type BuildSpec } from '../core/resource-spec.js';
+import { IMAGES_DIR } from '../state/layout.js';
 
 /** Copied files become artifacts (text, in the snapshot): keep them small. */
 const MAX_COPIED_FILE_BYTES = 1024 * 1024;
@@ -407,8 +408,8 @@ export class ContainerImage extends HpcConstruct<typeof ContainerImagePropsSchem
   /** Where apply puts what it built for this image, below the stack folder on the target. */
   private builtPaths(tag: string): { sif: RuntimeRef; record: RuntimeRef } {
     return {
-      sif: STACK_DIR.join('images', this.address, `${tag}.sif`),
-      record: STACK_DIR.join('images', this.address, `${tag}.built-with`),
+      sif: STACK_DIR.join(IMAGES_DIR, this.address, `${tag}.sif`),
+      record: STACK_DIR.join(IMAGES_DIR, this.address, `${tag}.built-with`),
     };
   }
 

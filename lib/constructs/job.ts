@@ -19,6 +19,7 @@ import { Secret } from '../core/secret.js';
 import { CodeBundle } from './code-bundle.js';
 import { Dataset } from './dataset.js';
 import { ShellValueSchema as shellValue } from './schemas.js';
+import { LOGS_DIR } from '../state/layout.js';
 
 /** How a job waits for another: SLURM's dependency types. */
 export type DependencyType = 'afterok' | 'afterany' | 'afternotok';
@@ -387,7 +388,10 @@ export abstract class BatchWork<
       ...(checkpoint ? { checkpoint } : {}),
       freeze:
         (work.freeze ?? work.environment !== undefined)
-          ? { dir: `logs/${this.address}/frozen`, command: work.environment?.freezeCommand ?? 'python3 -m pip freeze' }
+          ? {
+              dir: `${LOGS_DIR}/${this.address}/frozen`,
+              command: work.environment?.freezeCommand ?? 'python3 -m pip freeze',
+            }
           : undefined,
       singleton: work.singleton,
       scratchVar: ctx.target.spec.scratchVar,
@@ -459,8 +463,8 @@ export class Job extends BatchWork<typeof JobPropsSchema> {
 
   private variant(): ScriptVariant {
     return {
-      stdout: this.work.stdout ?? `logs/${this.address}/%x-%j.out`,
-      stderr: this.work.stderr ?? `logs/${this.address}/%x-%j.err`,
+      stdout: this.work.stdout ?? `${LOGS_DIR}/${this.address}/%x-%j.out`,
+      stderr: this.work.stderr ?? `${LOGS_DIR}/${this.address}/%x-%j.err`,
       preamble: [],
     };
   }

@@ -6,6 +6,7 @@ import type { ValidationIssue } from '../core/validation.js';
 import { RuntimeRef, isEnvName } from '../shell/index.js';
 import { ResourceKind } from '../core/resource-spec.js';
 import { BatchWork, BatchWorkFields, type ScriptVariant } from './job.js';
+import { LOGS_DIR } from '../state/layout.js';
 
 /** Names a parameter may not take: they would shadow what the shell or the scheduler sets. */
 const RESERVED = new Set([
@@ -144,8 +145,8 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
 
   private variant(): ScriptVariant {
     return {
-      stdout: this.props.stdout ?? `logs/${this.address}/%x-%A_%a.out`,
-      stderr: this.props.stderr ?? `logs/${this.address}/%x-%A_%a.err`,
+      stdout: this.props.stdout ?? `${LOGS_DIR}/${this.address}/%x-%A_%a.out`,
+      stderr: this.props.stderr ?? `${LOGS_DIR}/${this.address}/%x-%A_%a.err`,
       preamble: [
         "# hpcdk: this array task's parameters, from the params file apply wrote for its chunk.",
         '# shellcheck source=/dev/null',

@@ -1,5 +1,6 @@
 import { RuntimeRef, type ShellValue } from '../shell/index.js';
 import { STACK_DIR } from './runtime.js';
+import { SECRETS_DIR } from '../state/layout.js';
 
 const SECRET = Symbol.for('hpcdk.Secret');
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -39,7 +40,7 @@ export class Secret {
 
   /** Where the job reads it, on the target. */
   public file(): ShellValue {
-    if (this.source === 'env') return STACK_DIR.join('.hpcdk', 'secrets', this.name);
+    if (this.source === 'env') return STACK_DIR.join(SECRETS_DIR, this.name);
     if (this.name === '~') return RuntimeRef.env('HOME');
     if (this.name.startsWith('~/')) return RuntimeRef.env('HOME').join(this.name.slice(2));
     return RuntimeRef.parse(this.name) ?? this.name;

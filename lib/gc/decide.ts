@@ -18,6 +18,7 @@ import { isActive } from '../targets/scheduler.js';
 import { TRASH_PREFIX, type Entry, type PodmanImage, type StackInventory, type TargetInventory } from './inventory.js';
 import { attributeLogs, journalEvents, retainRuns, runIdOf, type JournalEvent } from './runs.js';
 import { ResourceKind, buildOf } from '../core/resource-spec.js';
+import { IMAGES_DIR } from '../state/layout.js';
 
 /** One step of a removal, carried out in order on the target; the first that fails stops the item. */
 export type RemovalStep =
@@ -398,7 +399,7 @@ function stackItems(inv: StackInventory, manifest: Manifest, inventory: TargetIn
     const age = now - (t.image?.created ?? newest(files));
     const what = t.image
       ? `${t.image.ref}${t.sif ? ` and ${t.sif.path}` : ''}`
-      : (t.sif?.path ?? `images/${t.address}/${t.tag}`);
+      : (t.sif?.path ?? `${IMAGES_DIR}/${t.address}/${t.tag}`);
     const base = { kind: 'image' as const, address: t.address, what, size, age };
     const current = currentTag(manifest, t.address) === t.tag;
     const held = heldReason(holds, t.address);

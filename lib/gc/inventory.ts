@@ -11,6 +11,16 @@ import { READ_SERIAL } from '../state/journal.js';
 import { READ_LOCK_OWNER } from '../state/lock.js';
 import { commentPrefix, parseComment, parseQueueLines } from '../targets/scheduler.js';
 import type { Scheduler } from '../targets/scheduler.js';
+import {
+  BUNDLE_COMMIT_FILE,
+  BUNDLES_DIR,
+  FILES_DIR,
+  IMAGES_DIR,
+  JOURNAL_FILE,
+  LOGS_DIR,
+  PACKAGE_LOCKS_DIR,
+  PARAMS_DIR,
+} from '../state/layout.js';
 
 /** A file or folder below a stack folder: path relative to it, size in bytes, modification time (epoch seconds). */
 export interface Entry {
@@ -117,38 +127,38 @@ ${podman}
 for D in "$B"/*/; do
   D=\${D%/}
   hpcdk_name=\${D##*/}
-  [ -f "$D/.hpcdk/journal" ] || continue
+  [ -f "$D/${JOURNAL_FILE}" ] || continue
   case "$hpcdk_name" in '' | *[!a-z0-9_-]*) continue ;; esac
   echo "@@stack $hpcdk_name"
   echo '@@serial'
   ${READ_SERIAL}
   echo "\${hpcdk_serial:-0}"
   echo '@@journal'
-  base64 -w0 < "$D/.hpcdk/journal"; echo
+  base64 -w0 < "$D/${JOURNAL_FILE}"; echo
   echo '@@lock'
   ${READ_LOCK_OWNER}
   echo '@@files'
-  hpcdk_list files
+  hpcdk_list ${FILES_DIR}
   echo '@@logs'
-  hpcdk_list logs
+  hpcdk_list ${LOGS_DIR}
   echo '@@params'
-  hpcdk_list params
+  hpcdk_list ${PARAMS_DIR}
   echo '@@images'
-  hpcdk_list images
+  hpcdk_list ${IMAGES_DIR}
   echo '@@bundles'
-  if [ -d "$D/bundles" ]; then
-    (cd "$D" && find bundles -mindepth 2 \\( -type d \\( -name '*.partial' -o -name ${quote(`${TRASH_PREFIX}*`)} \\) -prune -printf '%p\\0' \\) -o \\( -type f -name .hpcdk-commit -printf '%h\\0' \\) \\
+  if [ -d "$D/${BUNDLES_DIR}" ]; then
+    (cd "$D" && find ${BUNDLES_DIR} -mindepth 2 \\( -type d \\( -name '*.partial' -o -name ${quote(`${TRASH_PREFIX}*`)} \\) -prune -printf '%p\\0' \\) -o \\( -type f -name ${BUNDLE_COMMIT_FILE} -printf '%h\\0' \\) \\
       | while IFS= read -r -d '' p; do printf '%s %s %s\\0' "$(du -sb -- "$p" | cut -f1)" "$(stat -c %Y -- "$p")" "$p"; done)
   fi | base64 -w0; echo
   echo '@@records'
-  if [ -d "$D/images" ]; then
-    (cd "$D" && find images -type f -name '*.built-with' -print0 | while IFS= read -r -d '' f; do printf '%s\\0%s\\0' "$f" "$(head -n 1 -- "$f")"; done)
+  if [ -d "$D/${IMAGES_DIR}" ]; then
+    (cd "$D" && find ${IMAGES_DIR} -type f -name '*.built-with' -print0 | while IFS= read -r -d '' f; do printf '%s\\0%s\\0' "$f" "$(head -n 1 -- "$f")"; done)
   fi | base64 -w0; echo
   echo '@@sifs'
-  if [ -d "$D/images" ]; then (cd "$D" && find images -type f -name '*.sif' -exec sha256sum -z -- {} +); fi | base64 -w0; echo
+  if [ -d "$D/${IMAGES_DIR}" ]; then (cd "$D" && find ${IMAGES_DIR} -type f -name '*.sif' -exec sha256sum -z -- {} +); fi | base64 -w0; echo
   echo '@@locks'
-  if [ -d "$D/.hpcdk/locks" ]; then
-    (cd "$D/.hpcdk/locks" && find . -type f -name lock.txt -print0 | while IFS= read -r -d '' f; do printf '%s\\0' "\${f#./}"; cat -- "$f"; printf '\\0'; done)
+  if [ -d "$D/${PACKAGE_LOCKS_DIR}" ]; then
+    (cd "$D/${PACKAGE_LOCKS_DIR}" && find . -type f -name lock.txt -print0 | while IFS= read -r -d '' f; do printf '%s\\0' "\${f#./}"; cat -- "$f"; printf '\\0'; done)
   fi | base64 -w0; echo
 ${perStackQueue ? `  echo '@@queue'\n${scheduler.queryLines(ANY_HPCDK_JOB)}` : ''}
 done

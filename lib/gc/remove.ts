@@ -12,6 +12,7 @@ import { quote, word, words, type ShellValue } from '../shell/index.js';
 import { JOURNAL_FUNCTION } from '../state/journal.js';
 import type { GcItem, RemovalStep } from './decide.js';
 import { TRASH_PREFIX } from './inventory.js';
+import { FILES_DIR } from '../state/layout.js';
 
 export interface StackRemoval {
   readonly stack: string;
@@ -38,7 +39,7 @@ function stepLine(step: RemovalStep): string {
     case 'rmtree':
       return `hpcdk_rmtree ${quote(step.path)}`;
     case 'rmfile':
-      return `{ hpcdk_journal rmfile ${quote(step.path)} && hpcdk_do rm -f -- "$D/files/"${quote(step.path)}; }`;
+      return `{ hpcdk_journal rmfile ${quote(step.path)} && hpcdk_do rm -f -- "$D/${FILES_DIR}/"${quote(step.path)}; }`;
     case 'rmstack':
       return `{ hpcdk_t="$B/$hpcdk_trash$(basename -- "$D")-$$" && hpcdk_do mv -- "$D" "$hpcdk_t" && hpcdk_do rm -rf -- "$hpcdk_t"; }`;
     case 'rmtrash':

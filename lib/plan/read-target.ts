@@ -1,5 +1,6 @@
 import { base64Lines, quote, word } from '../shell/index.js';
-import { foldJournal, type RecordedState } from '../state/journal.js';
+import { READ_JOURNAL, foldJournal, type RecordedState } from '../state/journal.js';
+import { EXITS_DIR, FILES_DIR, LOGS_DIR, packageLockFile } from '../state/layout.js';
 import { READ_LOCK_OWNER } from '../state/lock.js';
 import { commentPrefix, parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
 import type { TargetConnection } from '../targets/connection.js';
@@ -65,7 +66,7 @@ export interface LockToRead {
 function lockLines(locks: readonly LockToRead[]): string {
   return locks
     .map((l) => {
-      const recorded = `"$D/.hpcdk/locks/"${quote(l.address)}/lock.txt`;
+      const recorded = `"$D/"${quote(packageLockFile(l.address))}`;
       return `if [ -f ${recorded} ]; then printf '%s ' ${quote(l.address)}; { ( cd "$D" && HPCDK_STACK_DIR="$D" bash -c ${quote(l.command)} ) 2>/dev/null || cat ${recorded}; } | base64 -w0; echo; fi`;
     })
     .join('\n');
@@ -88,7 +89,7 @@ rm -f "$hpcdk_d"`,
 /** Every run record in the log folders of these job and sweep addresses, one line each (`<file> <json>`), in one awk. */
 function runLines(runDirs: readonly string[]): string {
   if (runDirs.length === 0) return '';
-  return `(cd "$D" 2>/dev/null && find ${runDirs.map((d) => `${quote(`logs/${d}`)}`).join(' ')} -maxdepth 1 -name '*.run.json' -type f -exec awk 'FNR == 1 { print FILENAME, $0 }' {} + 2>/dev/null) || true`;
+  return `(cd "$D" 2>/dev/null && find ${runDirs.map((d) => `${quote(`${LOGS_DIR}/${d}`)}`).join(' ')} -maxdepth 1 -name '*.run.json' -type f -exec awk 'FNR == 1 { print FILENAME, $0 }' {} + 2>/dev/null) || true`;
 }
 
 export function readScript(
@@ -109,7 +110,10 @@ export function readScript(
 hpcdk_tmp=$(mktemp -d)
 ${scripts
   .map(
-    (s, i) => `if [ "$(sha256sum < "$D/files/"${quote(s.path)} 2>/dev/null | cut -d' ' -f1)" != ${s.sha256} ]; then
+    (
+      s,
+      i,
+    ) => `if [ "$(sha256sum < "$D/${FILES_DIR}/"${quote(s.path)} 2>/dev/null | cut -d' ' -f1)" != ${s.sha256} ]; then
   base64 -d > "$hpcdk_tmp/${i}.sh" <<'HPCDK_SCRIPT'
 ${base64Lines(s.content)}
 HPCDK_SCRIPT
@@ -122,10 +126,10 @@ rm -rf "$hpcdk_tmp"`;
 D=${word(conn.stackDir(stack))}
 ${conn.scheduler.functions}
 echo '@@files'
-if [ -d "$D/files" ]; then (cd "$D/files" && find . -type f ! -name '.*' -print0 | sort -z | xargs -0 -r sha256sum); fi
+if [ -d "$D/${FILES_DIR}" ]; then (cd "$D/${FILES_DIR}" && find . -type f ! -name '.*' -print0 | sort -z | xargs -0 -r sha256sum); fi
 echo '@@contents'
-if [ -d "$D/files" ]; then
-  (cd "$D/files" && while read -r sha path; do
+if [ -d "$D/${FILES_DIR}" ]; then
+  (cd "$D/${FILES_DIR}" && while read -r sha path; do
     [ -f "$path" ] || continue
     [ "$(sha256sum < "$path" | cut -d' ' -f1)" = "$sha" ] && continue
     [ "$(stat -c %s "$path")" -le ${MAX_DIFF_BYTES} ] || continue
@@ -136,12 +140,12 @@ HPCDK_EXPECTED
   )
 fi
 echo '@@journal'
-cat "$D/.hpcdk/journal" 2>/dev/null || true
+${READ_JOURNAL}
 echo '@@lock'
 ${READ_LOCK_OWNER}
 echo '@@exits'
 # One awk for all exit records: a process per file would cost seconds on large sweeps.
-if [ -d "$D/.hpcdk/exits" ]; then find "$D/.hpcdk/exits" -maxdepth 1 -type f -exec awk 'FNR == 1 { f = FILENAME; sub(/^.*\\//, "", f); print f, $0 }' {} +; fi
+if [ -d "$D/${EXITS_DIR}" ]; then find "$D/${EXITS_DIR}" -maxdepth 1 -type f -exec awk 'FNR == 1 { f = FILENAME; sub(/^.*\\//, "", f); print f, $0 }' {} +; fi
 echo '@@locks'
 ${lockLines(locks)}
 echo '@@refused'

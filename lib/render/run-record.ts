@@ -1,4 +1,5 @@
 import { comment, quote } from '../shell/index.js';
+import { LOGS_DIR, packageLockFile } from '../state/layout.js';
 
 /** What a run's record names besides what the job learns at run time. */
 export interface RunRecordSpec {
@@ -12,7 +13,7 @@ export interface RunRecordSpec {
 
 /** Where a run's record is, relative to the stack folder: next to its logs, named by job id (`<array id>_<task>` for array tasks). */
 export function runRecordPath(address: string, jobKey: string): string {
-  return `logs/${address}/${jobKey}.run.json`;
+  return `${LOGS_DIR}/${address}/${jobKey}.run.json`;
 }
 
 /**
@@ -23,7 +24,7 @@ export function runRecordPath(address: string, jobKey: string): string {
  * the scheduler ran.
  */
 export function renderRunRecord(spec: RunRecordSpec): string[] {
-  const lockFile = (address: string) => `\${HPCDK_STACK_DIR}/.hpcdk/locks/${address}/lock.txt`;
+  const lockFile = (address: string) => `\${HPCDK_STACK_DIR}/${packageLockFile(address)}`;
   const json = (value: string) => `"$(hpcdk_json "${value}")"`;
   const optional = (value: string) => `"$(if [ -n "${value}" ]; then hpcdk_json "${value}"; else printf null; fi)"`;
   return [

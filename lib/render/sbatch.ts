@@ -4,6 +4,7 @@ import { Secret } from '../core/secret.js';
 import { LITERALS_DIRECTIVE, comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';
 import { renderRunRecord, type RunRecordSpec } from './run-record.js';
 import { hasPeriodicCopies, renderStageOut, type StageOutSpec } from './stage-out.js';
+import { EXITS_DIR } from '../state/layout.js';
 
 /** One step of a job: a shell line written as the user wrote it, or an argv whose every word is quoted. */
 export type JobStep = string | readonly ShellValue[];
@@ -101,7 +102,7 @@ function renderStep(step: JobStep): string {
 function exitTrap(stageOut: boolean, periodic: boolean): string[] {
   return [
     '# hpcdk: when the job ends: copy outputs back, write run.json, record how it ended.',
-    'hpcdk_exit_dir="${HPCDK_STACK_DIR}/.hpcdk/exits"',
+    `hpcdk_exit_dir="\${HPCDK_STACK_DIR}/${EXITS_DIR}"`,
     'hpcdk_job_key="${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}"',
     ...(periodic ? ['hpcdk_sync_pids=()'] : []),
     '# shellcheck disable=SC2317 # run by the trap below',

@@ -8,6 +8,7 @@
 import type { ManifestResource } from '../core/output.js';
 import { quote, rshCommand, word, type ShellValue } from '../shell/index.js';
 import { isRunnable, isSweepPoint, runGroup } from '../core/resource-spec.js';
+import { STATE_DIR } from '../state/layout.js';
 
 /** A job or a sweep, and where its declared outputs are kept (shell words, as the target's bash writes them). */
 export interface PullUnit {
@@ -63,7 +64,7 @@ export function viewScript(
   const lines = [
     `export HPCDK_STACK_DIR=${word(stackDir)}`,
     `if [ ! -d "$HPCDK_STACK_DIR" ]; then printf 'none\\0'; exit 0; fi`,
-    `hpcdk_view="$HPCDK_STACK_DIR/.hpcdk/"${quote(viewName)}`,
+    `hpcdk_view="$HPCDK_STACK_DIR/${STATE_DIR}/"${quote(viewName)}`,
     'mkdir -p "$hpcdk_view" || exit 1',
     `printf 'view\\t%s\\0' "$hpcdk_view"`,
     '# A link named $2 in the view, to the folder $1.',

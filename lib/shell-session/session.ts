@@ -7,6 +7,8 @@ import type { Allocation } from '../constructs/allocation.js';
 import { Scratch } from '../core/runtime.js';
 import { sbatchDirectives } from '../render/sbatch.js';
 import { LITERALS_DIRECTIVE, base64Lines, comment, exportLine, quote, words, type ShellValue } from '../shell/index.js';
+import { builtIdentityCommand } from '../state/journal.js';
+import { FILES_DIR, SHELL_DIR } from '../state/layout.js';
 
 /**
  * Allocation options a session does not take over: it is one task on one
@@ -128,21 +130,21 @@ export function renderSessionScript(spec: SessionSpec): string {
   const notDeployed = `${spec.what} ${spec.address} of stack ${spec.stack} is not deployed ${on}`;
   const lines = [
     exportLine('HPCDK_STACK_DIR', spec.stackDir),
-    failLine('[ ! -d "$HPCDK_STACK_DIR/files" ]', notDeployed),
+    failLine(`[ ! -d "$HPCDK_STACK_DIR/${FILES_DIR}" ]`, notDeployed),
   ];
   for (const file of spec.requires.files)
-    lines.push(failLine(`[ ! -f "$HPCDK_STACK_DIR/files/"${quote(file)} ]`, notDeployed));
+    lines.push(failLine(`[ ! -f "$HPCDK_STACK_DIR/${FILES_DIR}/"${quote(file)} ]`, notDeployed));
   if (spec.requires.builtIdentity !== undefined) {
     lines.push(
-      `hpcdk_built=$(awk -v a=${quote(spec.address)} '$1 == "built" && $2 == a { id = $3 } $1 == "forget" && $2 == a { id = "" } END { print id }' "$HPCDK_STACK_DIR/.hpcdk/journal" 2>/dev/null)`,
+      `hpcdk_built=$(${builtIdentityCommand(spec.address, '$HPCDK_STACK_DIR')})`,
       failLine('[ -z "$hpcdk_built" ]', `${spec.what} ${spec.address} of stack ${spec.stack} has not been built ${on}`),
       `if [ "$hpcdk_built" != ${quote(spec.requires.builtIdentity)} ]; then printf 'Warning: %s\\n' ${quote(`${spec.address} has changed since it was built on target ${spec.target}; this session uses the build that is there (hpcdk apply rebuilds it).`)} >&2; fi`,
     );
   }
   const rc = base64Lines(renderSessionRc(spec));
   lines.push(
-    'mkdir -p "$HPCDK_STACK_DIR/.hpcdk/shell" || exit 1',
-    'hpcdk_rc=$(mktemp "$HPCDK_STACK_DIR/.hpcdk/shell/rc.XXXXXX") || exit 1',
+    `mkdir -p "$HPCDK_STACK_DIR/${SHELL_DIR}" || exit 1`,
+    `hpcdk_rc=$(mktemp "$HPCDK_STACK_DIR/${SHELL_DIR}/rc.XXXXXX") || exit 1`,
     `base64 -d > "$hpcdk_rc" <<'HPCDK_RC'\n${rc}\nHPCDK_RC`,
   );
   const bash = interactive && !spec.wrap ? 'bash --rcfile "$hpcdk_rc" -i' : 'bash "$hpcdk_rc"';

@@ -171,3 +171,20 @@ if [ "\${hpcdk_serial:-0}" != ${quote(String(serial))} ]; then
   exit 4
 fi`;
 }
+
+/** Bash that prints the whole journal, or nothing when there is none yet (`$D` is the stack folder). */
+export const READ_JOURNAL = `cat "$D/${JOURNAL_FILE}" 2>/dev/null || true`;
+
+/** Bash that prints the ids of the last `limit` jobs the journal records, comma-separated (`$D` is the stack folder). */
+export function recentJobIdsCommand(limit: number): string {
+  return `awk '$1 == "job" { print $4 }' "$D/${JOURNAL_FILE}" 2>/dev/null | tail -n ${limit} | paste -sd, -`;
+}
+
+/**
+ * Bash that prints the identity the journal last records as built for
+ * `address`, or nothing when it was never built or has been forgotten.
+ * `stackDir` is the stack folder as the script writes it (`$D`, `$HPCDK_STACK_DIR`).
+ */
+export function builtIdentityCommand(address: string, stackDir = '$D'): string {
+  return `awk -v a=${quote(address)} '$1 == "built" && $2 == a { id = $3 } $1 == "forget" && $2 == a { id = "" } END { print id }' "${stackDir}/${JOURNAL_FILE}" 2>/dev/null`;
+}

@@ -8,6 +8,8 @@
  *   files/…                  the deployed artifacts (same paths as the snapshot)
  *   logs/<address>/          job output and run records
  *   params/<sweep>/          one parameter file per array chunk
+ *   images/<address>/        built images (see IMAGES_DIR)
+ *   bundles/<address>/       unpacked code bundles (see BUNDLES_DIR)
  *   .hpcdk/journal           the state: one line per step apply took
  *   .hpcdk/stack.lock        held by a running apply or gc (the stack's mutex)
  *   .hpcdk/stack.lock.gate   held for a moment by whoever takes the mutex
@@ -21,6 +23,12 @@ export const FILES_DIR = 'files';
 export const LOGS_DIR = 'logs';
 /** Array chunks' parameter files, one folder per sweep. */
 export const PARAMS_DIR = 'params';
+/** Built images (`.sif` files and their records), one folder per image address. */
+export const IMAGES_DIR = 'images';
+/** Unpacked code bundles and their uploads, one folder per bundle address. */
+export const BUNDLES_DIR = 'bundles';
+/** In an unpacked bundle: the commit it holds. Its presence marks the unpacking complete. */
+export const BUNDLE_COMMIT_FILE = '.hpcdk-commit';
 /** hpcdk's own records. */
 export const STATE_DIR = '.hpcdk';
 /** The append-only journal (lib/state/journal.ts). */
@@ -45,12 +53,25 @@ export const INCOMING_DIR = '.hpcdk/incoming';
 export const SECRETS_DIR = '.hpcdk/secrets';
 /** The local scheduler's queue: one folder per job. */
 export const LOCAL_JOBS_DIR = '.hpcdk/local-jobs';
+/** The local scheduler's runner, written by apply (lib/targets/local-runner.sh). */
+export const LOCAL_RUNNER_FILE = '.hpcdk/local-runner.sh';
+/** `hpcdk shell` sessions' rc files, one per session, removed when it ends. */
+export const SHELL_DIR = '.hpcdk/shell';
+
+/**
+ * Beside the stacks, in the base path itself: the automation helper and its
+ * requests. Relative to the base path, not to a stack folder.
+ */
+export const BASE_STATE_DIR = '.hpcdk';
 
 /** Every path above: what the helper and the runner must agree with. */
 export const STACK_PATHS = {
   FILES_DIR,
   LOGS_DIR,
   PARAMS_DIR,
+  IMAGES_DIR,
+  BUNDLES_DIR,
+  BUNDLE_COMMIT_FILE,
   STATE_DIR,
   JOURNAL_FILE,
   LOCK_FILE,
@@ -61,6 +82,8 @@ export const STACK_PATHS = {
   INCOMING_DIR,
   SECRETS_DIR,
   LOCAL_JOBS_DIR,
+  LOCAL_RUNNER_FILE,
+  SHELL_DIR,
 } as const;
 
 /** The package lock file of a built resource, relative to the stack folder. */

@@ -3,14 +3,8 @@ import type { ClusterProfile } from '../core/cluster-profile.js';
 import { RuntimeRef, type ShellValue } from '../shell/index.js';
 
 /**
- * Where a stack lives on a target. Everything hpcdk keeps there sits under
- * one folder per stack:
- *
- *   <base>/<stack>/files/…          the deployed artifacts (same paths as the snapshot)
- *   <base>/<stack>/logs/<address>/  job output
- *   <base>/<stack>/.hpcdk/journal   the state: one line per step apply took
- *   <base>/<stack>/.hpcdk/lock/     held by a running apply
- *   <base>/<stack>/.hpcdk/exits/    exit codes written by finished jobs
+ * Where a stack lives on a target: `<base>/<stack>/`. What hpcdk keeps
+ * inside that folder is named in lib/state/layout.ts.
  */
 export interface StackLayout {
   /** The stack folder, as a shell value (a RuntimeRef when it lies under $HOME). */

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 set -u
 D=$1 id=$2 script=$3 name=$4 out=$5 err=$6 deps=$7 size=${8:-} throttle=${9:-} params=${10:-}
-Q="$D/.hpcdk/local-jobs/$id"
-exits="$D/.hpcdk/exits"
+# The stack folder's layout (lib/state/layout.ts; a test keeps these in step).
+LOCAL_JOBS_DIR='.hpcdk/local-jobs'
+EXITS_DIR='.hpcdk/exits'
+Q="$D/$LOCAL_JOBS_DIR/$id"
+exits="$D/$EXITS_DIR"
 mkdir -p "$exits"
 for dep in ${deps//,/ }; do
   type=${dep%%:*} dep_id=${dep#*:}
   [ "$type" = singleton ] && continue
   # A whole job (or array) ends with its runner's exit file; one array task with its own.
-  dep_exit="$D/.hpcdk/local-jobs/$dep_id/exit"
+  dep_exit="$D/$LOCAL_JOBS_DIR/$dep_id/exit"
   case "$dep_id" in *_*) dep_exit="$exits/$dep_id" ;; esac
   while [ ! -f "$dep_exit" ]; do
     # Cancelled, or the stack's folder is gone: stop waiting.

@@ -2,6 +2,7 @@ import { readAsset } from '../core/assets.js';
 import { quote } from '../shell/index.js';
 import type { Scheduler, SubmitRequest } from './scheduler.js';
 import { dependencyLines } from './slurm-scheduler.js';
+import { EXITS_DIR, FILES_DIR, LOCAL_JOBS_DIR, LOCAL_RUNNER_FILE, STATE_DIR } from '../state/layout.js';
 
 /**
  * The runner that plays SLURM's part on a laptop: waits for dependencies,
@@ -16,12 +17,12 @@ export class LocalScheduler implements Scheduler {
   public readonly name = 'local';
 
   public readonly functions = `
-hpcdk_q="$D/.hpcdk/local-jobs"
+hpcdk_q="$D/${LOCAL_JOBS_DIR}"
 hpcdk_active_job() {
   local dir
   for dir in "$hpcdk_q"/*/; do
     [ -f "$dir/comment" ] || continue
-    if [ "$(cat "$dir/comment")" = "$1" ] && [ ! -f "$D/.hpcdk/exits/$(basename "$dir")" ] && kill -0 "$(cat "$dir/pid" 2>/dev/null || echo 0)" 2>/dev/null; then
+    if [ "$(cat "$dir/comment")" = "$1" ] && [ ! -f "$D/${EXITS_DIR}/$(basename "$dir")" ] && kill -0 "$(cat "$dir/pid" 2>/dev/null || echo 0)" 2>/dev/null; then
       basename "$dir"
       return
     fi
@@ -31,10 +32,10 @@ hpcdk_active_job() {
 # (bash reads scripts as it goes) keeps reading the old one.
 hpcdk_local_runner() {
   [ -n "\${hpcdk_runner_ready:-}" ] && return 0
-  mkdir -p "$D/.hpcdk"
-  cat > "$D/.hpcdk/local-runner.sh.$$" <<'HPCDK_RUNNER'
+  mkdir -p "$D/${STATE_DIR}"
+  cat > "$D/${LOCAL_RUNNER_FILE}.$$" <<'HPCDK_RUNNER'
 ${RUNNER}HPCDK_RUNNER
-  mv -f "$D/.hpcdk/local-runner.sh.$$" "$D/.hpcdk/local-runner.sh"
+  mv -f "$D/${LOCAL_RUNNER_FILE}.$$" "$D/${LOCAL_RUNNER_FILE}"
   hpcdk_runner_ready=1
 }`;
 
@@ -46,8 +47,8 @@ hpcdk_local_state() { # dir key index: sets hpcdk_state
   [ -f "$dir/state" ] && read -r runner < "$dir/state"
   [ -f "$dir/pid" ] && read -r pid < "$dir/pid"
   if [ -f "$dir/cancelled" ]; then hpcdk_state=CANCELLED
-  elif [ -f "$D/.hpcdk/exits/$key" ]; then
-    read -r code < "$D/.hpcdk/exits/$key"
+  elif [ -f "$D/${EXITS_DIR}/$key" ]; then
+    read -r code < "$D/${EXITS_DIR}/$key"
     if [ "$code" = 0 ]; then hpcdk_state=COMPLETED; else hpcdk_state=FAILED; fi
   elif [ "$runner" = DEPENDENCY_NEVER_SATISFIED ]; then hpcdk_state=DEPENDENCY_NEVER_SATISFIED
   elif kill -0 "\${pid:-0}" 2>/dev/null; then
@@ -58,7 +59,7 @@ hpcdk_local_state() { # dir key index: sets hpcdk_state
   else hpcdk_state=CANCELLED
   fi
 }
-for hpcdk_dir in "$D/.hpcdk/local-jobs"/*/; do
+for hpcdk_dir in "$D/${LOCAL_JOBS_DIR}"/*/; do
   [ -f "$hpcdk_dir/comment" ] || continue
   hpcdk_id=\${hpcdk_dir%/}; hpcdk_id=\${hpcdk_id##*/}
   read -r hpcdk_comment < "$hpcdk_dir/comment" || true
@@ -91,7 +92,7 @@ done`;
       `  echo PENDING > "$hpcdk_q/$hpcdk_job_id/state"`,
       ...(r.array ? [`  echo ${r.array.size} > "$hpcdk_q/$hpcdk_job_id/array"`] : []),
       // The job reads its identity for its run record (run.json).
-      `  HPCDK_IDENTITY=${quote(r.identity)} setsid bash "$D/.hpcdk/local-runner.sh" "$D" "$hpcdk_job_id" ${quote(`files/${r.script}`)} ${quote(r.jobName)} ${quote(r.stdout)} ${quote(r.stderr)} "$hpcdk_deps" ${quote(String(r.array?.size ?? ''))} ${quote(String(r.array?.throttle ?? ''))} ${quote(r.paramsFile ?? '')} </dev/null >/dev/null 2>&1 &`,
+      `  HPCDK_IDENTITY=${quote(r.identity)} setsid bash "$D/${LOCAL_RUNNER_FILE}" "$D" "$hpcdk_job_id" ${quote(`${FILES_DIR}/${r.script}`)} ${quote(r.jobName)} ${quote(r.stdout)} ${quote(r.stderr)} "$hpcdk_deps" ${quote(String(r.array?.size ?? ''))} ${quote(String(r.array?.throttle ?? ''))} ${quote(r.paramsFile ?? '')} </dev/null >/dev/null 2>&1 &`,
       `  echo $! > "$hpcdk_q/$hpcdk_job_id/pid"`,
       `fi`,
     ].join('\n');

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { quote } from '../shell/index.js';
 import { QUEUED_STATES } from '../state/job-states.js';
 import type { Scheduler, SubmitRequest } from './scheduler.js';
+import { recentJobIdsCommand } from '../state/journal.js';
 
 /** The --dependency value, built in bash because ids of jobs submitted in this apply are known only there. */
 export function dependencyLines(request: SubmitRequest): string {
@@ -39,7 +40,7 @@ hpcdk_active_job() {
       // -r: one line per array task, so each sweep point has its own state.
       `squeue -h -r -t all -u "$(id -un)" -o '%i|%T|%k' 2>/dev/null | awk -F'|' -v p=${quote(commentPrefix)} 'index($3, p) == 1' || true`,
       // Jobs that left squeue: ask sacct, where accounting is on (one call for all recorded ids).
-      `hpcdk_ids_csv=$(awk '$1 == "job" { print $4 }' "$D/.hpcdk/journal" 2>/dev/null | tail -n 500 | paste -sd, -)`,
+      `hpcdk_ids_csv=$(${recentJobIdsCommand(500)})`,
       `if [ -n "$hpcdk_ids_csv" ] && command -v sacct >/dev/null 2>&1; then`,
       // Bounded: a slow or stopped slurmdbd must not hold the whole plan.
       `  timeout 15 sacct -n -P -X -j "$hpcdk_ids_csv" -o 'JobID,State,Comment' 2>/dev/null | awk -F'|' '{ print $1 "|" $2 "|" $3 }' | sed 's/^/sacct:/' || true`,

@@ -12,6 +12,7 @@ import { AutomationRefusedError, checkWords, WHITE_SPACE } from './commands.js';
 import { buildRefusal } from './refuse.js';
 import { runHelper } from './transport.js';
 import { ResourceKind } from '../../core/resource-spec.js';
+import { SECRETS_DIR } from '../../state/layout.js';
 
 /** One step of the helper's apply program (see `Applier` in helper.ts). */
 export type ProgramStep =
@@ -129,7 +130,7 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
     steps.push({
       op: 'place',
       file: upload(secret.value, 0o600),
-      to: `.hpcdk/secrets/${secret.name}`,
+      to: `${SECRETS_DIR}/${secret.name}`,
       mode: 0o600,
       dirMode: 0o700,
     });

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import type { TargetConnection } from '../connection.js';
 import { lastJobId, logPath } from '../../state/log-names.js';
 import { remoteLayout, runHelper } from './transport.js';
+import { JOURNAL_FILE } from '../../state/layout.js';
 
 /** `hpcdk logs` on an automation node: the journal and the log, both read over sftp. */
 export async function readJobLogOnAutomationNode(
@@ -14,8 +15,7 @@ export async function readJobLogOnAutomationNode(
 ): Promise<string> {
   const { channel, stackDir } = remoteLayout(conn, stack);
   const id =
-    jobId ??
-    lastJobId((await channel.read([posix.join(stackDir, '.hpcdk', 'journal')]))[0]?.toString('utf8') ?? '', address);
+    jobId ?? lastJobId((await channel.read([posix.join(stackDir, JOURNAL_FILE)]))[0]?.toString('utf8') ?? '', address);
   if (!id) throw new Error(`${address} has not been submitted`);
   const path = logPath(pattern, jobName, id);
   const [log] = await channel.read([posix.join(stackDir, path)]);

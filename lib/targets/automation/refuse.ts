@@ -5,6 +5,7 @@ import type { StackSynthesis } from '../../synth/synthesize.js';
 import type { TargetConnection } from '../connection.js';
 import { AutomationRefusedError } from './commands.js';
 import { remoteLayout } from './transport.js';
+import { JOURNAL_FILE } from '../../state/layout.js';
 
 /** Why a resource cannot be applied on an automation node. */
 export function buildRefusal(resource: { readonly address: string; readonly kind: string }): string {
@@ -21,7 +22,7 @@ export async function refuseLoginBuilds(conn: TargetConnection, synthesis: Stack
   const buildable = synthesis.manifest.resources.filter((r) => buildOf(r) !== undefined);
   if (buildable.length === 0) return;
   const { channel, stackDir } = remoteLayout(conn, synthesis.stack);
-  const [journal] = await channel.read([posix.join(stackDir, '.hpcdk', 'journal')]);
+  const [journal] = await channel.read([posix.join(stackDir, JOURNAL_FILE)]);
   const built = foldJournal(journal?.toString('utf8') ?? '').built;
   const refused = buildable.filter((r) => built.get(r.address) !== r.identity);
   if (refused.length > 0) throw new AutomationRefusedError(refused.map(buildRefusal).join('\n'));

@@ -7,6 +7,7 @@ import type { ExecResult, RunOptions, Transport } from '../transport.js';
 import { OpenSshChannel, Ssh2Channel, type AutomationChannel, type RemoteFile } from './channel.js';
 import { AutomationRefusedError, remoteStackDir } from './commands.js';
 import { HELPER_NAME, HELPER_PY } from './helper.js';
+import { BASE_STATE_DIR } from '../../state/layout.js';
 
 /**
  * The transport of a target reached as an automation node. It runs no
@@ -63,7 +64,7 @@ export function remoteLayout(
   const channel = automationChannel(conn);
   if (!channel) throw new Error(`${conn.transport.description} is not reached in automation mode`);
   const stackDir = remoteStackDir(conn.stackDir(stack));
-  return { channel, stackDir, hpcdkDir: posix.join(posix.dirname(stackDir), '.hpcdk') };
+  return { channel, stackDir, hpcdkDir: posix.join(posix.dirname(stackDir), BASE_STATE_DIR) };
 }
 
 /**

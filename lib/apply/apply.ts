@@ -1,14 +1,9 @@
 import type { StackSynthesis } from '../synth/synthesize.js';
-import type { TargetConnection } from '../targets/connection.js';
+import type { TargetConnection } from '../targets/target-connection.js';
 import type { Plan } from '../plan/plan.js';
-import { word } from '../shell/index.js';
 import { HpcdkError } from '../core/hpcdk-error.js';
-import { describeLockOwner, FORCE_UNLOCK } from '../state/lock.js';
-import { countSteps, executeScript, type ApplyInputs, type Upload } from './execute.js';
-import { applyOnAutomationNode } from '../targets/automation/apply.js';
-import { unlockOnAutomationNode } from '../targets/automation/logs.js';
-import { isAutomation } from '../targets/automation/transport.js';
-import type { RunOptions } from '../targets/transport.js';
+import { describeLockOwner } from '../state/lock.js';
+import { applyProgram, countSteps, type ApplyInputs, type Upload } from './execute.js';
 import { LOGS_DIR } from '../state/layout.js';
 
 export type ApplyEvent =
@@ -73,7 +68,7 @@ export async function applyPlan(
   let stale = false;
   let finished = false;
   let failed: string | undefined;
-  const r = await runApply(conn, inputs, operation, {
+  const r = await conn.backend.apply(applyProgram(conn, inputs, operation), {
     onLine: (line) => {
       if (line.startsWith('@@step ')) {
         done += 1;
@@ -122,17 +117,7 @@ export async function applyPlan(
   return { submitted, steps: done };
 }
 
-/** The apply script, or on an automation node the helper's program (same `@@` lines). */
-function runApply(conn: TargetConnection, inputs: ApplyInputs, operation: string, options: RunOptions) {
-  return isAutomation(conn)
-    ? applyOnAutomationNode(conn, inputs, operation, options)
-    : conn.transport.run(executeScript(conn, inputs, operation), options);
-}
-
 /** Removes a lock left by an apply that will never release it. */
-export async function forceUnlock(conn: TargetConnection, stack: string): Promise<string | undefined> {
-  if (isAutomation(conn)) return unlockOnAutomationNode(conn, stack);
-  const r = await conn.transport.run(`D=${word(conn.stackDir(stack))}\n${FORCE_UNLOCK}`);
-  const owner = r.stdout.trim();
-  return owner === '' ? undefined : owner;
+export function forceUnlock(conn: TargetConnection, stack: string): Promise<string | undefined> {
+  return conn.backend.unlock(stack);
 }

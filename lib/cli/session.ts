@@ -5,9 +5,8 @@ import type { Stack } from '../core/stack.js';
 import type { LoadedProject } from '../loader/load-stacks.js';
 import { MANIFEST_FILE } from '../synth/manifest.js';
 import { synthesizeStack, type StackSynthesis } from '../synth/synthesize.js';
-import { connect, type TargetConnection } from '../targets/connection.js';
-import { openSshTransport, type SshOptions } from '../targets/ssh-transport.js';
-import { openAutomationTransport } from '../targets/automation/transport.js';
+import { connect, sshTransportFor, type TargetConnection } from '../targets/connection.js';
+import type { SshOptions } from '../targets/ssh-transport.js';
 import { CliError, type Output } from './output.js';
 import { SNAPSHOTS_DIR } from './project.js';
 
@@ -79,7 +78,7 @@ export async function openTarget(
   try {
     return await connect(profile, {
       projectDir: project.dir,
-      transportFor: (p) => (automation ? openAutomationTransport(p, ssh) : openSshTransport(p, ssh)),
+      transportFor: sshTransportFor({ ...ssh, automation }),
     });
   } catch (e) {
     throw new CliError(`cannot reach target ${profile.name}: ${(e as Error).message}`);

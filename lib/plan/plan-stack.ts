@@ -1,5 +1,5 @@
 import type { StackSynthesis } from '../synth/synthesize.js';
-import type { TargetConnection } from '../targets/connection.js';
+import type { TargetConnection } from '../targets/target-connection.js';
 import { computePlan, type Plan, type PlanOptions } from './plan.js';
 import { newestJobs, type GateEvidence } from './gate.js';
 import {
@@ -10,8 +10,6 @@ import {
   type ScriptToTest,
 } from './read-target.js';
 import { buildOf } from '../core/resource-spec.js';
-import { refuseLoginBuilds } from '../targets/automation/refuse.js';
-import { isAutomation } from '../targets/automation/transport.js';
 import { HpcdkError } from '../core/hpcdk-error.js';
 
 /** The files a synthesis deploys (everything but the manifest), path → sha256. */
@@ -59,15 +57,14 @@ export async function planStack(
   options: PlanOptions = {},
 ): Promise<{ plan: Plan; actual: ActualState }> {
   // Refused before the read, which would write the helper: nothing is left on the target.
-  if (isAutomation(conn) && !options.destroy) await refuseLoginBuilds(conn, synthesis);
-  const actual = await readTarget(
-    conn,
-    synthesis.stack,
-    expectedFiles(synthesis),
-    options.destroy ? [] : batchScripts(synthesis),
-    lockCommands(synthesis),
-    options.destroy ? [] : buildsToDescribe(synthesis),
-  );
+  if (!options.destroy) await conn.backend.refuseUnsupported(synthesis.stack, synthesis.manifest.resources);
+  const actual = await readTarget(conn, {
+    stack: synthesis.stack,
+    expected: expectedFiles(synthesis),
+    scripts: options.destroy ? [] : batchScripts(synthesis),
+    locks: lockCommands(synthesis),
+    builds: options.destroy ? [] : buildsToDescribe(synthesis),
+  });
   const byPath = new Map(synthesis.artifacts.map((a) => [a.path, a.construct]));
   const refusals = [...actual.refused].map(([path, message]) => ({
     construct: byPath.get(path) ?? path,
@@ -90,6 +87,6 @@ export async function planStack(
 
 /** A gate target's state for the gates of another target's plan: one read (no dry runs), compared with its own synthesis. */
 export async function readGateEvidence(conn: TargetConnection, synthesis: StackSynthesis): Promise<GateEvidence> {
-  const actual = await readTarget(conn, synthesis.stack, expectedFiles(synthesis));
+  const actual = await readTarget(conn, { stack: synthesis.stack, expected: expectedFiles(synthesis) });
   return { plan: computePlan(synthesis, actual), newest: newestJobs(actual) };
 }

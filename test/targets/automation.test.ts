@@ -5,13 +5,13 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyInputs } from '../../lib/apply/apply.js';
-import { countSteps, type ApplyInputs } from '../../lib/apply/execute.js';
+import { applyProgram, countSteps, type ApplyInputs } from '../../lib/apply/execute.js';
 import { ClusterProfile, Job, PythonEnv, RuntimeRef, Sweep, TextFile, Testing } from '../../lib/index.js';
 import { computePlan } from '../../lib/plan/plan.js';
 import { parseRead } from '../../lib/plan/read-target.js';
 import { foldJournal } from '../../lib/state/journal.js';
 import { synthesizeStack } from '../../lib/synth/synthesize.js';
-import { applyProgram, type SubmitStep } from '../../lib/targets/automation/apply.js';
+import { helperProgram, type SubmitStep } from '../../lib/targets/automation/apply.js';
 import { sftpOptions } from '../../lib/targets/automation/channel.js';
 import {
   ALLOWED_COMMANDS,
@@ -152,7 +152,7 @@ describe('automation mode: the commands it sends', () => {
 describe('automation mode: the apply program', () => {
   it('GIVEN a plan with files, dependent jobs and a chunked sweep WHEN made a program THEN it has execute.ts steps in order, sbatch argument lists and params files', async () => {
     const inputs = planned();
-    const { request, files } = applyProgram(await conn(), inputs, 'apply');
+    const { request, files } = helperProgram(applyProgram(await conn(), inputs, 'apply'));
     const ops = request.steps.map((s) =>
       s.op === 'submit' ? `submit ${s.key}` : s.op === 'place' ? `place ${s.to}` : s.op,
     );
@@ -200,7 +200,8 @@ describe('automation mode: the apply program', () => {
 
   it('GIVEN a plan that builds on the login node WHEN made a program THEN it is refused, naming the resource', async () => {
     const inputs = planned((s) => new PythonEnv(s, 'env', { requirements: ['numpy==2.0.0'], build: 'login' }));
-    expect(() => applyProgram(undefined as never, inputs, 'apply')).toThrow(
+    const c = await conn();
+    expect(() => helperProgram(applyProgram(c, inputs, 'apply'))).toThrow(
       "[env] python-env cannot be built on an automation node: build it in the job (build: 'job') or apply once from an interactive session",
     );
   });
@@ -211,7 +212,7 @@ describe('automation mode: the apply program', () => {
       r.address === 'prep' && r.kind === 'job' ? { ...r, spec: { ...r.spec, script: 'my prep/job.sbatch' } } : r,
     );
     const c = await conn();
-    expect(() => applyProgram(c, { ...inputs, resources }, 'apply')).toThrow(
+    expect(() => helperProgram(applyProgram(c, { ...inputs, resources }, 'apply'))).toThrow(
       /\[prep\] sbatch: the argument "files\/my prep\/job\.sbatch" contains white space/,
     );
   });

@@ -2,9 +2,6 @@ import { canonicalJson } from '../../core/digest.js';
 import { computePlan } from '../../plan/plan.js';
 import { expectedFiles, lockCommands } from '../../plan/plan-stack.js';
 import { readTarget } from '../../plan/read-target.js';
-import { isAutomation } from '../../targets/automation/transport.js';
-import { readJobLogOnAutomationNode } from '../../targets/automation/logs.js';
-import { readLogScript } from '../../state/log-names.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { openTarget, resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
@@ -49,15 +46,12 @@ export async function statusCommand(
     const conn = await openTarget(project, profile, options);
     try {
       const runDirs = [...new Set(synthesis.manifest.resources.filter(isRunnable).map((r) => runGroup(r)))];
-      const actual = await readTarget(
-        conn,
-        stack.stackName,
-        expectedFiles(synthesis),
-        [],
-        lockCommands(synthesis),
-        [],
+      const actual = await readTarget(conn, {
+        stack: stack.stackName,
+        expected: expectedFiles(synthesis),
+        locks: lockCommands(synthesis),
         runDirs,
-      );
+      });
       const plan = computePlan(synthesis, actual);
       for (const r of plan.resources) {
         const job = r.job;
@@ -156,15 +150,12 @@ async function runDetail(
     const conn = await openTarget(project, profile, options);
     try {
       const dir = resource !== undefined ? runGroup(resource) : address;
-      const actual = await readTarget(
-        conn,
-        stack.stackName,
-        expectedFiles(synthesis),
-        [],
-        lockCommands(synthesis),
-        [],
-        [dir],
-      );
+      const actual = await readTarget(conn, {
+        stack: stack.stackName,
+        expected: expectedFiles(synthesis),
+        locks: lockCommands(synthesis),
+        runDirs: [dir],
+      });
       const plan = computePlan(synthesis, actual);
       const change = resource
         ? plan.resources.find((r) => r.address === address)
@@ -272,24 +263,15 @@ export async function logsCommand(
   const pattern = options.err ? spec.stderr : spec.stdout;
   const conn = await openTarget(project, profile, options);
   try {
-    if (isAutomation(conn)) {
-      process.stdout.write(
-        await readJobLogOnAutomationNode(conn, stack.stackName, address, spec.jobName, pattern, options.job),
-      );
-      return EXIT.ok;
-    }
-    const r = await conn.transport.run(
-      readLogScript({
-        stackDir: conn.stackDir(stack.stackName),
+    process.stdout.write(
+      await conn.backend.readLog({
+        stack: stack.stackName,
         address,
         jobName: spec.jobName,
         pattern,
         ...(options.job ? { job: options.job } : {}),
       }),
     );
-    if (r.exitCode !== 0)
-      throw new CliError(r.stderr.trim().replace(/^hpcdk: /, '') || `reading the log failed (exit ${r.exitCode})`);
-    process.stdout.write(r.stdout);
     return EXIT.ok;
   } finally {
     await conn.close();

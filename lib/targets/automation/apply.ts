@@ -1,17 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
-import { fileSteps, submissions, type ApplyInputs, type Submission } from '../../apply/execute.js';
+import type { ApplyProgram, Submission } from '../apply-program.js';
 import { INCOMING_DIR } from '../../state/layout.js';
 import { LOCK_TTL_SECONDS, lockOwner } from '../../state/lock.js';
 import { renderParamsFile } from '../../render/params.js';
-import type { TargetConnection } from '../connection.js';
+import type { TargetConnection } from '../target-connection.js';
 import { arrayOption } from '../slurm-scheduler.js';
 import type { ExecResult, RunOptions } from '../transport.js';
 import type { RemoteFile } from './channel.js';
 import { AutomationRefusedError, checkWords, WHITE_SPACE } from './commands.js';
 import { buildRefusal } from './refuse.js';
 import { runHelper } from './transport.js';
-import { ResourceKind } from '../../core/resource-spec.js';
 import { SECRETS_DIR } from '../../state/layout.js';
 
 /** One step of the helper's apply program (see `Applier` in helper.ts). */
@@ -52,7 +51,7 @@ export interface SubmitStep {
 }
 
 /** What the helper runs for an apply, and the files it places (uploaded to `.hpcdk/incoming/<incoming>/`). */
-export interface ApplyProgram {
+export interface HelperProgram {
   readonly request: {
     readonly incoming: string;
     readonly owner: string;
@@ -90,13 +89,12 @@ function submitStep({ request: r, chunk, inputsLine }: Submission): SubmitStep {
 }
 
 /**
- * The apply of lib/apply/execute.ts as a program for the helper: the same
- * steps in the same order, the same journal lines and `@@` output. Refuses
+ * An apply program as the helper's steps: the same steps in the same order
+ * as shell/apply-script.ts, the same journal lines and `@@` output. Refuses
  * (before anything is sent) what needs a shell on the login node: builds.
  */
-export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operation: string): ApplyProgram {
-  const builds = inputs.plan.resources.filter((r) => r.build);
-  if (builds.length > 0) throw new AutomationRefusedError(builds.map(buildRefusal).join('\n'));
+export function helperProgram(program: ApplyProgram): HelperProgram {
+  if (program.builds.length > 0) throw new AutomationRefusedError(program.builds.map(buildRefusal).join('\n'));
   const incoming = randomBytes(6).toString('hex');
   const files: RemoteFile[] = [];
   const upload = (content: string, mode: number): string => {
@@ -105,7 +103,7 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
     return name;
   };
   const steps: ProgramStep[] = [];
-  for (const f of fileSteps(inputs)) {
+  for (const f of program.files) {
     if ('remove' in f) {
       steps.push({
         op: 'remove',
@@ -126,7 +124,7 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
       });
     }
   }
-  for (const secret of inputs.secrets ?? []) {
+  for (const secret of program.secrets) {
     steps.push({
       op: 'place',
       file: upload(secret.value, 0o600),
@@ -135,7 +133,7 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
       dirMode: 0o700,
     });
   }
-  const cancels = inputs.plan.resources.flatMap((r) => r.job?.cancel ?? []);
+  const cancels = program.cancels;
   if (cancels.length > 0)
     steps.push({
       op: 'cancel',
@@ -143,7 +141,7 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
       journal: cancels.map((id) => ['cancel', id]),
       say: cancels.map((id) => `cancel ${id}`),
     });
-  for (const s of submissions(conn, inputs)) {
+  for (const s of program.submissions) {
     if (s.chunk)
       steps.push({
         op: 'place',
@@ -153,28 +151,30 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
       });
     steps.push(submitStep(s));
   }
-  for (const r of inputs.plan.resources) {
-    if (r.action === 'cancel' || (r.action === 'delete' && r.kind === ResourceKind.job))
-      steps.push({ op: 'journal', journal: [['forget', r.address]] });
-  }
+  for (const address of program.forgets) steps.push({ op: 'journal', journal: [['forget', address]] });
   return {
-    request: { incoming, owner: lockOwner(operation), serial: inputs.plan.serial, ttl: LOCK_TTL_SECONDS, steps },
+    request: {
+      incoming,
+      owner: lockOwner(program.operation),
+      serial: program.serial,
+      ttl: LOCK_TTL_SECONDS,
+      steps,
+    },
     files,
   };
 }
 
-/** Carries out a plan on an automation node: one sftp transfer and one helper run, printing execute.ts's `@@` lines. */
+/** Carries out an apply program on an automation node: one sftp transfer and one helper run, printing the same `@@` lines. */
 export function applyOnAutomationNode(
   conn: TargetConnection,
-  inputs: ApplyInputs,
-  operation: string,
+  program: ApplyProgram,
   options: RunOptions,
 ): Promise<ExecResult> {
-  const { request, files } = applyProgram(conn, inputs, operation);
+  const { request, files } = helperProgram(program);
   // Payloads (code archives) come with builds, refused above; none may slip through unplaced.
-  if ((inputs.payloads ?? []).length > 0)
+  if (program.payloads.length > 0)
     throw new AutomationRefusedError(
       'code bundles are unpacked on the login node, which an automation node cannot do; apply once from an interactive session',
     );
-  return runHelper(conn, inputs.plan.stack, 'apply', request, files, options);
+  return runHelper(conn, program.stack, 'apply', request, files, options);
 }

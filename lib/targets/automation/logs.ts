@@ -1,25 +1,21 @@
 import { posix } from 'node:path';
-import type { TargetConnection } from '../connection.js';
+import { HpcdkError } from '../../core/hpcdk-error.js';
+import type { JobLogRequest } from '../backend.js';
+import type { TargetConnection } from '../target-connection.js';
 import { lastJobId, logPath } from '../../state/log-names.js';
 import { remoteLayout, runHelper } from './transport.js';
 import { JOURNAL_FILE } from '../../state/layout.js';
 
 /** `hpcdk logs` on an automation node: the journal and the log, both read over sftp. */
-export async function readJobLogOnAutomationNode(
-  conn: TargetConnection,
-  stack: string,
-  address: string,
-  jobName: string,
-  pattern: string,
-  jobId?: string,
-): Promise<string> {
+export async function readJobLogOnAutomationNode(conn: TargetConnection, request: JobLogRequest): Promise<string> {
+  const { stack, address, jobName, pattern, job } = request;
   const { channel, stackDir } = remoteLayout(conn, stack);
   const id =
-    jobId ?? lastJobId((await channel.read([posix.join(stackDir, JOURNAL_FILE)]))[0]?.toString('utf8') ?? '', address);
-  if (!id) throw new Error(`${address} has not been submitted`);
+    job ?? lastJobId((await channel.read([posix.join(stackDir, JOURNAL_FILE)]))[0]?.toString('utf8') ?? '', address);
+  if (!id) throw new HpcdkError(`${address} has not been submitted`);
   const path = logPath(pattern, jobName, id);
   const [log] = await channel.read([posix.join(stackDir, path)]);
-  if (log === undefined) throw new Error(`no output yet at ${path} (job ${id})`);
+  if (log === undefined) throw new HpcdkError(`no output yet at ${path} (job ${id})`);
   return log.toString('utf8');
 }
 

@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
 import { buildOf } from '../../core/resource-spec.js';
 import { foldJournal } from '../../state/journal.js';
-import type { StackSynthesis } from '../../synth/synthesize.js';
-import type { TargetConnection } from '../connection.js';
+import type { ManifestResource } from '../../core/output.js';
+import type { TargetConnection } from '../target-connection.js';
 import { AutomationRefusedError } from './commands.js';
 import { remoteLayout } from './transport.js';
 import { JOURNAL_FILE } from '../../state/layout.js';
@@ -18,10 +18,14 @@ export function buildRefusal(resource: { readonly address: string; readonly kind
  * their build scripts are shell. Reads only the journal, over sftp, to let
  * through what an interactive apply already built.
  */
-export async function refuseLoginBuilds(conn: TargetConnection, synthesis: StackSynthesis): Promise<void> {
-  const buildable = synthesis.manifest.resources.filter((r) => buildOf(r) !== undefined);
+export async function refuseLoginBuilds(
+  conn: TargetConnection,
+  stack: string,
+  resources: readonly ManifestResource[],
+): Promise<void> {
+  const buildable = resources.filter((r) => buildOf(r) !== undefined);
   if (buildable.length === 0) return;
-  const { channel, stackDir } = remoteLayout(conn, synthesis.stack);
+  const { channel, stackDir } = remoteLayout(conn, stack);
   const [journal] = await channel.read([posix.join(stackDir, JOURNAL_FILE)]);
   const built = foldJournal(journal?.toString('utf8') ?? '').built;
   const refused = buildable.filter((r) => built.get(r.address) !== r.identity);

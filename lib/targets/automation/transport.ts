@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ClusterProfile } from '../../core/cluster-profile.js';
-import type { TargetConnection } from '../connection.js';
+import type { TargetConnection } from '../target-connection.js';
 import { openSshArgs, openSshTransport, Ssh2Transport, type SshOptions } from '../ssh-transport.js';
 import type { ExecResult, RunOptions, Transport } from '../transport.js';
 import { OpenSshChannel, Ssh2Channel, type AutomationChannel, type RemoteFile } from './channel.js';

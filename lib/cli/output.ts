@@ -1,7 +1,7 @@
-import pc from 'picocolors';
 import { HpcdkError } from '../core/hpcdk-error.js';
+import { makeColors, type Colors } from '../ui/colors.js';
 
-export type Colors = ReturnType<typeof pc.createColors>;
+export type { Colors } from '../ui/colors.js';
 
 /** Where a command writes: results to stdout, errors and progress to stderr. */
 export interface Output {
@@ -18,7 +18,7 @@ export function makeOutput(colorFlag: boolean): Output {
     Boolean(process.stdout.isTTY) &&
     process.env.TERM !== 'dumb';
   return {
-    colors: pc.createColors(enabled),
+    colors: makeColors(enabled),
     out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
   };

@@ -79,6 +79,7 @@ export async function openTarget(
     return await connect(profile, {
       projectDir: project.dir,
       transportFor: sshTransportFor({ ...ssh, automation }),
+      ssh,
     });
   } catch (e) {
     throw new CliError(`cannot reach target ${profile.name}: ${(e as Error).message}`);

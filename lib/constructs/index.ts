@@ -1,5 +1,5 @@
 export * from './text-file.js';
-export * from './allocation.js';
+export * from '../core/allocation.js';
 export * from './job.js';
 export * from './schemas.js';
 export * from './sweep.js';

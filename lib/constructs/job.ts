@@ -13,7 +13,7 @@ import {
   resourceRequest,
   timeToMinutes,
   type Allocation,
-} from './allocation.js';
+} from '../core/allocation.js';
 import { ResourceKind, type GateSpec, type RunSpec } from '../core/resource-spec.js';
 import { Secret } from '../core/secret.js';
 import { CodeBundle } from './code-bundle.js';

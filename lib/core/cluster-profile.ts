@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { announceProfile } from './registry.js';
-import { AllocationSchema } from '../constructs/allocation.js';
+import { AllocationSchema } from './allocation.js';
 import { ValidationError, issuesFromZod, rawPropIssues } from './validation.js';
 
 /** The built-in target that needs no cluster: local processes instead of SSH and SLURM. */

@@ -1,65 +1,30 @@
 import { runSpecOf, type ResourceRequest } from '../core/resource-spec.js';
 import type { Budget } from '../core/cluster-profile.js';
 import type { ManifestResource } from '../core/output.js';
-import type { ResourceChange } from './plan.js';
+import type {
+  ResourceChange,
+  BudgetFigure,
+  ComputeFigures,
+  PlanCompute,
+  BudgetLimit,
+  BudgetLimits,
+  BudgetOverrun,
+  BudgetConsumer,
+  PlanBudget,
+} from './types.js';
 
-/** The figures a budget can limit. */
-export type BudgetFigure = 'nodeHours' | 'cpuHours' | 'gpuHours';
+export type {
+  BudgetFigure,
+  ComputeFigures,
+  PlanCompute,
+  BudgetLimit,
+  BudgetLimits,
+  BudgetOverrun,
+  BudgetConsumer,
+  PlanBudget,
+} from './types.js';
 
 export const BUDGET_FIGURES: readonly BudgetFigure[] = ['gpuHours', 'cpuHours', 'nodeHours'];
-
-/** Compute, in hours (rounded to thousandths). */
-export interface ComputeFigures {
-  readonly nodeHours: number;
-  readonly cpuHours: number;
-  readonly gpuHours: number;
-  /** GPU-hours by GPU type; `any` for GPUs asked for without a type. */
-  readonly gpuHoursByType: Readonly<Record<string, number>>;
-}
-
-/** What a plan requests in all: only what it submits (a sweep's points still to run, not all of them). */
-export interface PlanCompute extends ComputeFigures {
-  /** Submissions counted; each sweep point is one array task. */
-  readonly jobs: number;
-  /** Submitted jobs with no time limit, neither their own nor their partition's: their hours cannot be counted. */
-  readonly unbounded: readonly string[];
-}
-
-/** One limit, and who set it (`stack rsm`, `target tier2-a100`). */
-export interface BudgetLimit {
-  readonly limit: number;
-  readonly from: string;
-}
-
-export type BudgetLimits = Readonly<Partial<Record<BudgetFigure, BudgetLimit>>>;
-
-/** A figure over its limit; `requested` is null when a job without a time limit makes it unbounded. */
-export interface BudgetOverrun {
-  readonly figure: BudgetFigure;
-  readonly requested: number | null;
-  readonly limit: number;
-  readonly from: string;
-}
-
-/** A job or a whole sweep, with what its submissions in this plan request. */
-export interface BudgetConsumer {
-  readonly address: string;
-  readonly kind: 'job' | 'sweep';
-  /** Sweep points submitted. */
-  readonly points?: number;
-  readonly compute: ComputeFigures;
-  /** It has no time limit: its hours are not counted, and may be any number. */
-  readonly unbounded?: boolean;
-}
-
-export interface PlanBudget {
-  readonly limits: BudgetLimits;
-  readonly exceeded: readonly BudgetOverrun[];
-  /** When exceeded: the jobs and sweeps requesting the most, largest first. */
-  readonly top: readonly BudgetConsumer[];
-  /** The plan was made with --ignore-budget: an overrun does not stop apply. */
-  readonly ignored?: boolean;
-}
 
 /** How many consumers an overrun names. */
 export const TOP_CONSUMERS = 5;

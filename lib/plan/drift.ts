@@ -1,5 +1,7 @@
 import type { ManifestResource } from '../core/output.js';
-import type { DriftItem } from './plan.js';
+import type { DriftChecker, DriftItem } from './types.js';
+
+export type { DriftChecker } from './types.js';
 import { PYTHON_LOCK_CHECKERS } from './python-drift.js';
 import { R_LOCK_CHECKERS } from './r-drift.js';
 
@@ -8,8 +10,6 @@ import { R_LOCK_CHECKERS } from './r-drift.js';
  * pip freeze, an image digest) with what the stack declares. One pure
  * function per kind of resource that has one.
  */
-export type DriftChecker = (resource: ManifestResource, lock: string) => DriftItem[];
-
 const CHECKERS: ReadonlyMap<string, DriftChecker> = new Map<string, DriftChecker>([
   ...PYTHON_LOCK_CHECKERS,
   ...R_LOCK_CHECKERS,

@@ -8,20 +8,12 @@
  */
 import type { ManifestResource } from '../core/output.js';
 import { runSpecOf, type GateSpec } from '../core/resource-spec.js';
-import type { Plan, ResourceChange } from './plan.js';
 import type { ActualState } from './read-target.js';
+import type { ResourceChange, Plan } from './types.js';
+
+export type { GateResult } from './types.js';
 
 export type { GateSpec } from '../core/resource-spec.js';
-
-/** A gate's verdict, on the ResourceChange it gates. */
-export interface GateResult {
-  /** The target the resource must have completed on first. */
-  readonly target: string;
-  /** Whether it has; null when not evaluated because this plan does not submit the resource (it never blocks then). */
-  readonly met: boolean | null;
-  /** `completed on tier1-l4 (job 123)`, `never submitted on tier1-l4`, … */
-  readonly reason: string;
-}
 
 /** The newest job a target knows for an address, of whatever version. */
 export interface KnownJob {

@@ -1,112 +1,28 @@
 import { createTwoFilesPatch } from 'diff';
 import type { ManifestResource } from '../core/output.js';
 import { ResourceKind, buildOf, isRunnable, isSweepPoint, runGroup, type Runnable } from '../core/resource-spec.js';
-import { budgetPlan, type BudgetLimits, type ComputeFigures, type PlanBudget, type PlanCompute } from './budget.js';
+import { budgetPlan } from './budget.js';
 import { checkLockDrift } from './drift.js';
-import type { GateResult } from './gate.js';
 import type { StackSynthesis } from '../synth/synthesize.js';
 import { isActive, RESUBMITTABLE_STATES, STARTED_STATES } from '../state/job-states.js';
 import { parseComment } from '../targets/scheduler.js';
 import { shortDigest, type JobRecord } from '../state/journal.js';
 import type { ActualState } from './read-target.js';
+import type { FileChange, ResourceChange, DriftItem, PlanSummary, Plan, PlanOptions } from './types.js';
+
+export type {
+  Action,
+  FileChange,
+  JobStatus,
+  ResourceChange,
+  DriftItem,
+  PlanSummary,
+  Plan,
+  PlanOptions,
+} from './types.js';
 
 /** Bumped when the plan's JSON shape changes in a way readers must know about. */
 export const PLAN_FORMAT_VERSION = '1';
-
-export type Action = 'create' | 'update' | 'replace' | 'delete' | 'submit' | 'cancel' | 'no-op';
-
-export interface FileChange {
-  readonly path: string;
-  readonly action: 'create' | 'update' | 'delete' | 'no-op';
-  /** Unified diff (deployed → wanted) for updates, when the deployed file could be read. */
-  readonly diff?: string;
-}
-
-export interface JobStatus {
-  /** The job this plan is about (the newest with this identity, or the outdated one). */
-  readonly jobId?: string;
-  readonly state?: string;
-  readonly exitCode?: number;
-  /** Submissions of the current identity so far. */
-  readonly attempts: number;
-  readonly maxAttempts: number;
-  /** True when the running job is of an older identity and is left alone. */
-  readonly outdated?: boolean;
-  /** True when the job failed as often as it may. */
-  readonly exhausted?: boolean;
-  /** Jobs to cancel first (a pending outdated job, or a forced replace). */
-  readonly cancel: readonly string[];
-}
-
-export interface ResourceChange {
-  readonly address: string;
-  readonly kind: ResourceKind;
-  readonly action: Action;
-  /** Why, in words: "new", "last attempt FAILED (exit 1)", "running (job 12)". */
-  readonly reason: string;
-  /**
-   * What changed since it was last applied, when it changes because it is
-   * different (not because it failed): its inputs by name (`run`,
-   * `requirements`, a sweep's `template`…), `script` when only the rendering
-   * did, and `<address> (dependency)` for what it depends on that changes too.
-   */
-  readonly changed?: readonly string[];
-  readonly identity?: string;
-  readonly files: readonly FileChange[];
-  readonly job?: JobStatus;
-  /** Apply builds it (an environment, an image) after uploading its files. */
-  readonly build?: boolean;
-  /** The sweep a point belongs to: points are shown, and submitted, per sweep. */
-  readonly group?: string;
-  /** What this submission requests (jobs and sweep points this plan submits, when their time limit is known). */
-  readonly compute?: ComputeFigures;
-  /** A promotion gate's verdict (see gate.ts), on gated jobs and sweep points. */
-  readonly gate?: GateResult;
-}
-
-export interface DriftItem {
-  readonly address: string;
-  readonly kind: string;
-  readonly message: string;
-  readonly diff?: string;
-}
-
-export interface PlanSummary {
-  readonly add: number;
-  readonly change: number;
-  readonly destroy: number;
-  readonly submit: number;
-  readonly cancel: number;
-}
-
-/** A plan: what apply would do, as data. The human view is rendered from this same object. */
-export interface Plan {
-  readonly format_version: string;
-  readonly stack: string;
-  readonly target: string;
-  /** The journal's length when read; a saved plan applies only while it is unchanged. */
-  readonly serial: number;
-  readonly lock?: string;
-  readonly resources: readonly ResourceChange[];
-  readonly drift: readonly DriftItem[];
-  readonly summary: PlanSummary;
-  readonly changes: boolean;
-  /** The compute the plan's submissions request. */
-  readonly compute: PlanCompute;
-  /** The limits that apply and what exceeds them; absent when no budget is set. */
-  readonly budget?: PlanBudget;
-}
-
-export interface PlanOptions {
-  /** Addresses to cancel (if active) and submit again whatever their state. */
-  readonly replace?: readonly string[];
-  /** Plan to remove everything the stack deployed and cancel what it submitted. */
-  readonly destroy?: boolean;
-  /** The compute budget the submissions must keep to. */
-  readonly budget?: BudgetLimits;
-  /** Record an overrun without letting it stop apply (--ignore-budget). */
-  readonly ignoreBudget?: boolean;
-}
 
 function describeState(state: string, exitCode: number | undefined): string {
   return exitCode !== undefined && state !== 'COMPLETED' ? `${state} (exit ${exitCode})` : state;

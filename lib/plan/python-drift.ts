@@ -12,8 +12,8 @@ import {
   satisfies,
   type Requirement,
 } from '../constructs/python-requirement.js';
-import type { DriftChecker } from './drift.js';
-import type { DriftItem } from './plan.js';
+import type { DriftChecker } from './types.js';
+import type { DriftItem } from './types.js';
 import { ResourceKind } from '../core/resource-spec.js';
 
 /** What a `pip freeze` (plus hpcdk's `# requires` lines) says is installed. */

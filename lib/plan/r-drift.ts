@@ -3,8 +3,8 @@
  * `# requires name: deps`) against the pins in the resource's spec. Pure.
  */
 import type { ManifestResource } from '../core/output.js';
-import type { DriftChecker } from './drift.js';
-import type { DriftItem } from './plan.js';
+import type { DriftChecker } from './types.js';
+import type { DriftItem } from './types.js';
 import { ResourceKind } from '../core/resource-spec.js';
 
 /** What lock.R says a library holds. R package names are case-sensitive and kept as they are. */

@@ -1,4 +1,4 @@
-import type { Allocation } from '../constructs/allocation.js';
+import type { Allocation } from '../core/allocation.js';
 import { STACK_DIR_LINE, Scratch } from '../core/runtime.js';
 import { Secret } from '../core/secret.js';
 import { LITERALS_DIRECTIVE, comment, exportLine, quote, word, words, type ShellValue } from '../shell/index.js';

@@ -3,7 +3,7 @@
  * (or of one command run there), with an environment activated or inside an
  * image. Pure: the command decides where they run.
  */
-import type { Allocation } from '../constructs/allocation.js';
+import type { Allocation } from '../core/allocation.js';
 import { Scratch } from '../core/runtime.js';
 import { sbatchDirectives } from '../render/sbatch.js';
 import { LITERALS_DIRECTIVE, base64Lines, comment, exportLine, quote, words, type ShellValue } from '../shell/index.js';

@@ -50,7 +50,51 @@ export interface JobLogRequest {
   readonly job?: string;
 }
 
+/** A job or a sweep, and where its declared outputs are kept (shell words, as the target's bash writes them). */
+export interface PullUnit {
+  readonly address: string;
+  readonly kind: 'job' | 'sweep';
+  readonly outputs: readonly string[];
+}
+
+/** What `hpcdk pull` brings back for one stack: each unit's logs, and its outputs unless told not to. */
+export interface PullRequest {
+  readonly stack: string;
+  readonly units: readonly PullUnit[];
+  /** The local folder: `runs/<stack>/<target>/`, one folder per unit inside. */
+  readonly dest: string;
+  readonly withOutputs: boolean;
+}
+
+/** What the view script found. */
+export interface PullView {
+  /** The view folder on the target; undefined when the stack was never applied there. */
+  readonly dir?: string;
+  readonly logs: ReadonlySet<string>;
+  /** Outputs found and linked, and those not there (yet), by address. */
+  readonly outputs: ReadonlyMap<
+    string,
+    ReadonlyArray<{ readonly index: number; readonly path: string; readonly found: boolean }>
+  >;
+}
+
+export interface Transferred {
+  readonly files: number;
+  readonly bytes: number;
+}
+
+export interface PullResult {
+  readonly view: PullView;
+  /** What arrived, per unit. */
+  readonly moved: ReadonlyMap<string, Transferred>;
+}
+
 export interface Backend {
+  /**
+   * Whether the target runs hpcdk's shell scripts through `transport.run`:
+   * what gc, doctor and `images` send. An automation node runs none.
+   */
+  readonly runsShellScripts: boolean;
   /** Reads one stack's actual state; prints the sections lib/plan/read-target.ts parses, ending with `@@end`. */
   read(request: ReadRequest): Promise<ExecResult>;
   /**
@@ -65,4 +109,6 @@ export interface Backend {
   unlock(stack: string): Promise<string | undefined>;
   /** One job's output file; throws an HpcdkError when the job never ran or wrote nothing yet. */
   readLog(request: JobLogRequest): Promise<string>;
+  /** Copies runs' logs and outputs into the project, only what is new. */
+  pull(request: PullRequest): Promise<PullResult>;
 }

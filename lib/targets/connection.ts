@@ -19,6 +19,8 @@ export interface ConnectOptions {
   readonly projectDir: string;
   /** Makes the transport; the SSH transports plug in here. */
   readonly transportFor?: (profile: ClusterProfile) => Promise<Transport>;
+  /** How the system ssh is run where a backend needs it besides the transport (rsync for pull). */
+  readonly ssh?: SshOptions;
 }
 
 class OpenTarget implements TargetConnection {
@@ -29,10 +31,11 @@ class OpenTarget implements TargetConnection {
     public readonly profile: ClusterProfile,
     public readonly transport: Transport,
     private readonly projectDir: string,
+    ssh: SshOptions,
   ) {
     this.scheduler = profile.spec.scheduler === 'slurm' ? new SlurmScheduler() : new LocalScheduler();
     // The one place that knows which backend a target has.
-    this.backend = transport instanceof AutomationTransport ? new AutomationBackend(this) : new ShellBackend(this);
+    this.backend = transport instanceof AutomationTransport ? new AutomationBackend(this) : new ShellBackend(this, ssh);
   }
 
   public stackDir(stack: string): ShellValue {
@@ -62,5 +65,10 @@ export async function connect(profile: ClusterProfile, options: ConnectOptions):
   if (profile.isLocal) transport = new LocalTransport();
   else if (options.transportFor) transport = await options.transportFor(profile);
   else throw new Error(`target ${profile.name}: no transport for scheduler ${profile.spec.scheduler}`);
-  return new OpenTarget(profile, transport, options.projectDir);
+  return new OpenTarget(
+    profile,
+    transport,
+    options.projectDir,
+    options.ssh ?? { acceptNewHostKey: false, useOpenSsh: false },
+  );
 }

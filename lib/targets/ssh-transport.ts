@@ -230,17 +230,21 @@ export async function openSshTransport(profile: ClusterProfile, options: SshOpti
   return openSsh2(ssh, options);
 }
 
+/** The host a profile's `ssh` settings reach, as ~/.ssh/config completes them (user, port, jump host). */
+export function resolveProfileHost(ssh: NonNullable<ClusterProfile['spec']['ssh']>): ResolvedHost {
+  return resolveHost(ssh.host, {
+    ...(ssh.user ? { user: ssh.user } : {}),
+    ...(ssh.port ? { port: ssh.port } : {}),
+    ...(ssh.proxyJump ? { proxyJump: ssh.proxyJump } : {}),
+  });
+}
+
 /** Opens one ssh2 connection as a profile's `ssh` settings and ~/.ssh/config say, through its jump host if it has one. */
 async function openSsh2(
   ssh: NonNullable<ClusterProfile['spec']['ssh']>,
   options: Pick<SshOptions, 'acceptNewHostKey'>,
 ): Promise<Ssh2Transport> {
-  const overrides = {
-    ...(ssh.user ? { user: ssh.user } : {}),
-    ...(ssh.port ? { port: ssh.port } : {}),
-    ...(ssh.proxyJump ? { proxyJump: ssh.proxyJump } : {}),
-  };
-  const host = resolveHost(ssh.host, overrides);
+  const host = resolveProfileHost(ssh);
   const sshOptions: SshOptions = { acceptNewHostKey: options.acceptNewHostKey, useOpenSsh: false };
   let jump: Client | undefined;
   let sock: Duplex | undefined;

@@ -2,7 +2,7 @@ import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nestedExcludes, rsyncArgs, tally } from '../../lib/runs/pull.js';
+import { nestedExcludes, rsyncArgs, tally } from '../../lib/targets/shell/pull.js';
 import { rshCommand } from '../../lib/shell/quote.js';
 import { clusterEnv, onCluster, testClusterProfile } from '../helpers/cluster.js';
 import { cleanupProjects, hpcdk, makeProject } from '../helpers/project.js';

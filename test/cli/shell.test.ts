@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AllocationSchema } from '../../lib/constructs/allocation.js';
+import { AllocationSchema } from '../../lib/core/allocation.js';
 import { RuntimeRef } from '../../lib/shell/index.js';
 import {
   renderSessionRc,

@@ -11,7 +11,7 @@ import {
 import { budgetLimits, budgetPlan, overBudget, TOP_CONSUMERS } from '../../lib/plan/budget.js';
 import { computePlan, type Plan, type PlanOptions } from '../../lib/plan/plan.js';
 import type { ActualState } from '../../lib/plan/read-target.js';
-import { budgetReport, renderPlan } from '../../lib/plan/view.js';
+import { budgetReport, renderPlan } from '../../lib/ui/plan-view.js';
 import { foldJournal } from '../../lib/state/journal.js';
 import { synthesizeStack, type StackSynthesis } from '../../lib/synth/synthesize.js';
 import pc from 'picocolors';

@@ -10,10 +10,10 @@ import {
   unmetGates,
   type GateEvidence,
 } from '../../lib/plan/gate.js';
-import { gateReport } from '../../lib/plan/gate-view.js';
+import { gateReport } from '../../lib/ui/gate-view.js';
 import { computePlan, type Plan } from '../../lib/plan/plan.js';
 import type { ActualState } from '../../lib/plan/read-target.js';
-import { renderPlan } from '../../lib/plan/view.js';
+import { renderPlan } from '../../lib/ui/plan-view.js';
 import { foldJournal } from '../../lib/state/journal.js';
 import { synthesizeStack, type StackSynthesis } from '../../lib/synth/synthesize.js';
 

@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import { ClusterProfile, Job, PythonEnv, Sweep, Testing, type Stack } from '../../lib/index.js';
 import { computePlan } from '../../lib/plan/plan.js';
 import type { ActualState } from '../../lib/plan/read-target.js';
-import { renderPlan } from '../../lib/plan/view.js';
+import { renderPlan } from '../../lib/ui/plan-view.js';
 import { foldJournal, inputsLine } from '../../lib/state/journal.js';
 import { synthesizeStack, type StackSynthesis } from '../../lib/synth/synthesize.js';
 import { buildOf } from '../../lib/core/resource-spec.js';

@@ -1,7 +1,7 @@
 import { ClusterProfile } from '../../core/cluster-profile.js';
 import { canonicalJson } from '../../core/digest.js';
 import type { Stack } from '../../core/stack.js';
-import { AllocationSchema, allocationOnTarget } from '../../constructs/allocation.js';
+import { AllocationSchema, allocationOnTarget } from '../../core/allocation.js';
 import {
   collectModules,
   connectionCheck,
@@ -17,7 +17,7 @@ import { srunOptions } from '../../shell-session/session.js';
 import { synthesizeStack, type StackSynthesis } from '../../synth/synthesize.js';
 import type { TargetConnection } from '../../targets/connection.js';
 import { basePathValue } from '../../targets/layout.js';
-import { resolveHost } from '../../targets/ssh-transport.js';
+import { resolveProfileHost } from '../../targets/ssh-transport.js';
 import type { ExecResult } from '../../targets/transport.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject } from '../project.js';
@@ -65,10 +65,7 @@ function stacksFor(project: LoadedProject, profile: ClusterProfile): Stack[] {
 function hostKeyPlace(profile: ClusterProfile): HostKeyPlace | undefined {
   const ssh = profile.spec.ssh;
   if (!ssh || profile.isLocal) return undefined;
-  const host = resolveHost(ssh.host, {
-    ...(ssh.user ? { user: ssh.user } : {}),
-    ...(ssh.port ? { port: ssh.port } : {}),
-  });
+  const host = resolveProfileHost(ssh);
   return { hostName: host.hostName, port: host.port, knownHostsFile: host.knownHostsFiles[0] ?? '~/.ssh/known_hosts' };
 }
 

@@ -1,7 +1,7 @@
 import { canonicalJson } from '../../core/digest.js';
 import { decideGc, type GcItem, type GcPlan } from '../../gc/decide.js';
 import { parseRemoval, removalScript, type RemovalResult, type StackRemoval } from '../../gc/remove.js';
-import { formatSize, gcSummary, renderGc } from '../../gc/view.js';
+import { formatSize, gcSummary, renderGc } from '../../ui/gc-view.js';
 import { describeLockOwner } from '../../state/lock.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import type { TargetOptions } from '../session.js';

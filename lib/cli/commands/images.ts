@@ -4,11 +4,10 @@ import { HpcConstruct } from '../../core/hpc-construct.js';
 import { ValidationError } from '../../core/validation.js';
 import { listImages, type GcContext } from '../../gc/decide.js';
 import { inventoryScript, parseInventory, type TargetInventory } from '../../gc/inventory.js';
-import { renderImages } from '../../gc/view.js';
+import { renderImages } from '../../ui/gc-view.js';
 import type { LoadedProject } from '../../loader/load-stacks.js';
 import type { ShellValue } from '../../shell/index.js';
 import type { Manifest } from '../../synth/manifest.js';
-import { isAutomation } from '../../targets/automation/transport.js';
 import type { TargetConnection } from '../../targets/connection.js';
 import { basePathValue } from '../../targets/layout.js';
 import { CliError, EXIT, type Output } from '../output.js';
@@ -110,7 +109,7 @@ async function readOne(
 ): Promise<ReadTarget> {
   try {
     // An automation node runs only its allow-listed commands, and no inventory script.
-    if (isAutomation(conn))
+    if (!conn.backend.runsShellScripts)
       throw new CliError(
         `target ${profile.name} is reached as an automation node, which runs no inventory: run this from a login node`,
       );

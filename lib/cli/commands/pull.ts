@@ -1,24 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { execa } from 'execa';
-import type { ClusterProfile } from '../../core/cluster-profile.js';
-import {
-  nestedExcludes,
-  parseView,
-  pullUnits,
-  rsyncArgs,
-  tally,
-  viewScript,
-  RUNS_DIR,
-  type PullUnit,
-  type PullView,
-  type Transferred,
-} from '../../runs/pull.js';
-import { quote } from '../../shell/index.js';
-import type { TargetConnection } from '../../targets/connection.js';
-import { isAutomation } from '../../targets/automation/transport.js';
-import { openSshArgs } from '../../targets/ssh-transport.js';
+import { pullUnits, RUNS_DIR, type PullUnit } from '../../runs/pull.js';
+import type { PullResult } from '../../targets/backend.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { openTarget, resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
@@ -29,9 +11,6 @@ export interface PullOptions extends TargetOptions {
   /** Also pull the declared outputs (default), or only the log folders. */
   readonly outputs?: boolean;
 }
-
-/** rsync's "some files vanished before they could be transferred": a running job's log rotated away; not an error. */
-const RSYNC_VANISHED = 24;
 
 /** `hpcdk pull [ADDRESS…]`: each job's and sweep's logs and outputs into runs/<stack>/<target>/<address>/. */
 export async function pullCommand(addresses: string[], options: PullOptions, io: Output): Promise<number> {
@@ -54,11 +33,12 @@ export async function pullCommand(addresses: string[], options: PullOptions, io:
     const dest = join(project.dir, RUNS_DIR, p.stack, p.profile.name);
     const conn = await openTarget(project, p.profile, options);
     try {
-      if (isAutomation(conn))
-        throw new CliError(
-          `pull: target ${p.profile.name} is reached as an automation node, which runs no shell script; pull needs one to find the folders`,
-        );
-      const results = await pullStack(conn, p.stack, p.units, dest, options);
+      const results = await conn.backend.pull({
+        stack: p.stack,
+        units: p.units,
+        dest,
+        withOutputs: options.outputs !== false,
+      });
       for (const line of summaryLines(p.units, results, p.profile.name, relative(project.dir, dest))) io.out(line);
     } finally {
       await conn.close();
@@ -67,56 +47,8 @@ export async function pullCommand(addresses: string[], options: PullOptions, io:
   return EXIT.ok;
 }
 
-/** One stack: the view made on the target (one round trip), one rsync, the view removed (one more). */
-async function pullStack(
-  conn: TargetConnection,
-  stack: string,
-  units: readonly PullUnit[],
-  dest: string,
-  options: PullOptions,
-): Promise<{ view: PullView; moved: Map<string, Transferred> }> {
-  const name = `pull-${randomBytes(6).toString('hex')}`;
-  const made = await conn.transport.run(viewScript(conn.stackDir(stack), name, units, options.outputs !== false));
-  const view = parseView(made.stdout);
-  try {
-    if (made.exitCode !== 0)
-      throw new CliError(
-        `pull: finding the folders on ${conn.profile.name} failed (exit ${made.exitCode}): ${made.stderr.trim()}`,
-      );
-    if (view.dir === undefined || (view.logs.size === 0 && ![...view.outputs.values()].flat().some((o) => o.found)))
-      return { view, moved: tally('', units) };
-    mkdirSync(dest, { recursive: true });
-    const r = await execa(
-      'rsync',
-      rsyncArgs({ ...remoteOf(conn.profile, options), dir: view.dir }, dest, nestedExcludes(units)),
-      { reject: false, stdin: 'ignore' },
-    );
-    if (r.exitCode !== 0 && r.exitCode !== RSYNC_VANISHED)
-      throw new CliError(
-        `pull: rsync from ${conn.profile.name} failed (exit ${r.exitCode}): ${String(r.stderr).trim()}`,
-      );
-    return { view, moved: tally(String(r.stdout), units) };
-  } finally {
-    if (view.dir !== undefined) await conn.transport.run(`rm -rf -- ${quote(view.dir)}`);
-  }
-}
-
-/** How rsync reaches an SSH target: the system ssh, with the options and Host alias hpcdk's own OpenSSH mode uses. */
-function remoteOf(profile: ClusterProfile, options: TargetOptions): { host?: string; sshArgs?: string[] } {
-  if (profile.isLocal || !profile.spec.ssh) return {};
-  return {
-    host: profile.spec.ssh.host,
-    sshArgs: ['-o', 'BatchMode=yes', ...openSshArgs(profile, { acceptNewHostKey: options.acceptNewHostKey ?? false })],
-  };
-}
-
 /** `train: 3 files, 1234 bytes new (runs/demo/local/train/)`, with what was not there. */
-function summaryLines(
-  units: readonly PullUnit[],
-  { view, moved }: { view: PullView; moved: Map<string, Transferred> },
-  target: string,
-  dest: string,
-): string[] {
+function summaryLines(units: readonly PullUnit[], { view, moved }: PullResult, target: string, dest: string): string[] {
   return units.map((u) => {
     if (view.dir === undefined) return `${u.address}: nothing on ${target} (the stack was never applied there)`;
     const t = moved.get(u.address)!;

@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process';
-import { constants } from 'node:os';
-import { AllocationSchema, SLURM_TIME, allocationOnTarget, type Allocation } from '../../constructs/allocation.js';
+import { AllocationSchema, SLURM_TIME, allocationOnTarget, type Allocation } from '../../core/allocation.js';
 import { HpcConstruct, type SynthContext } from '../../core/hpc-construct.js';
 import { isJobRuntime, type JobRuntime } from '../../core/runtime.js';
 import type { Stack } from '../../core/stack.js';
 import type { StackSynthesis } from '../../synth/synthesize.js';
 import { renderSessionScript, remoteCommand, srunOptions, type SessionSpec } from '../../shell-session/session.js';
 import { stackLayout } from '../../targets/layout.js';
-import { openSshArgs } from '../../targets/ssh-transport.js';
+import { runInteractive } from '../../targets/shell/interactive.js';
 import { CliError, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';
 import { resolveTarget, synthesizeFor, type TargetOptions } from '../session.js';
@@ -106,24 +104,6 @@ function sessionAllocation(stack: Stack, ctx: SynthContext, options: ShellOption
   return allocation;
 }
 
-/** Runs `file` attached to this terminal and returns its exit code. */
-function runAttached(file: string, args: readonly string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // Ctrl-C belongs to the session (its shell, srun, ssh): hpcdk waits for the session to end.
-    const ignore = () => {};
-    process.on('SIGINT', ignore);
-    const child = spawn(file, args, { stdio: 'inherit' });
-    child.on('error', (e) => {
-      process.off('SIGINT', ignore);
-      reject(new CliError(`cannot start ${file}: ${e.message}`));
-    });
-    child.on('exit', (code, signal) => {
-      process.off('SIGINT', ignore);
-      resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
-    });
-  });
-}
-
 /**
  * `hpcdk shell ADDRESS [-- COMMAND…]`: an interactive shell on a compute node
  * (srun --pty through the system ssh) with the environment active or inside
@@ -179,13 +159,9 @@ export async function shellCommand(
       : { srun: srunOptions(`${stack.stackName}.shell.${address.replace(/\//g, '.')}`, allocation) }),
   };
   const script = renderSessionScript(spec);
-  if (profile.isLocal) return runAttached('bash', ['-c', script]);
-  const ssh = profile.spec.ssh!;
-  // The system ssh, as a user would: the same config as the transport (HPCDK_SSH_CONFIG or ~/.ssh/config), prompts and ControlMaster included.
-  return runAttached('ssh', [
-    ...openSshArgs(profile, { acceptNewHostKey: options.acceptNewHostKey ?? false }),
-    ...(interactive ? ['-t'] : []),
-    ssh.host,
-    remoteCommand(script),
-  ]);
+  return runInteractive(
+    profile,
+    { acceptNewHostKey: options.acceptNewHostKey ?? false },
+    { script, remoteCommand: remoteCommand(script), terminal: interactive },
+  );
 }

@@ -1,9 +1,10 @@
 import type { ManifestResource } from '../../core/output.js';
 import type { ApplyProgram } from '../apply-program.js';
-import type { Backend, JobLogRequest, ReadRequest } from '../backend.js';
+import type { Backend, JobLogRequest, PullResult, ReadRequest } from '../backend.js';
 import type { TargetConnection } from '../target-connection.js';
 import type { ExecResult, RunOptions } from '../transport.js';
 import { applyOnAutomationNode } from './apply.js';
+import { AutomationRefusedError } from './commands.js';
 import { readJobLogOnAutomationNode, unlockOnAutomationNode } from './logs.js';
 import { readOnAutomationNode } from './read.js';
 import { refuseLoginBuilds } from './refuse.js';
@@ -14,6 +15,8 @@ import { refuseLoginBuilds } from './refuse.js';
  * or a plain sftp read, with the same results the shell backend gives.
  */
 export class AutomationBackend implements Backend {
+  public readonly runsShellScripts = false;
+
   constructor(private readonly conn: TargetConnection) {}
 
   public read(request: ReadRequest): Promise<ExecResult> {
@@ -34,5 +37,12 @@ export class AutomationBackend implements Backend {
 
   public readLog(request: JobLogRequest): Promise<string> {
     return readJobLogOnAutomationNode(this.conn, request);
+  }
+
+  /** Pull finds the folders with a shell script and copies them with rsync: neither runs on an automation node. */
+  public async pull(): Promise<PullResult> {
+    throw new AutomationRefusedError(
+      `pull: target ${this.conn.profile.name} is reached as an automation node, which runs no shell script; pull needs one to find the folders`,
+    );
   }
 }

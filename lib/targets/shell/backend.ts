@@ -3,15 +3,22 @@ import { word } from '../../shell/index.js';
 import { readLogScript } from '../../state/log-names.js';
 import { FORCE_UNLOCK } from '../../state/lock.js';
 import type { ApplyProgram } from '../apply-program.js';
-import type { Backend, JobLogRequest, ReadRequest } from '../backend.js';
+import type { Backend, JobLogRequest, PullRequest, PullResult, ReadRequest } from '../backend.js';
+import type { SshOptions } from '../ssh-transport.js';
 import type { TargetConnection } from '../target-connection.js';
 import type { ExecResult, RunOptions } from '../transport.js';
 import { applyScript } from './apply-script.js';
+import { pullOverShell } from './pull.js';
 import { readScript } from './read-script.js';
 
 /** A target with a shell (over SSH, or this machine's): every operation is one bash script, one round trip. */
 export class ShellBackend implements Backend {
-  constructor(private readonly conn: TargetConnection) {}
+  public readonly runsShellScripts = true;
+
+  constructor(
+    private readonly conn: TargetConnection,
+    private readonly ssh: SshOptions,
+  ) {}
 
   public read(request: ReadRequest): Promise<ExecResult> {
     return this.conn.transport.run(readScript(this.conn, request));
@@ -36,5 +43,9 @@ export class ShellBackend implements Backend {
     if (r.exitCode !== 0)
       throw new HpcdkError(r.stderr.trim().replace(/^hpcdk: /, '') || `reading the log failed (exit ${r.exitCode})`);
     return r.stdout;
+  }
+
+  public pull(request: PullRequest): Promise<PullResult> {
+    return pullOverShell(this.conn, this.ssh, request);
   }
 }

@@ -1,6 +1,6 @@
-import type { Colors } from '../cli/output.js';
-import { unmetGates, type GateResult } from './gate.js';
-import type { Plan, ResourceChange } from './plan.js';
+import type { Colors } from './colors.js';
+import { unmetGates, type GateResult } from '../plan/gate.js';
+import type { Plan, ResourceChange } from '../plan/plan.js';
 
 /** `gate: completed on tier1-l4 (job 123) ✓`, `gate: never submitted on tier1-l4 ✗`. */
 export function gateLine(gate: GateResult, c: Colors): string {

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { ClusterProfile } from '../core/cluster-profile.js';
-import type { ResourceRequest } from '../core/resource-spec.js';
+import type { ResourceRequest } from './resource-spec.js';
 
 const SAFE_VALUE = /^[A-Za-z0-9_.,:@%+=/-]+$/;
 const safe = (what: string) => z.string().regex(SAFE_VALUE, `must be ${what}, without spaces or shell characters`);
@@ -64,12 +63,23 @@ export const AllocationSchema = z
 export type AllocationProps = z.input<typeof AllocationSchema>;
 export type Allocation = z.output<typeof AllocationSchema>;
 
+/** What of a target an allocation is resolved against (a ClusterProfile has all of it). */
+export interface AllocationTarget {
+  readonly isLocal: boolean;
+  readonly spec: {
+    readonly jobDefaults: Partial<Allocation>;
+    readonly defaultPartition?: string | undefined;
+    readonly partitions: Readonly<Record<string, unknown>>;
+    readonly account?: string | undefined;
+  };
+}
+
 /**
  * An allocation on `target`: the target's job defaults, then `own` (later
  * wins), with the target's default partition (on a cluster, else its first)
  * and account filled in. Jobs and interactive sessions resolve theirs alike.
  */
-export function allocationOnTarget(target: ClusterProfile, own: Allocation): Allocation {
+export function allocationOnTarget(target: AllocationTarget, own: Allocation): Allocation {
   const spec = target.spec;
   const given = Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined));
   const a = { ...spec.jobDefaults, ...given } as Allocation;

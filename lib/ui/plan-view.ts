@@ -1,6 +1,6 @@
-import type { Colors } from '../cli/output.js';
-import type { BudgetConsumer, BudgetFigure, ComputeFigures } from './budget.js';
-import type { Action, Plan, ResourceChange } from './plan.js';
+import type { Colors } from './colors.js';
+import type { BudgetConsumer, BudgetFigure, ComputeFigures } from '../plan/budget.js';
+import type { Action, Plan, ResourceChange } from '../plan/plan.js';
 import { describeLockOwner } from '../state/lock.js';
 import { gateLine, sweepGateLine } from './gate-view.js';
 

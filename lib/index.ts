@@ -12,7 +12,7 @@ export * from './shell/index.js';
 export * from './constructs/index.js';
 export * from './synth/manifest.js';
 export { synthesizeStack, synthesizeStacks, collectIssues, type StackSynthesis } from './synth/synthesize.js';
-export * from './testing/testing.js';
+export * from './synth/testing.js';
 export * from './render/sbatch.js';
 export * from './core/runtime.js';
 // For users' own constructs: the same zod and constructs hpcdk validates and builds with.

@@ -3,7 +3,7 @@ import type { TargetConnection } from '../targets/target-connection.js';
 import type { Plan } from '../plan/plan.js';
 import { HpcdkError } from '../core/hpcdk-error.js';
 import { describeLockOwner } from '../state/lock.js';
-import { applyProgram, countSteps, type ApplyInputs, type Upload } from './execute.js';
+import { applyProgram, countSteps, type ApplyInputs, type Upload } from './program.js';
 import { LOGS_DIR } from '../state/layout.js';
 
 export type ApplyEvent =

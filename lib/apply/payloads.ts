@@ -1,9 +1,9 @@
 import type { ManifestResource } from '../core/output.js';
 import type { Plan } from '../plan/plan.js';
-import { archiveAtHead, headCommit, treeAtHead, uncommittedChanges } from '../vcs/git.js';
+import { archiveAtHead, headCommit, treeAtHead, uncommittedChanges } from '../core/git.js';
 import { digestOf } from '../core/digest.js';
 import { HpcdkError } from '../core/hpcdk-error.js';
-import type { Payload } from './execute.js';
+import type { Payload } from './program.js';
 import { ResourceKind } from '../core/resource-spec.js';
 
 /** Bundled paths with uncommitted changes: apply refuses them unless told otherwise. */

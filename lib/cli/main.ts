@@ -111,7 +111,7 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
         'plan (and save) even when the submissions request more compute than the budget allows',
       ),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
-    run(import('./commands/reconcile.js').then((m) => m.planCommand(stacks, { ...opts, dir: globals().dir }, io())));
+    run(import('./commands/plan.js').then((m) => m.planCommand(stacks, { ...opts, dir: globals().dir }, io())));
   });
 
   targetOptions(
@@ -124,7 +124,7 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .option('--allow-dirty', 'bundle the last commit even where bundled paths have uncommitted changes')
       .option('--ignore-budget', 'apply even when the submissions request more compute than the budget allows'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
-    run(import('./commands/reconcile.js').then((m) => m.applyCommand(stacks, { ...opts, dir: globals().dir }, io())));
+    run(import('./commands/apply.js').then((m) => m.applyCommand(stacks, { ...opts, dir: globals().dir }, io())));
   });
 
   targetOptions(
@@ -136,7 +136,7 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .option('-y, --yes', 'destroy without asking for confirmation'),
   ).action((stacks: string[], opts: Record<string, unknown>) => {
     run(
-      import('./commands/reconcile.js').then((m) =>
+      import('./commands/apply.js').then((m) =>
         m.applyCommand(stacks, { ...opts, dir: globals().dir }, io(), 'destroy'),
       ),
     );
@@ -166,7 +166,7 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .option('--err', 'print standard error instead of standard output')
       .option('--job <id>', 'a particular job id'),
   ).action((job: string, opts: Record<string, unknown>) => {
-    run(import('./commands/status.js').then((m) => m.logsCommand(job, { ...opts, dir: globals().dir }, io())));
+    run(import('./commands/logs.js').then((m) => m.logsCommand(job, { ...opts, dir: globals().dir }, io())));
   });
 
   targetOptions(
@@ -226,7 +226,9 @@ export function buildProgram(run: (code: Promise<number>) => void, io: () => Out
       .argument('<stack>', 'the stack'),
   ).action((stack: string, opts: Record<string, unknown>) => {
     run(
-      import('./commands/reconcile.js').then((m) => m.forceUnlockCommand(stack, { ...opts, dir: globals().dir }, io())),
+      import('./commands/force-unlock.js').then((m) =>
+        m.forceUnlockCommand(stack, { ...opts, dir: globals().dir }, io()),
+      ),
     );
   });
 

@@ -6,7 +6,7 @@ import { STACK_DIR, markJobRuntime, type JobRuntime } from '../core/runtime.js';
 import type { ValidationIssue } from '../core/validation.js';
 import { renderUnpackScript } from '../render/code-bundle.js';
 import { RuntimeRef, word } from '../shell/index.js';
-import { isGitRepo, treeAtHead, type TreeEntry } from '../vcs/git.js';
+import { isGitRepo, treeAtHead, type TreeEntry } from '../core/git.js';
 import { ResourceKind } from '../core/resource-spec.js';
 import { BUNDLE_COMMIT_FILE, BUNDLES_DIR } from '../state/layout.js';
 

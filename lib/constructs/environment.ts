@@ -5,6 +5,7 @@ import { deployedFile, markJobRuntime, type JobRuntime } from '../core/runtime.j
 import { renderJobEnvPrologue } from '../render/python-env.js';
 import type { ShellValue } from '../shell/index.js';
 import { defaultLocation, shellSetupFor, type BuildPlace } from './python-common.js';
+import type { ResourceKind } from '../core/resource-spec.js';
 
 /** The props every environment has, whatever builds it. */
 interface EnvironmentProps {
@@ -22,6 +23,8 @@ interface EnvironmentProps {
 export abstract class Environment<S extends z.ZodType = z.ZodType> extends HpcConstruct<S> implements JobRuntime {
   /** Prints the environment's packages, for locks and the freeze next to each run's logs. */
   public abstract readonly freezeCommand: string;
+  /** The kind of resource it declares (`python-env`, `conda-env`, `r-library`). */
+  public abstract override readonly kind: ResourceKind;
 
   protected constructor(scope: Construct, id: string, schema: S, props: z.input<S>) {
     super(scope, id, schema, props);

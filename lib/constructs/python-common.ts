@@ -15,6 +15,7 @@ import {
   sortRequirements,
   type Requirement,
 } from './python-requirement.js';
+import { ResourceKind } from '../core/resource-spec.js';
 
 /** A Python version as users write it for an interpreter: `3`, `3.11`, `3.11.5`. */
 export const PythonVersionSchema = z
@@ -118,7 +119,12 @@ export function shellSetupFor(target: ClusterProfile, modules: readonly string[]
 }
 
 /** Where an environment lives when its props name no location. */
-export function defaultLocation(target: ClusterProfile, build: BuildPlace, kind: string, address: string): ShellValue {
+export function defaultLocation(
+  target: ClusterProfile,
+  build: BuildPlace,
+  kind: ResourceKind,
+  address: string,
+): ShellValue {
   if (build === 'login') return RuntimeRef.env('HPCDK_STACK_DIR').join('envs', address);
-  return RuntimeRef.env(target.spec.scratchVar).join(kind === 'conda-env' ? 'conda-envs' : 'envs', address);
+  return RuntimeRef.env(target.spec.scratchVar).join(kind === ResourceKind.condaEnv ? 'conda-envs' : 'envs', address);
 }

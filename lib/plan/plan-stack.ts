@@ -6,7 +6,7 @@ import {
   readTarget,
   type ActualState,
   type BuildToDescribe,
-  type LockToRead,
+  type PackageLockToRead,
   type ScriptToTest,
 } from './read-target.js';
 import { buildOf } from '../core/resource-spec.js';
@@ -25,7 +25,7 @@ export function batchScripts(synthesis: StackSynthesis): ScriptToTest[] {
 }
 
 /** The lock commands of the synthesis's buildable resources, to re-run during the read. */
-export function lockCommands(synthesis: StackSynthesis): LockToRead[] {
+export function packageLockCommands(synthesis: StackSynthesis): PackageLockToRead[] {
   return synthesis.manifest.resources.flatMap((r) => {
     const command = buildOf(r)?.lock;
     return command ? [{ address: r.address, command }] : [];
@@ -62,7 +62,7 @@ export async function planStack(
     stack: synthesis.stack,
     expected: expectedFiles(synthesis),
     scripts: options.destroy ? [] : batchScripts(synthesis),
-    locks: lockCommands(synthesis),
+    packageLocks: packageLockCommands(synthesis),
     builds: options.destroy ? [] : buildsToDescribe(synthesis),
   });
   const byPath = new Map(synthesis.artifacts.map((a) => [a.path, a.construct]));

@@ -265,7 +265,7 @@ export function computePlan(desired: StackSynthesis, actual: ActualState, option
     const allNew = files.length > 0 && files.every((f) => f.action === 'create');
     if (buildOf(r)) {
       const builtAt = actual.recorded.built.get(r.address);
-      drift.push(...checkLockDrift(r, actual.locks.get(r.address)));
+      drift.push(...checkLockDrift(r, actual.packageLocks.get(r.address)));
       if (builtAt === r.identity) {
         resources.push({
           address: r.address,

@@ -3,7 +3,7 @@ import type { ReadRequest } from '../targets/backend.js';
 import { parseQueueLines, type SchedulerJob } from '../targets/scheduler.js';
 import type { TargetConnection } from '../targets/target-connection.js';
 
-export type { BuildToDescribe, LockToRead, ReadRequest, ScriptToTest } from '../targets/backend.js';
+export type { BuildToDescribe, PackageLockToRead, ReadRequest, ScriptToTest } from '../targets/backend.js';
 
 /** What is really on the target for one stack, read in one round trip. */
 export interface ActualState {
@@ -21,7 +21,7 @@ export interface ActualState {
   /** The deployment the jobs' comments name (see TargetConnection.deployment). */
   readonly deployment: string;
   /** What built resources recorded as their actual state (pip freeze…), by address. */
-  readonly locks: ReadonlyMap<string, string>;
+  readonly packageLocks: ReadonlyMap<string, string>;
   /** Batch scripts the scheduler refused in a dry run (`sbatch --test-only`), by snapshot path, with its message. */
   readonly refused: ReadonlyMap<string, string>;
   /** How each buildable resource would be built here, by address: `ok` with the path, or not with the reason. */
@@ -141,7 +141,7 @@ export function parseRead(text: string, deployment: string): ActualState {
     ...(lock ? { lock } : {}),
     serial: recorded.serial,
     deployment,
-    locks,
+    packageLocks: locks,
     refused,
     buildPaths,
     runs,

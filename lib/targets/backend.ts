@@ -16,7 +16,7 @@ export interface ScriptToTest {
 }
 
 /** A built resource's lock command, re-run by the read so drift shows the target as it is now. */
-export interface LockToRead {
+export interface PackageLockToRead {
   readonly address: string;
   readonly command: string;
 }
@@ -33,7 +33,7 @@ export interface ReadRequest {
   /** Each file the stack wants (relative to files/) → its sha256; files that differ come back whole, when small. */
   readonly expected: ReadonlyMap<string, string>;
   readonly scripts?: readonly ScriptToTest[];
-  readonly locks?: readonly LockToRead[];
+  readonly packageLocks?: readonly PackageLockToRead[];
   readonly builds?: readonly BuildToDescribe[];
   /** Log folders (job and sweep addresses) whose run records to read. */
   readonly runDirs?: readonly string[];

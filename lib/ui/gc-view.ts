@@ -1,6 +1,6 @@
 /** The human views of `hpcdk images` and `hpcdk gc`. */
 import type { Colors } from './colors.js';
-import type { GcItem, ImageRow, ItemKind } from '../gc/decide.js';
+import type { GcItem, ImageRow, ItemKind } from '../ops/gc/decide.js';
 
 /** `2.1 GB`: decimal units, one decimal from kB up. */
 export function formatSize(bytes: number): string {

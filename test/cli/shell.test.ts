@@ -6,12 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllocationSchema } from '../../lib/core/allocation.js';
 import { RuntimeRef } from '../../lib/shell/index.js';
-import {
-  renderSessionRc,
-  renderSessionScript,
-  srunOptions,
-  type SessionSpec,
-} from '../../lib/shell-session/session.js';
+import { renderSessionRc, renderSessionScript, srunOptions, type SessionSpec } from '../../lib/ops/shell-session.js';
 import { clusterEnv, testClusterProfile } from '../helpers/cluster.js';
 import { cleanupProjects, hpcdk, makeProject, REPO } from '../helpers/project.js';
 import { lintScript } from '../helpers/shellcheck.js';

@@ -54,7 +54,7 @@ function targetWith(synthesis: StackSynthesis, completed: readonly ManifestResou
     ),
     serial: recorded.serial,
     deployment: 'test',
-    locks: new Map(),
+    packageLocks: new Map(),
     refused: new Map(),
     buildPaths: new Map(),
   };

@@ -61,7 +61,7 @@ function targetState(synthesis: StackSynthesis, jobs: readonly RanJob[]): Actual
     ),
     serial: recorded.serial,
     deployment: 'test',
-    locks: new Map(),
+    packageLocks: new Map(),
     refused: new Map(),
     buildPaths: new Map(),
   };

@@ -41,7 +41,7 @@ function appliedState(before: StackSynthesis): ActualState {
     jobs,
     serial: recorded.serial,
     deployment: 'test',
-    locks: new Map(),
+    packageLocks: new Map(),
     refused: new Map(),
     buildPaths: new Map(),
   };

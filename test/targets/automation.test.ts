@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyInputs } from '../../lib/apply/apply.js';
-import { applyProgram, countSteps, type ApplyInputs } from '../../lib/apply/execute.js';
+import { applyProgram, countSteps, type ApplyInputs } from '../../lib/apply/program.js';
 import { ClusterProfile, Job, PythonEnv, RuntimeRef, Sweep, TextFile, Testing } from '../../lib/index.js';
 import { computePlan } from '../../lib/plan/plan.js';
 import { parseRead } from '../../lib/plan/read-target.js';
@@ -150,7 +150,7 @@ describe('automation mode: the commands it sends', () => {
 });
 
 describe('automation mode: the apply program', () => {
-  it('GIVEN a plan with files, dependent jobs and a chunked sweep WHEN made a program THEN it has execute.ts steps in order, sbatch argument lists and params files', async () => {
+  it('GIVEN a plan with files, dependent jobs and a chunked sweep WHEN made a program THEN it has the apply script steps in order, sbatch argument lists and params files', async () => {
     const inputs = planned();
     const { request, files } = helperProgram(applyProgram(await conn(), inputs, 'apply'));
     const ops = request.steps.map((s) =>
@@ -298,7 +298,7 @@ describe('automation mode: the helper, run by python3 here', () => {
     expect(actual.lock).toBe('me@there op=apply host=h pid=1 since=2');
     expect(actual.jobs.get('41')).toMatchObject({ state: 'COMPLETED', exitCode: 0 });
     expect(actual.jobs.get('42_0')).toMatchObject({ state: 'FAILED', exitCode: 3 });
-    expect(actual.locks).toEqual(new Map([['env', 'numpy==2.0.0\n']]));
+    expect(actual.packageLocks).toEqual(new Map([['env', 'numpy==2.0.0\n']]));
     expect(r.stdout).toMatch(/@@refused\n@@builds\n@@runs\n@@queue\n@@end\n$/);
   });
 

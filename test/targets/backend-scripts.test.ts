@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyInputs } from '../../lib/apply/apply.js';
-import { executeScript } from '../../lib/apply/execute.js';
+import { applyProgram } from '../../lib/apply/program.js';
+import { applyScript } from '../../lib/targets/shell/apply-script.js';
 import {
   ClusterProfile,
   CodeBundle,
@@ -19,10 +20,10 @@ import {
   Testing,
 } from '../../lib/index.js';
 import { computePlan } from '../../lib/plan/plan.js';
-import { batchScripts, buildsToDescribe, expectedFiles, lockCommands } from '../../lib/plan/plan-stack.js';
+import { batchScripts, buildsToDescribe, expectedFiles, packageLockCommands } from '../../lib/plan/plan-stack.js';
 import { parseRead } from '../../lib/plan/read-target.js';
 import { readScript } from '../../lib/targets/shell/read-script.js';
-import { pullUnits } from '../../lib/runs/pull.js';
+import { pullUnits } from '../../lib/ops/pull.js';
 import { viewScript } from '../../lib/targets/shell/pull.js';
 import { inputsLine } from '../../lib/state/journal.js';
 import { synthesizeStack, type StackSynthesis } from '../../lib/synth/synthesize.js';
@@ -110,7 +111,7 @@ describe.each([
       stack: s.stack,
       expected: expectedFiles(s),
       scripts: batchScripts(s),
-      locks: lockCommands(s),
+      packageLocks: packageLockCommands(s),
       builds: buildsToDescribe(s),
       runDirs: ['prep', 'grid'],
     });
@@ -121,7 +122,8 @@ describe.each([
     const s = synthesis(target);
     const plan = computePlan(s, parseRead('@@files\n@@end\n', 'demo~x'));
     const inputs = { ...applyInputs(plan, s), secrets: [{ name: 'HPCDK_TEST_TOKEN', value: 'x' }] };
-    const script = executeScript(await conn(), inputs, 'apply');
+    const c = await conn();
+    const script = applyScript(c, applyProgram(c, inputs, 'apply'));
     expect(script).toContain('@@submitted');
     expect(lintScript(`${opening}${script}\n`, 'apply.sh')).toBe('');
   });
@@ -130,7 +132,8 @@ describe.each([
     const s = synthesis(target);
     const plan = computePlan(s, applied(s), { destroy: true });
     expect(plan.resources.some((r) => r.action === 'cancel')).toBe(true);
-    const script = executeScript(await conn(), applyInputs(plan, s), 'destroy');
+    const c = await conn();
+    const script = applyScript(c, applyProgram(c, applyInputs(plan, s), 'destroy'));
     expect(lintScript(`${opening}${script}\n`, 'destroy.sh')).toBe('');
   });
 

@@ -11,9 +11,9 @@ import {
   type Check,
   type DoctorSpec,
   type HostKeyPlace,
-} from '../../doctor/checks.js';
+} from '../../ops/doctor.js';
 import type { LoadedProject } from '../../loader/load-stacks.js';
-import { srunOptions } from '../../shell-session/session.js';
+import { srunOptions } from '../../ops/shell-session.js';
 import { synthesizeStack, type StackSynthesis } from '../../synth/synthesize.js';
 import type { TargetConnection } from '../../targets/connection.js';
 import { basePathValue } from '../../targets/layout.js';

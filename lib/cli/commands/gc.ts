@@ -1,12 +1,12 @@
 import { canonicalJson } from '../../core/digest.js';
-import { decideGc, type GcItem, type GcPlan } from '../../gc/decide.js';
-import { parseRemoval, removalScript, type RemovalResult, type StackRemoval } from '../../gc/remove.js';
+import { decideGc, type GcItem, type GcPlan } from '../../ops/gc/decide.js';
+import { parseRemoval, removalScript, type RemovalResult, type StackRemoval } from '../../ops/gc/remove.js';
 import { formatSize, gcSummary, renderGc } from '../../ui/gc-view.js';
 import { describeLockOwner } from '../../state/lock.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import type { TargetOptions } from '../session.js';
 import { GC_FORMAT_VERSION, readTargets, type ReadTarget } from './images.js';
-import { confirm } from './reconcile.js';
+import { confirm } from './apply.js';
 
 export interface GcCommandOptions extends TargetOptions {
   readonly dir?: string;

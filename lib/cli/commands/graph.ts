@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { stackGraph, toDot } from '../../graph/stack-graph.js';
+import { stackGraph, toDot } from '../../ops/graph.js';
 import { synthesizeStack } from '../../synth/synthesize.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';

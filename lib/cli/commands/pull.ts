@@ -1,5 +1,5 @@
 import { join, relative } from 'node:path';
-import { pullUnits, RUNS_DIR, type PullUnit } from '../../runs/pull.js';
+import { pullUnits, RUNS_DIR, type PullUnit } from '../../ops/pull.js';
 import type { PullResult } from '../../targets/backend.js';
 import { CliError, EXIT, type Output } from '../output.js';
 import { openProject, pickStacks } from '../project.js';

@@ -3,7 +3,7 @@ import { HpcConstruct, type SynthContext } from '../../core/hpc-construct.js';
 import { isJobRuntime, type JobRuntime } from '../../core/runtime.js';
 import type { Stack } from '../../core/stack.js';
 import type { StackSynthesis } from '../../synth/synthesize.js';
-import { renderSessionScript, remoteCommand, srunOptions, type SessionSpec } from '../../shell-session/session.js';
+import { renderSessionScript, remoteCommand, srunOptions, type SessionSpec } from '../../ops/shell-session.js';
 import { stackLayout } from '../../targets/layout.js';
 import { runInteractive } from '../../targets/shell/interactive.js';
 import { CliError, type Output } from '../output.js';

@@ -10,7 +10,7 @@ import { sha256 } from '../../core/digest.js';
  * scripts print, so plan and apply parse it with the same code.
  *
  * Modes: `read` (the sections of lib/plan/read-target.ts), `apply` (the `@@`
- * lines of lib/apply/execute.ts) and `unlock` (force-unlock). The request
+ * lines of lib/targets/shell/apply-script.ts) and `unlock` (force-unlock). The request
  * names the stack; the stack folder is `<base>/<stack>`, `<base>` being two
  * levels above the helper. Python 3.6 or later.
  */

@@ -12,11 +12,11 @@ import { runHelper } from './transport.js';
  * jobs are known from squeue and the exit records jobs leave, never sacct.
  */
 export function readOnAutomationNode(conn: TargetConnection, request: ReadRequest): Promise<ExecResult> {
-  const { stack, expected, scripts = [], locks = [], runDirs = [] } = request;
+  const { stack, expected, scripts = [], packageLocks = [], runDirs = [] } = request;
   return runHelper(conn, stack, 'read', {
     expected: Object.fromEntries(expected),
     scripts,
-    locks: locks.map((l) => l.address),
+    locks: packageLocks.map((l) => l.address),
     runDirs,
     commentPrefix: commentPrefix(conn.deployment(stack)),
   });

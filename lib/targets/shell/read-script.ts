@@ -2,7 +2,7 @@ import { base64Lines, quote, word } from '../../shell/index.js';
 import { READ_JOURNAL } from '../../state/journal.js';
 import { EXITS_DIR, FILES_DIR, LOGS_DIR, packageLockFile } from '../../state/layout.js';
 import { READ_LOCK_OWNER } from '../../state/lock.js';
-import type { BuildToDescribe, LockToRead, ReadRequest } from '../backend.js';
+import type { BuildToDescribe, PackageLockToRead, ReadRequest } from '../backend.js';
 import { commentPrefix } from '../scheduler.js';
 import type { TargetConnection } from '../target-connection.js';
 
@@ -19,7 +19,7 @@ const MAX_DIFF_BYTES = 256 * 1024;
  * For each resource built before (it has a recorded lock), the lock as it is
  * now: the command run again, or the recorded one if the command fails.
  */
-function lockLines(locks: readonly LockToRead[]): string {
+function packageLockLines(locks: readonly PackageLockToRead[]): string {
   return locks
     .map((l) => {
       const recorded = `"$D/"${quote(packageLockFile(l.address))}`;
@@ -49,7 +49,7 @@ function runLines(runDirs: readonly string[]): string {
 }
 
 export function readScript(conn: TargetConnection, request: ReadRequest): string {
-  const { stack, expected, scripts = [], locks = [], builds = [], runDirs = [] } = request;
+  const { stack, expected, scripts = [], packageLocks = [], builds = [], runDirs = [] } = request;
   const want = [...expected].map(([p, sha]) => `${sha}  ./${p}`).join('\n');
   const testOnly = conn.scheduler.testOnlyCommand;
   const dryRuns =
@@ -96,7 +96,7 @@ echo '@@exits'
 # One awk for all exit records: a process per file would cost seconds on large sweeps.
 if [ -d "$D/${EXITS_DIR}" ]; then find "$D/${EXITS_DIR}" -maxdepth 1 -type f -exec awk 'FNR == 1 { f = FILENAME; sub(/^.*\\//, "", f); print f, $0 }' {} +; fi
 echo '@@locks'
-${lockLines(locks)}
+${packageLockLines(packageLocks)}
 echo '@@refused'
 ${dryRuns}
 echo '@@builds'

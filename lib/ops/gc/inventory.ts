@@ -6,11 +6,11 @@
  * in podman's storage. Listings travel as base64 of NUL-separated records,
  * so no file name can break the format.
  */
-import { quote, word, words, type ShellValue } from '../shell/index.js';
-import { READ_SERIAL } from '../state/journal.js';
-import { READ_LOCK_OWNER } from '../state/lock.js';
-import { commentPrefix, parseComment, parseQueueLines } from '../targets/scheduler.js';
-import type { Scheduler } from '../targets/scheduler.js';
+import { quote, word, words, type ShellValue } from '../../shell/index.js';
+import { READ_SERIAL } from '../../state/journal.js';
+import { READ_LOCK_OWNER } from '../../state/lock.js';
+import { commentPrefix, parseComment, parseQueueLines } from '../../targets/scheduler.js';
+import type { Scheduler } from '../../targets/scheduler.js';
 import {
   BUNDLE_COMMIT_FILE,
   BUNDLES_DIR,
@@ -20,7 +20,7 @@ import {
   LOGS_DIR,
   PACKAGE_LOCKS_DIR,
   PARAMS_DIR,
-} from '../state/layout.js';
+} from '../../state/layout.js';
 
 /** A file or folder below a stack folder: path relative to it, size in bytes, modification time (epoch seconds). */
 export interface Entry {
@@ -58,7 +58,7 @@ export interface StackInventory {
   /** `images/<address>/<tag>.sif` → its sha256. */
   readonly sifSha256: ReadonlyMap<string, string>;
   /** Built resources' locks (`.hpcdk/locks/<address>/lock.txt`), by address. */
-  readonly locks: ReadonlyMap<string, string>;
+  readonly packageLocks: ReadonlyMap<string, string>;
   readonly jobs: readonly InventoryJob[];
 }
 
@@ -302,7 +302,9 @@ export function parseInventory(
           return m && safeRelative(m[2]!) ? [[m[2]!, m[1]!] as [string, string]] : [];
         }),
       ),
-      locks: new Map(pairs(f.get('locks') ?? '').map(([p, content]) => [p.replace(/\/?lock\.txt$/, ''), content])),
+      packageLocks: new Map(
+        pairs(f.get('locks') ?? '').map(([p, content]) => [p.replace(/\/?lock\.txt$/, ''), content]),
+      ),
       jobs: jobsOf(queue, deployment(stack.name)),
     });
     stack = undefined;

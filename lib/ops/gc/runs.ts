@@ -4,11 +4,11 @@
  * sweep's tasks); every file naming that id under the job's log folder is
  * part of it (stdout, stderr, the frozen package list, a run.json).
  */
-import type { ManifestResource } from '../core/output.js';
-import type { ChunkPoint } from '../state/journal.js';
+import type { ManifestResource } from '../../core/output.js';
+import type { ChunkPoint } from '../../state/journal.js';
 import type { Entry } from './inventory.js';
-import { patternRegex } from '../state/log-names.js';
-import { buildOf, isRunnable, isSweepPoint, runGroup } from '../core/resource-spec.js';
+import { patternRegex } from '../../state/log-names.js';
+import { buildOf, isRunnable, isSweepPoint, runGroup } from '../../core/resource-spec.js';
 
 /** A `job` or `built` line of the journal, kept even after the resource was forgotten. */
 export interface JournalEvent {
@@ -88,6 +88,7 @@ export function attributeLogs(
   // group → run id → submission time.
   const known = new Map<string, Map<string, number>>();
   for (const e of events) {
+    // A journal event's kind (`job`, `built`), not a resource's.
     if (e.kind !== 'job' || e.id === undefined) continue;
     const group = sweepOf.get(e.address) ?? e.address;
     const runs = known.get(group) ?? new Map<string, number>();

@@ -3,8 +3,8 @@ import { ClusterProfile } from '../core/cluster-profile.js';
 import type { Artifact, ManifestResource } from '../core/output.js';
 import { ofKind, type ResourceKind } from '../core/resource-spec.js';
 import { Stack, type StackProps } from '../core/stack.js';
-import type { Manifest } from '../synth/manifest.js';
-import { synthesizeStack } from '../synth/synthesize.js';
+import type { Manifest } from './manifest.js';
+import { synthesizeStack } from './synthesize.js';
 
 /** The in-memory result of rendering a stack for one target. */
 export interface SynthResult {

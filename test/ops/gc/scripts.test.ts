@@ -3,14 +3,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { GcItem } from '../../lib/gc/decide.js';
-import { inventoryScript, parseInventory } from '../../lib/gc/inventory.js';
-import { parseRemoval, removalScript } from '../../lib/gc/remove.js';
-import { LITERALS_DIRECTIVE, RuntimeRef } from '../../lib/shell/index.js';
-import { LocalScheduler } from '../../lib/targets/local-scheduler.js';
-import { SlurmScheduler } from '../../lib/targets/slurm-scheduler.js';
-import { LocalTransport } from '../../lib/targets/transport.js';
-import { lintScript } from '../helpers/shellcheck.js';
+import type { GcItem } from '../../../lib/ops/gc/decide.js';
+import { inventoryScript, parseInventory } from '../../../lib/ops/gc/inventory.js';
+import { parseRemoval, removalScript } from '../../../lib/ops/gc/remove.js';
+import { LITERALS_DIRECTIVE, RuntimeRef } from '../../../lib/shell/index.js';
+import { LocalScheduler } from '../../../lib/targets/local-scheduler.js';
+import { SlurmScheduler } from '../../../lib/targets/slurm-scheduler.js';
+import { LocalTransport } from '../../../lib/targets/transport.js';
+import { lintScript } from '../../helpers/shellcheck.js';
 
 const transport = new LocalTransport();
 const made: string[] = [];
@@ -82,7 +82,7 @@ describe('the inventory script', () => {
     expect(demo.sifSha256.get('images/image/h0000000000000001.sif')).toBe(
       createHash('sha256').update('SIF').digest('hex'),
     );
-    expect(demo.locks.get('nested/image')).toBe('image: localhost/x:h1\n');
+    expect(demo.packageLocks.get('nested/image')).toBe('image: localhost/x:h1\n');
     expect(demo.bundles.map((e) => e.path).sort()).toEqual([
       'bundles/code/0123456789abcdef',
       'bundles/code/fedcba9876543210.partial',

@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CodeBundle, ContainerImage, ImageBlock, Job, Sweep, Testing } from '../../lib/index.js';
-import type { Entry, PodmanImage, StackInventory, TargetInventory } from '../../lib/gc/inventory.js';
-import type { Manifest } from '../../lib/synth/manifest.js';
-import { ofKind, type ResourceKind } from '../../lib/core/resource-spec.js';
+import { CodeBundle, ContainerImage, ImageBlock, Job, Sweep, Testing } from '../../../lib/index.js';
+import type { Entry, PodmanImage, StackInventory, TargetInventory } from '../../../lib/ops/gc/inventory.js';
+import type { Manifest } from '../../../lib/synth/manifest.js';
+import { ofKind, type ResourceKind } from '../../../lib/core/resource-spec.js';
 
 export const NOW = 1_800_000_000;
 export const DAY = 86_400;
@@ -103,7 +103,7 @@ export function stackInventory(parts: Partial<StackInventory> = {}): StackInvent
     bundles: [],
     records: new Map(),
     sifSha256: new Map(),
-    locks: new Map(),
+    packageLocks: new Map(),
     jobs: [],
     ...parts,
   };

@@ -11,7 +11,7 @@ import {
   renderDoctorScript,
   type DoctorSpec,
   type ProbeResult,
-} from '../../lib/doctor/checks.js';
+} from '../../lib/ops/doctor.js';
 import { RuntimeRef } from '../../lib/shell/index.js';
 import { synthesizeStack } from '../../lib/synth/synthesize.js';
 import { LocalTransport } from '../../lib/targets/transport.js';

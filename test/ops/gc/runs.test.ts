@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decideGc } from '../../lib/gc/decide.js';
-import { attributeLogs, journalEvents, retainRuns, type Run } from '../../lib/gc/runs.js';
-import { patternRegex } from '../../lib/state/log-names.js';
-import { foldJournal } from '../../lib/state/journal.js';
+import { decideGc } from '../../../lib/ops/gc/decide.js';
+import { attributeLogs, journalEvents, retainRuns, type Run } from '../../../lib/ops/gc/runs.js';
+import { patternRegex } from '../../../lib/state/log-names.js';
+import { foldJournal } from '../../../lib/state/journal.js';
 import { entry, jobLine, resource, stackInventory, synthStack, targetInventory } from './fixtures.js';
 
 const manifest = synthStack(1);

@@ -15,7 +15,6 @@ import { isActive } from '../state/job-states.js';
 import { PARAMS_DIR } from '../state/layout.js';
 import type { ApplyProgram, FileStep, Payload, Submission, Upload } from '../targets/apply-program.js';
 import { jobComment, type SubmitRequest } from '../targets/scheduler.js';
-import { applyScript } from '../targets/shell/apply-script.js';
 import type { TargetConnection } from '../targets/target-connection.js';
 import type { SecretValue } from './secrets.js';
 
@@ -114,11 +113,6 @@ export function applyProgram(conn: TargetConnection, inputs: ApplyInputs, operat
       .filter((r) => r.action === 'cancel' || (r.action === 'delete' && r.kind === ResourceKind.job))
       .map((r) => r.address),
   };
-}
-
-/** The shell backend's script for this plan (what `conn.backend.apply` runs on a target with a shell). */
-export function executeScript(conn: TargetConnection, inputs: ApplyInputs, operation: string): string {
-  return applyScript(conn, applyProgram(conn, inputs, operation));
 }
 
 /**

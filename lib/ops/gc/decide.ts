@@ -10,15 +10,15 @@
  * earlier version of itself); anything not recorded in the stack folder's
  * own state is left alone, since another deployment may use it.
  */
-import type { ManifestResource } from '../core/output.js';
-import { describeLockOwner } from '../state/lock.js';
-import { foldJournal } from '../state/journal.js';
-import type { Manifest } from '../synth/manifest.js';
-import { isActive } from '../targets/scheduler.js';
+import type { ManifestResource } from '../../core/output.js';
+import { describeLockOwner } from '../../state/lock.js';
+import { foldJournal } from '../../state/journal.js';
+import type { Manifest } from '../../synth/manifest.js';
+import { isActive } from '../../targets/scheduler.js';
 import { TRASH_PREFIX, type Entry, type PodmanImage, type StackInventory, type TargetInventory } from './inventory.js';
 import { attributeLogs, journalEvents, retainRuns, runIdOf, type JournalEvent } from './runs.js';
-import { ResourceKind, buildOf } from '../core/resource-spec.js';
-import { IMAGES_DIR } from '../state/layout.js';
+import { ResourceKind, buildOf } from '../../core/resource-spec.js';
+import { IMAGES_DIR } from '../../state/layout.js';
 
 /** One step of a removal, carried out in order on the target; the first that fails stops the item. */
 export type RemovalStep =
@@ -177,7 +177,7 @@ function knownRepos(inv: StackInventory, manifest: Manifest | undefined): Map<st
   const out = new Map<string, Set<string>>();
   const add = (address: string, ref: string) => out.set(address, (out.get(address) ?? new Set()).add(splitRef(ref)[0]));
   for (const r of manifest?.resources ?? []) if (r.kind === ResourceKind.containerImage) add(r.address, r.spec.image);
-  for (const [address, lock] of inv.locks) {
+  for (const [address, lock] of inv.packageLocks) {
     const m = /^image: (\S+)$/m.exec(lock);
     if (m) add(address, m[1]!);
   }

@@ -6,13 +6,13 @@
  * there: a deployed file is journaled as removed before it goes, a folder is
  * renamed aside before it is deleted, an image's record goes last.
  */
-import { serialCheckLines } from '../state/journal.js';
-import { takeLockLines } from '../state/lock.js';
-import { quote, word, words, type ShellValue } from '../shell/index.js';
-import { JOURNAL_FUNCTION } from '../state/journal.js';
+import { serialCheckLines } from '../../state/journal.js';
+import { takeLockLines } from '../../state/lock.js';
+import { quote, word, words, type ShellValue } from '../../shell/index.js';
+import { JOURNAL_FUNCTION } from '../../state/journal.js';
 import type { GcItem, RemovalStep } from './decide.js';
 import { TRASH_PREFIX } from './inventory.js';
-import { FILES_DIR } from '../state/layout.js';
+import { FILES_DIR } from '../../state/layout.js';
 
 export interface StackRemoval {
   readonly stack: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideGc, listImages, type GcContext, type GcItem } from '../../lib/gc/decide.js';
+import { decideGc, listImages, type GcContext, type GcItem } from '../../../lib/ops/gc/decide.js';
 import {
   built,
   builtLine,
@@ -38,7 +38,7 @@ function twoBuilds(journal = '') {
     ].join('\n'),
     images: [...a.images, ...b.images],
     records: new Map([...a.records, ...b.records]),
-    locks: new Map([['image', `built-with: podman build from Dockerfile\nimage: ${newRef}\n`]]),
+    packageLocks: new Map([['image', `built-with: podman build from Dockerfile\nimage: ${newRef}\n`]]),
   });
 }
 const podman = [podmanImage(oldRef, 'image', 10), podmanImage(newRef, 'image', 1 / 24)];

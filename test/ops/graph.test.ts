@@ -12,7 +12,7 @@ import {
   Testing,
   type Stack,
 } from '../../lib/index.js';
-import { dotString, stackGraph, toDot, type StackGraph } from '../../lib/graph/stack-graph.js';
+import { dotString, stackGraph, toDot, type StackGraph } from '../../lib/ops/graph.js';
 import { REPO } from '../helpers/project.js';
 
 const cluster = new ClusterProfile('gpu-cluster', {

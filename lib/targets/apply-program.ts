@@ -55,7 +55,7 @@ export interface ApplyProgram {
   readonly builds: readonly BuildStep[];
   /** Secret values for this apply's jobs; never saved with a plan, never printed. */
   readonly secrets: ReadonlyArray<{ readonly name: string; readonly value: string }>;
-  /** Job ids to cancel before anything is submitted. */
+  /** Job ids to cancel, before any file is replaced or removed: a queued job may still read them. */
   readonly cancels: readonly string[];
   /** In dependency order. */
   readonly submissions: readonly Submission[];

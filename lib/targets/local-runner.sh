@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 set -u
-D=$1 id=$2 script=$3 name=$4 out=$5 err=$6 deps=$7 size=${8:-} throttle=${9:-} params=${10:-}
+# Job control: each array task runs in a process group of its own, so one
+# task can be cancelled without its siblings (as scancel of one task does).
+set -m
+# The job's script is "$Q/script", copied there when it was submitted.
+D=$1 id=$2 name=$3 out=$4 err=$5 deps=$6 size=${7:-} throttle=${8:-} params=${9:-}
 # The stack folder's layout (lib/state/layout.ts; a test keeps these in step).
 LOCAL_JOBS_DIR='.hpcdk/local-jobs'
 EXITS_DIR='.hpcdk/exits'
@@ -25,9 +29,13 @@ for dep in ${deps//,/ }; do
   fi
 done
 echo RUNNING > "$Q/state"
-# One task: key is the job id, or <id>_<index> in an array.
+# One task: key is the job id, or <id>_<index> in an array. Its pid is
+# written before it looks for a cancel, and a cancel is written before the
+# canceller reads the pid: one of the two always sees the other.
 run_task() {
   local key=$1 index=$2 o e node_local code
+  echo "$BASHPID" > "$Q/pid.${index:-job}"
+  { [ -f "$Q/cancelled" ] || { [ -n "$index" ] && [ -f "$Q/cancelled.$index" ]; }; } && return 0
   o=${out//%x/$name}; o=${o//%j/$key}; o=${o//%A/$id}; o=${o//%a/$index}
   e=${err//%x/$name}; e=${e//%j/$key}; e=${e//%A/$id}; e=${e//%a/$index}
   mkdir -p "$(dirname "$D/$o")" "$(dirname "$D/$e")"
@@ -39,7 +47,8 @@ run_task() {
     export SLURM_TMPDIR="$node_local" TMPDIR="$node_local"
     if [ -n "$index" ]; then export SLURM_ARRAY_JOB_ID="$id" SLURM_ARRAY_TASK_ID="$index" SLURM_ARRAY_TASK_COUNT="$size"; fi
     if [ -n "$params" ]; then export HPCDK_PARAMS_FILE="$D/$params"; fi
-    exec bash "$script" >"$D/$o" 2>"$D/$e"
+    # The copy taken at submission, as SLURM keeps a job's script: a later apply may replace the file.
+    exec bash "$Q/script" >"$D/$o" 2>"$D/$e"
   )
   code=$?
   # The job's own exit trap normally wrote this; a script that never started did not.
@@ -47,13 +56,16 @@ run_task() {
   rm -rf "$node_local"
 }
 if [ -z "$size" ]; then
-  run_task "$id" ""
-  cp "$exits/$id" "$Q/exit"
+  # In the background too: only a job of its own has a process group a cancel can end.
+  run_task "$id" "" &
+  wait
+  if [ -f "$exits/$id" ]; then cp "$exits/$id" "$Q/exit"; else echo 143 > "$Q/exit"; fi
 else
   limit=${throttle:-$(nproc)}
   for ((i = 0; i < size; i++)); do
     while [ "$(jobs -rp | wc -l)" -ge "$limit" ]; do wait -n; done
     [ -f "$Q/cancelled" ] && break
+    [ -f "$Q/cancelled.$i" ] && continue
     run_task "${id}_$i" "$i" &
   done
   wait

@@ -37,6 +37,40 @@ hpcdk_local_runner() {
 ${RUNNER}HPCDK_RUNNER
   mv -f "$D/${LOCAL_RUNNER_FILE}.$$" "$D/${LOCAL_RUNNER_FILE}"
   hpcdk_runner_ready=1
+}
+# Ends a process group and waits (a few seconds at most) until it is gone.
+hpcdk_local_end() {
+  local group=$1 n=0
+  [ -n "$group" ] && [ "$group" != 0 ] || return 0
+  kill -TERM -- -"$group" 2>/dev/null || return 0
+  while kill -0 -- -"$group" 2>/dev/null && [ "$n" -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+  kill -KILL -- -"$group" 2>/dev/null || true
+}
+# Cancelling is two passes, as scancel is one call: every job and task given
+# is marked cancelled first (so none of them starts when another one ends),
+# then their processes are ended. A job is <id> (a whole array too), one array
+# task <id>_<index>; a mark is written before any pid is read (see local-runner.sh).
+hpcdk_local_mark() {
+  local dir="$hpcdk_q/\${1%%_*}"
+  [ -d "$dir" ] || return 0
+  case "$1" in
+    *_*) : > "$dir/cancelled.\${1#*_}" ;;
+    *) : > "$dir/cancelled" ;;
+  esac
+}
+hpcdk_local_stop() {
+  local dir="$hpcdk_q/\${1%%_*}" pid file
+  [ -d "$dir" ] || return 0
+  case "$1" in
+    *_*) file="$dir/pid.\${1#*_}"; [ -f "$file" ] && read -r pid < "$file" && hpcdk_local_end "$pid" ;;
+    *)
+      read -r pid < "$dir/pid" 2>/dev/null && hpcdk_local_end "$pid"
+      for file in "$dir"/pid.*; do
+        [ -f "$file" ] && read -r pid < "$file" && hpcdk_local_end "$pid"
+      done
+      ;;
+  esac
+  return 0
 }`;
 
   public queryLines(commentPrefix: string): string {
@@ -46,7 +80,7 @@ hpcdk_local_state() { # dir key index: sets hpcdk_state
   local dir=$1 key=$2 index=$3 code="" runner="" pid=0
   [ -f "$dir/state" ] && read -r runner < "$dir/state"
   [ -f "$dir/pid" ] && read -r pid < "$dir/pid"
-  if [ -f "$dir/cancelled" ]; then hpcdk_state=CANCELLED
+  if [ -f "$dir/cancelled" ] || { [ -n "$index" ] && [ -f "$dir/cancelled.$index" ]; }; then hpcdk_state=CANCELLED
   elif [ -f "$D/${EXITS_DIR}/$key" ]; then
     read -r code < "$D/${EXITS_DIR}/$key"
     if [ "$code" = 0 ]; then hpcdk_state=COMPLETED; else hpcdk_state=FAILED; fi
@@ -91,21 +125,18 @@ done`;
       `  printf '%s' ${quote(r.comment)} > "$hpcdk_q/$hpcdk_job_id/comment"`,
       `  echo PENDING > "$hpcdk_q/$hpcdk_job_id/state"`,
       ...(r.array ? [`  echo ${r.array.size} > "$hpcdk_q/$hpcdk_job_id/array"`] : []),
+      // Kept as SLURM keeps a submitted script: what runs is what was submitted, whatever a later apply uploads.
+      `  cp "$D/"${quote(`${FILES_DIR}/${r.script}`)} "$hpcdk_q/$hpcdk_job_id/script"`,
       // The job reads its identity for its run record (run.json).
-      `  HPCDK_IDENTITY=${quote(r.identity)} setsid bash "$D/${LOCAL_RUNNER_FILE}" "$D" "$hpcdk_job_id" ${quote(`${FILES_DIR}/${r.script}`)} ${quote(r.jobName)} ${quote(r.stdout)} ${quote(r.stderr)} "$hpcdk_deps" ${quote(String(r.array?.size ?? ''))} ${quote(String(r.array?.throttle ?? ''))} ${quote(r.paramsFile ?? '')} </dev/null >/dev/null 2>&1 &`,
+      `  HPCDK_IDENTITY=${quote(r.identity)} setsid bash "$D/${LOCAL_RUNNER_FILE}" "$D" "$hpcdk_job_id" ${quote(r.jobName)} ${quote(r.stdout)} ${quote(r.stderr)} "$hpcdk_deps" ${quote(String(r.array?.size ?? ''))} ${quote(String(r.array?.throttle ?? ''))} ${quote(r.paramsFile ?? '')} </dev/null >/dev/null 2>&1 &`,
       `  echo $! > "$hpcdk_q/$hpcdk_job_id/pid"`,
       `fi`,
     ].join('\n');
   }
 
   public cancelLines(jobIds: readonly string[]): string {
-    return (
-      jobIds
-        .map(
-          (id) =>
-            `touch "$hpcdk_q/"${quote(id)}/cancelled 2>/dev/null; kill -TERM -- -"$(cat "$hpcdk_q/"${quote(id)}/pid 2>/dev/null || echo 0)" 2>/dev/null || true`,
-        )
-        .join('\n') || ':'
-    );
+    if (jobIds.length === 0) return ':';
+    const ids = jobIds.map(quote).join(' ');
+    return `for hpcdk_c in ${ids}; do hpcdk_local_mark "$hpcdk_c"; done\nfor hpcdk_c in ${ids}; do hpcdk_local_stop "$hpcdk_c"; done`;
   }
 }

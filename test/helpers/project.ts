@@ -61,10 +61,60 @@ export function copyRepo(prefix = 'hpcdk-copy-'): string {
   return dir;
 }
 
+/** The process groups of the local jobs a project started (runners and their tasks), by their pid files. */
+function localJobGroups(dir: string): number[] {
+  const base = join(dir, '.hpcdk', 'local');
+  const groups: number[] = [];
+  let stacks: string[] = [];
+  try {
+    stacks = readdirSync(base);
+  } catch {
+    return groups;
+  }
+  for (const stack of stacks) {
+    const queue = join(base, stack, '.hpcdk', 'local-jobs');
+    let jobs: string[] = [];
+    try {
+      jobs = readdirSync(queue).filter((j) => /^\d+$/.test(j));
+    } catch {
+      continue;
+    }
+    for (const job of jobs)
+      for (const f of readdirSync(join(queue, job)).filter((n) => n === 'pid' || n.startsWith('pid.'))) {
+        const pid = Number(readFileSync(join(queue, job, f), 'utf8'));
+        if (pid > 1) groups.push(pid);
+      }
+  }
+  return groups;
+}
+
+function alive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function cleanupProjects(): void {
   if (process.env.HPCDK_TEST_KEEP) return;
-  // A local job may still be writing its last log lines as the suite ends: retry rather than fail.
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  for (const dir of made.splice(0)) {
+    // Jobs a test left on the local target are ended first, as a user's destroy would, so nothing writes while the folder goes.
+    const groups = localJobGroups(dir).filter(alive);
+    const signal = (g: number, name: NodeJS.Signals) => {
+      try {
+        process.kill(-g, name);
+      } catch {
+        // Gone already.
+      }
+    };
+    for (const g of groups) signal(g, 'SIGTERM');
+    const until = Date.now() + 5000;
+    while (groups.some(alive) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    for (const g of groups.filter(alive)) signal(g, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  }
 }
 
 export interface CliResult {

@@ -27,7 +27,7 @@ import { pullUnits } from '../../lib/ops/pull.js';
 import { viewScript } from '../../lib/targets/shell/pull.js';
 import { inputsLine } from '../../lib/state/journal.js';
 import { synthesizeStack, type StackSynthesis } from '../../lib/synth/synthesize.js';
-import { connect } from '../../lib/targets/connection.js';
+import { connect, type TargetConnection } from '../../lib/targets/connection.js';
 import { LocalTransport } from '../../lib/targets/transport.js';
 import { lintScript } from '../helpers/shellcheck.js';
 
@@ -142,5 +142,22 @@ describe.each([
     const { units } = pullUnits(s.manifest.resources, []);
     const script = viewScript((await conn()).stackDir(s.stack), 'pull-1', units, true);
     expect(lintScript(`${opening}${script}\n`, 'view.sh')).toBe('');
+  });
+});
+
+describe('a failed apply step always says what failed', () => {
+  it('GIVEN a step that fails without a word WHEN the apply script runs on the local target THEN its stderr names the command and its exit code', async () => {
+    const s = synthesis(ClusterProfile.local());
+    const plan = computePlan(s, parseRead('@@files\n@@end\n', 'demo~x'));
+    const conn = await connect(ClusterProfile.local(), { projectDir: made[made.length - 1]! });
+    // A cancel that fails silently, as a `touch … 2>/dev/null` of a missing folder once did.
+    const scheduler = Object.assign(Object.create(conn.scheduler), { cancelLines: () => 'false 2>/dev/null' });
+    const silent: TargetConnection = Object.assign(Object.create(conn), { scheduler });
+    const program = { ...applyProgram(silent, applyInputs(plan, s), 'apply'), cancels: ['7'] };
+    const r = await new LocalTransport().run(applyScript(silent, program));
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain('hpcdk: apply stopped (exit 1) at: false');
+    // Stopped before anything was uploaded: cancels come first.
+    expect(r.stdout).not.toContain('@@step upload');
   });
 });

@@ -103,6 +103,15 @@ export function helperProgram(program: ApplyProgram): HelperProgram {
     return name;
   };
   const steps: ProgramStep[] = [];
+  // Cancels first, as the shell backend does.
+  const cancels = program.cancels;
+  if (cancels.length > 0)
+    steps.push({
+      op: 'cancel',
+      ids: cancels,
+      journal: cancels.map((id) => ['cancel', id]),
+      say: cancels.map((id) => `cancel ${id}`),
+    });
   for (const f of program.files) {
     if ('remove' in f) {
       steps.push({
@@ -133,14 +142,6 @@ export function helperProgram(program: ApplyProgram): HelperProgram {
       dirMode: 0o700,
     });
   }
-  const cancels = program.cancels;
-  if (cancels.length > 0)
-    steps.push({
-      op: 'cancel',
-      ids: cancels,
-      journal: cancels.map((id) => ['cancel', id]),
-      say: cancels.map((id) => `cancel ${id}`),
-    });
   for (const s of program.submissions) {
     if (s.chunk)
       steps.push({

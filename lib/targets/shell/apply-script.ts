@@ -18,7 +18,7 @@ import type { TargetConnection } from '../target-connection.js';
 
 /**
  * The one script that carries out an apply program on the target: take the
- * lock, check nothing changed since the plan, upload, build, cancel, submit,
+ * lock, check nothing changed since the plan, cancel, upload, build, submit,
  * journal each step as soon as it is done, release the lock. Lines starting
  * `@@` report progress.
  */
@@ -28,7 +28,9 @@ export function applyScript(conn: TargetConnection, program: ApplyProgram): stri
   for (const f of program.files) if ('upload' in f) folders.add(posix.join(FILES_DIR, posix.dirname(f.upload.path)));
   for (const s of program.submissions) if (s.chunk) folders.add(posix.join(PARAMS_DIR, s.chunk.sweep));
   const parts: string[] = [];
-  parts.push(`set -eo pipefail
+  parts.push(`set -Eeo pipefail
+# Whatever stops the script says what it was: no failure without a message.
+trap 'echo "hpcdk: apply stopped (exit $?) at: $BASH_COMMAND" >&2' ERR
 D=${word(conn.stackDir(program.stack))}
 ${JOURNAL_FUNCTION}
 ${conn.scheduler.functions}
@@ -36,6 +38,15 @@ mkdir -p ${[...folders].map((f) => `"$D/"${quote(f)}`).join(' ')}
 ${takeLockLines(program.operation)}
 ${serialCheckLines(program.serial)}${program.submissions.length > 0 ? '\ndeclare -A hpcdk_ids=()' : ''}`);
 
+  // Cancels first: nothing a queued or running job may still read is replaced or removed before it has let go.
+  if (program.cancels.length > 0) {
+    parts.push(`(
+cd "$D"
+${conn.scheduler.cancelLines(program.cancels)}
+)`);
+    for (const id of program.cancels)
+      parts.push(`hpcdk_journal cancel ${quote(id)}\necho "@@step cancel "${quote(id)}`);
+  }
   let step = 0;
   for (const f of program.files) {
     if ('remove' in f) {
@@ -70,14 +81,6 @@ mv -f "$D/"${quote(p.path)}.partial "$D/"${quote(p.path)}`);
 ${base64Lines(secret.value)}
 HPCDK_SECRET
 chmod 600 ${file}.partial && mv -f ${file}.partial ${file} )`);
-  }
-  if (program.cancels.length > 0) {
-    parts.push(`(
-cd "$D"
-${conn.scheduler.cancelLines(program.cancels)}
-)`);
-    for (const id of program.cancels)
-      parts.push(`hpcdk_journal cancel ${quote(id)}\necho "@@step cancel "${quote(id)}`);
   }
   for (const s of program.submissions) {
     const { request, chunk, inputsLine: made } = s;

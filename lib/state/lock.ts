@@ -131,9 +131,13 @@ hpcdk_lock_take() {
       rm -f "$hpcdk_lock"
     fi
     if ! ln -sn "$owner" "$hpcdk_lock" 2>/dev/null; then
-      hpcdk_lock_holder=$(readlink "$hpcdk_lock" 2>/dev/null) || hpcdk_lock_holder=unknown
-      hpcdk_lock_leave_gate
-      return 1
+      hpcdk_lock_holder=$(readlink "$hpcdk_lock" 2>/dev/null) || hpcdk_lock_holder=
+      # Gone between the link and the read: its holder released it, and inside the gate nobody else can take it.
+      if [ -n "$hpcdk_lock_holder" ] || ! ln -sn "$owner" "$hpcdk_lock" 2>/dev/null; then
+        [ -n "$hpcdk_lock_holder" ] || hpcdk_lock_holder=unknown
+        hpcdk_lock_leave_gate
+        return 1
+      fi
     fi
   fi
   hpcdk_lock_mine=$owner

@@ -255,7 +255,11 @@ def take_lock(lock, owner, token, ttl):
             unlink(lock)
         if linked(owner, lock):
             return honour_legacy_lock(lock, owner, ttl)
-        say('@@locked ' + (lock_holder(lock) or 'unknown'))
+        holder = lock_holder(lock)
+        # Gone between the link and the read: its holder released it, and inside the gate nobody else can take it.
+        if holder == '' and linked(owner, lock):
+            return honour_legacy_lock(lock, owner, ttl)
+        say('@@locked ' + (holder or 'unknown'))
         raise Stop(3)
     finally:
         if lock_holder(gate) == mine:

@@ -45,3 +45,28 @@ export function bundlePayloads(
   }
   return out;
 }
+
+/** A code bundle whose paths have uncommitted changes: its jobs run the last commit, not what is on disk. */
+export interface DirtyBundle {
+  readonly address: string;
+  readonly files: readonly string[];
+  /** HEAD, the commit the bundle holds. */
+  readonly commit: string;
+}
+
+/** The stack's code bundles with uncommitted changes in their paths, whether or not this plan rebuilds them. */
+export function dirtyBundles(resources: readonly ManifestResource[], projectDir: string): DirtyBundle[] {
+  const out: DirtyBundle[] = [];
+  for (const r of resources) {
+    if (r.kind !== ResourceKind.codeBundle) continue;
+    const files = uncommittedChanges(projectDir, r.spec.bundle.paths);
+    if (files.length > 0) out.push({ address: r.address, files, commit: headCommit(projectDir) });
+  }
+  return out;
+}
+
+/** What plan says of a dirty bundle. */
+export function dirtyBundleWarning(d: DirtyBundle): string {
+  const what = d.files.length === 1 ? `${d.files[0]} has` : `${d.files.join(', ')} have`;
+  return `code bundle ${d.address}: ${what} uncommitted changes; its jobs run commit ${d.commit.slice(0, 7)}. Commit them to run them.`;
+}

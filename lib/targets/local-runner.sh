@@ -29,6 +29,37 @@ for dep in ${deps//,/ }; do
   fi
 done
 echo RUNNING > "$Q/state"
+# The job's time limit in seconds, from its #SBATCH --time line (SLURM's forms:
+# M, M:S, H:M:S, D-H, D-H:M, D-H:M:S); 0 when it has none.
+time_limit() {
+  local t d=0 h=0 m=0 s=0 parts=()
+  t=$(sed -n 's/^#SBATCH --time=//p' "$Q/script" | head -n 1)
+  case "$t" in '' | UNLIMITED | INFINITE | unlimited | infinite) echo 0; return ;; esac
+  if [[ $t == *-* ]]; then
+    d=${t%%-*}
+    IFS=: read -r h m s <<< "${t#*-}"
+  else
+    IFS=: read -r -a parts <<< "$t"
+    case ${#parts[@]} in
+      1) m=${parts[0]} ;;
+      2) m=${parts[0]} s=${parts[1]} ;;
+      *) h=${parts[0]} m=${parts[1]} s=${parts[2]} ;;
+    esac
+  fi
+  echo $(((((10#${d:-0} * 24) + 10#${h:-0}) * 60 + 10#${m:-0}) * 60 + 10#${s:-0}))
+}
+limit_seconds=$(time_limit)
+# Ends task group $2 after $1 seconds, as SLURM ends a job at its time limit,
+# leaving the mark that says TIMEOUT ($3: the task's index, or job).
+watchdog() {
+  local sleeper
+  sleep "$1" &
+  sleeper=$!
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  wait "$sleeper" || exit 0
+  : > "$Q/timeout.$3"
+  kill -TERM -- -"$2" 2>/dev/null
+}
 # One task: key is the job id, or <id>_<index> in an array. Its pid is
 # written before it looks for a cancel, and a cancel is written before the
 # canceller reads the pid: one of the two always sees the other.
@@ -41,6 +72,13 @@ run_task() {
   mkdir -p "$(dirname "$D/$o")" "$(dirname "$D/$e")"
   [ -n "$index" ] && touch "$Q/started.$index"
   node_local=$(mktemp -d)
+  echo "$node_local" > "$Q/tmp.${index:-job}"
+  local watcher="" group=$BASHPID
+  if [ "$limit_seconds" -gt 0 ]; then
+    # $group, not $BASHPID: the arguments of a command run with & are expanded in the child.
+    watchdog "$limit_seconds" "$group" "${index:-job}" &
+    watcher=$!
+  fi
   (
     cd "$D" || exit 1
     export SLURM_JOB_ID="$id" SLURM_JOB_NAME="$name" SLURM_SUBMIT_DIR="$D" SLURM_NNODES=1 SLURM_NTASKS=1
@@ -51,6 +89,7 @@ run_task() {
     exec bash "$Q/script" >"$D/$o" 2>"$D/$e"
   )
   code=$?
+  [ -z "$watcher" ] || kill "$watcher" 2>/dev/null
   # The job's own exit trap normally wrote this; a script that never started did not.
   [ -f "$exits/$key" ] || echo "$code" > "$exits/$key"
   rm -rf "$node_local"
@@ -60,6 +99,7 @@ if [ -z "$size" ]; then
   run_task "$id" "" &
   wait
   if [ -f "$exits/$id" ]; then cp "$exits/$id" "$Q/exit"; else echo 143 > "$Q/exit"; fi
+  rm -rf "$(cat "$Q/tmp.job" 2>/dev/null || echo /nonexistent)" 
 else
   limit=${throttle:-$(nproc)}
   for ((i = 0; i < size; i++)); do
@@ -73,5 +113,7 @@ else
   code=0
   for ((i = 0; i < size; i++)); do [ "$(cat "$exits/${id}_$i" 2>/dev/null)" = 0 ] || code=1; done
   echo "$code" > "$Q/exit"
+  # Node-local folders of tasks that were ended before they could remove their own.
+  for f in "$Q"/tmp.*; do [ -f "$f" ] && rm -rf "$(cat "$f")"; done
 fi
 echo DONE > "$Q/state"

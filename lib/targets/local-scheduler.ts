@@ -81,6 +81,7 @@ hpcdk_local_state() { # dir key index: sets hpcdk_state
   [ -f "$dir/state" ] && read -r runner < "$dir/state"
   [ -f "$dir/pid" ] && read -r pid < "$dir/pid"
   if [ -f "$dir/cancelled" ] || { [ -n "$index" ] && [ -f "$dir/cancelled.$index" ]; }; then hpcdk_state=CANCELLED
+  elif [ -f "$dir/timeout.\${index:-job}" ]; then hpcdk_state=TIMEOUT
   elif [ -f "$D/${EXITS_DIR}/$key" ]; then
     read -r code < "$D/${EXITS_DIR}/$key"
     if [ "$code" = 0 ]; then hpcdk_state=COMPLETED; else hpcdk_state=FAILED; fi

@@ -79,6 +79,22 @@ describe('code bundles', () => {
     expect(plan.stdout).toContain('# train will be submitted');
   });
 
+  it('GIVEN an applied bundle WHEN a bundled file is edited and not committed THEN plan warns that the jobs run the last commit, and says nothing once it is clean', async () => {
+    const dir = gitProject();
+    expect((await hpcdk(dir, ['apply', '--yes'])).exitCode).toBe(0);
+    writeFileSync(join(dir, 'experiments/v68/train.py'), 'print("edited, not committed")\n');
+    const head = git(dir, 'rev-parse', 'HEAD');
+    const plan = await hpcdk(dir, ['plan', '--detailed-exitcode']);
+    // The bundle is unchanged (it is made from HEAD), so there is nothing to do, but the user is told.
+    expect(plan.exitCode).toBe(0);
+    expect(plan.stderr).toContain(
+      `Warning: code bundle code: experiments/v68/train.py has uncommitted changes; its jobs run commit ${head.slice(0, 7)}. Commit them to run them.`,
+    );
+    git(dir, 'checkout', '--', 'experiments/v68/train.py');
+    expect((await hpcdk(dir, ['plan'])).stderr).not.toContain('uncommitted');
+    expect((await hpcdk(dir, ['destroy', '--yes'])).exitCode).toBe(0);
+  });
+
   it('bundles the last commit anyway with --allow-dirty', async () => {
     const dir = gitProject();
     writeFileSync(join(dir, 'experiments/v68/train.py'), 'print("dirty")\n');

@@ -71,7 +71,7 @@ async function firstRunning(dir: string): Promise<Row[]> {
   });
 }
 
-describe('cancelling on the local target, as a scheduler does', () => {
+describe('the local target behaves as a scheduler does', () => {
   it('GIVEN a sweep with one point running and three pending WHEN destroyed THEN every task is cancelled, the running one ended, and none starts afterwards', async () => {
     const dir = makeProject({ 'stacks/demo.ts': sweep('v1') });
     expect((await hpcdk(dir, ['apply', '--yes'])).exitCode).toBe(0);
@@ -128,4 +128,31 @@ describe('cancelling on the local target, as a scheduler does', () => {
     expect((await hpcdk(dir, ['destroy', '--yes'])).exitCode).toBe(0);
     expect(liveTasks(dir)).toEqual([]);
   }, 90_000);
+
+  it('GIVEN a job and a sweep task that outlive their time limit WHEN they run on the local target THEN each is ended at the limit and reported TIMEOUT', async () => {
+    const dir = makeProject({
+      'stacks/demo.ts': `import { App, Stack, Job, Sweep } from 'hpcdk';
+const app = new App();
+const s = new Stack(app, 'demo');
+new Job(s, 'slow', { allocation: { time: '00:00:02' }, run: ['echo started', 'sleep 60', 'echo never'] });
+new Sweep(s, 'sw', { grid: { i: [1] }, allocation: { time: '0:02' }, run: ['sleep 60'] });
+new Job(s, 'quick', { allocation: { time: '00:01:00' }, run: ['echo done'] });
+`,
+    });
+    expect((await hpcdk(dir, ['apply', '--yes'])).exitCode).toBe(0);
+    const ended = await waitFor('the slow ones to be ended', async () => {
+      const all = await rows(dir);
+      return all.filter((r) => r.status === 'TIMEOUT').length === 2 ? all : undefined;
+    });
+    expect(ended.find((r) => r.address === 'slow')?.status).toBe('TIMEOUT');
+    expect(ended.find((r) => r.address === 'sw/i=1')?.status).toBe('TIMEOUT');
+    // The mark is left first, then the processes are ended: they are gone moments later.
+    await waitFor('the ended tasks to be gone', async () => (liveTasks(dir).length === 0 ? true : undefined), 10_000);
+    expect((await hpcdk(dir, ['logs', 'slow'])).stdout).toBe('started\n');
+    // A job within its limit is not touched.
+    const quick = await waitFor('quick', async () =>
+      (await rows(dir)).find((r) => r.address === 'quick' && r.status === 'COMPLETED'),
+    );
+    expect(quick.status).toBe('COMPLETED');
+  });
 });

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { applyInputs } from '../../apply/apply.js';
 import type { ApplyInputs } from '../../apply/program.js';
-import { DirtyBundleError, bundlePayloads } from '../../apply/payloads.js';
+import { DirtyBundleError, bundlePayloads, dirtyBundleWarning, dirtyBundles } from '../../apply/payloads.js';
 import { canonicalJson } from '../../core/digest.js';
 import { budgetLimits, overBudget } from '../../plan/budget.js';
 import { PLAN_FORMAT_VERSION, type Plan } from '../../plan/plan.js';
@@ -69,6 +69,9 @@ export async function planAll(
         // The read's remote shell starts up while the stack renders.
         await conn.transport.prewarm?.();
         const synthesis = synthesizeFor(project, stack, profile, io);
+        if (!options.destroy)
+          for (const d of dirtyBundles(synthesis.manifest.resources, project.dir))
+            io.err(io.colors.yellow(`Warning: ${dirtyBundleWarning(d)}`));
         const budget = budgetLimits([
           { budget: stack.budget, from: `stack ${stack.stackName}` },
           { budget: profile.spec.budget, from: `target ${profile.name}` },

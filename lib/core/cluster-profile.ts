@@ -188,9 +188,13 @@ export class ClusterProfile {
     });
   }
 
-  /** A new profile: this one with `overrides` layered on top (later layers win; partitions merge by name). */
+  /**
+   * A new profile: this one with `overrides` layered on top (later layers
+   * win). Partitions merge by name and then field by field, GPU types by
+   * type: overriding one field of a partition keeps its other limits.
+   */
   public extend(name: string, overrides: Partial<ClusterProfileProps>): ClusterProfile {
-    const partitions = { ...(this.input.partitions ?? {}), ...(overrides.partitions ?? {}) };
+    const partitions = mergePartitions(this.input.partitions ?? {}, overrides.partitions ?? {});
     const jobDefaults = { ...(this.input.jobDefaults ?? {}), ...(overrides.jobDefaults ?? {}) };
     const env = { ...(this.input.env ?? {}), ...(overrides.env ?? {}) };
     const budget =
@@ -208,4 +212,23 @@ export class ClusterProfile {
     const { ssh: _ssh, budget: _budget, ...rest } = this.spec;
     return { name: this.name, ...rest };
   }
+}
+
+type PartitionsInput = NonNullable<ClusterProfileProps['partitions']>;
+
+/** `over` on top of `base`: by partition name, then by field; `gpus` and `gpuMemoryGb` by GPU type. */
+function mergePartitions(base: PartitionsInput, over: PartitionsInput): PartitionsInput {
+  const out: Record<string, PartitionsInput[string]> = { ...base };
+  for (const [name, later] of Object.entries(over)) {
+    const earlier = base[name];
+    if (earlier === undefined || later === undefined) {
+      out[name] = later;
+      continue;
+    }
+    const gpus = earlier.gpus || later.gpus ? { gpus: { ...earlier.gpus, ...later.gpus } } : {};
+    const gpuMemoryGb =
+      earlier.gpuMemoryGb || later.gpuMemoryGb ? { gpuMemoryGb: { ...earlier.gpuMemoryGb, ...later.gpuMemoryGb } } : {};
+    out[name] = { ...earlier, ...later, ...gpus, ...gpuMemoryGb };
+  }
+  return out;
 }

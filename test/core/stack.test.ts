@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { App, ClusterProfile, Stack, TextFile, Testing, ValidationError } from '../../lib/index.js';
+import { App, ClusterProfile, Job, Stack, TextFile, Testing, ValidationError } from '../../lib/index.js';
 
 describe('App and Stack', () => {
   it('gives each construct a stable address derived from its path', () => {
@@ -50,6 +50,40 @@ describe('App and Stack', () => {
     expect(project.spec.account).toBe('def-lab');
     expect(Object.keys(project.spec.partitions).sort()).toEqual(['cpu', 'gpu']);
     expect(base.spec.account).toBe('def-base');
+  });
+
+  it.each([
+    ['maxTime', { maxTime: '2-00:00:00' }, { maxTime: '2-00:00:00' }],
+    ['memPerNode', { memPerNode: '512G' }, { memPerNode: '512G' }],
+    ['cpusPerNode', { cpusPerNode: 64 }, { cpusPerNode: 64 }],
+    ['gpus, merged by type', { gpus: { a100: 4 } }, { gpus: { a100: 4, A40: 4 } }],
+    ['gpuMemoryGb, merged by type', { gpuMemoryGb: { a100: 80 } }, { gpuMemoryGb: { a100: 80, A40: 48 } }],
+  ])(
+    'GIVEN a partition with %s WHEN the profile is extended with other fields of that partition THEN the limit is kept',
+    (_field, declared, kept) => {
+      const base = new ClusterProfile('c1', {
+        scheduler: 'slurm',
+        ssh: { host: 'c1' },
+        partitions: { gpu: { ...declared } },
+      });
+      const extended = base.extend('c2', { partitions: { gpu: { gpus: { A40: 4 }, gpuMemoryGb: { A40: 48 } } } });
+      expect(extended.spec.partitions.gpu).toMatchObject(kept);
+      expect(extended.spec.partitions.gpu?.gpus?.A40).toBe(4);
+      // The base profile is unchanged.
+      expect(base.spec.partitions.gpu).toEqual(declared);
+    },
+  );
+
+  it('GIVEN an extended partition WHEN a job asks for more time than the base allowed THEN synth still refuses it', () => {
+    const base = new ClusterProfile('c1', {
+      scheduler: 'slurm',
+      ssh: { host: 'c1' },
+      partitions: { gpu: { maxTime: '2-00:00:00', gpus: { a100: 4 } } },
+    });
+    const c2 = base.extend('c2', { partitions: { gpu: { gpus: { A40: 4 } } } });
+    const stack = Testing.stack({ targets: [c2] });
+    new Job(stack, 'long', { allocation: { partition: 'gpu', time: '3-00:00:00' }, run: ['true'] });
+    expect(() => Testing.synth(stack)).toThrow(/time/);
   });
 
   it('refuses a slurm profile without ssh, naming the field', () => {

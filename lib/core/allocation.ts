@@ -7,6 +7,21 @@ const safe = (what: string) => z.string().regex(SAFE_VALUE, `must be ${what}, wi
 /** SLURM time: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS. */
 export const SLURM_TIME = /^(\d+-\d{1,2}(:\d{1,2}(:\d{1,2})?)?|\d+(:\d{1,2}(:\d{1,2})?)?)$/;
 
+/**
+ * sbatch options `extra` may not set: hpcdk renders, submits or tracks each
+ * itself, and half-supporting one would be wrong silently (an array given
+ * this way would be tracked, cancelled and budgeted as one job).
+ */
+export const EXTRA_REFUSED: Readonly<Record<string, string>> = {
+  array: 'use a Sweep, whose points become array tasks that hpcdk tracks, cancels, retries and budgets one by one',
+  dependency: "use job.dependsOn(other, 'afterok' | 'afterany' | 'afternotok')",
+  comment: 'hpcdk keeps its own comment on every job, to find it again',
+  'job-name': 'the job name is the stack and address (`%x` in log names)',
+  output: "use the job's stdout prop",
+  error: "use the job's stderr prop",
+  parsable: 'hpcdk submits with --parsable itself',
+};
+
 export const GpuRequestSchema = z
   .object({
     /** A GPU type the partition offers, e.g. `a100`, `t4`. */
@@ -50,10 +65,19 @@ export const AllocationSchema = z
       })
       .strict()
       .optional(),
-    /** Extra `#SBATCH --name=value` directives, for what the fields above do not cover. */
+    /**
+     * Extra `#SBATCH --name=value` directives, for what the fields above do
+     * not cover. The options hpcdk itself manages are refused here, each
+     * with what to use instead (see EXTRA_REFUSED).
+     */
     extra: z
       .record(
-        z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be a long option name without dashes'),
+        z
+          .string()
+          .regex(/^[a-z][a-z0-9-]*$/, 'must be a long option name without dashes')
+          .refine((name) => !(name in EXTRA_REFUSED), {
+            error: (issue) => `--${String(issue.input)} is managed by hpcdk: ${EXTRA_REFUSED[String(issue.input)]}`,
+          }),
         safe('an option value'),
       )
       .default({}),

@@ -176,6 +176,30 @@ describe('Job', () => {
     );
   });
 
+  it.each([
+    ['array', '0-9', 'use a Sweep'],
+    ['dependency', 'afterok:123', 'use job.dependsOn(other'],
+    ['comment', 'mine', 'hpcdk keeps its own comment'],
+    ['job-name', 'x', 'the job name is the stack and address'],
+    ['output', 'out.log', "use the job's stdout prop"],
+    ['error', 'err.log', "use the job's stderr prop"],
+    ['parsable', 'yes', 'hpcdk submits with --parsable itself'],
+  ])('GIVEN extra.%s WHEN synthesized THEN it is refused, saying what to use instead', (option, value, instead) => {
+    const stack = stackOn();
+    new Job(stack, 'bad', { run: ['true'], allocation: { extra: { [option]: value } } });
+    expect(() => Testing.synth(stack)).toThrow(
+      `[exp/bad] allocation.extra.${option}: --${option} is managed by hpcdk: ${instead}`,
+    );
+  });
+
+  it('GIVEN an extra option hpcdk does not manage WHEN synthesized THEN it is rendered as written', () => {
+    const stack = stackOn();
+    new Job(stack, 'ok', { run: ['true'], allocation: { extra: { 'mail-type': 'END', begin: 'now+1hour' } } });
+    const script = Testing.synth(stack).file('ok/job.sbatch');
+    expect(script).toContain('#SBATCH --begin=now+1hour');
+    expect(script).toContain('#SBATCH --mail-type=END');
+  });
+
   it('changes identity with what it runs and with its dependencies, not with declaration order', () => {
     const build = (cmd: string, order: 'ab' | 'ba') => {
       const stack = stackOn();

@@ -1,9 +1,11 @@
 import { Construct, type IConstruct } from 'constructs';
 import { BudgetSchema, ClusterProfile, LOCAL_TARGET, type Budget } from './cluster-profile.js';
-import { issuesFromZod, rawPropIssues, type ValidationIssue } from './validation.js';
+import { issuesFromZod, rawPropIssues, unknownFieldIssues, type ValidationIssue } from './validation.js';
 
 const STACK_SYMBOL = Symbol.for('hpcdk.Stack');
 const STACK_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+/** Every field of StackProps: anything else is a typo that would otherwise change the stack silently. */
+const STACK_FIELDS = ['targets', 'description', 'budget'] as const;
 
 export interface StackProps {
   /**
@@ -42,10 +44,13 @@ export class Stack extends Construct {
   private readonly declaredTargets: readonly ClusterProfile[];
   /** The id as written: the constructs library turns a `/` or a newline in it into `--`. */
   private readonly givenId: string;
+  /** The props as given, for the unknown fields among them. */
+  private readonly givenProps: object;
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id);
     this.givenId = id;
+    this.givenProps = props;
     Object.defineProperty(this, STACK_SYMBOL, { value: true });
     this.description = props.description;
     this.budget = props.budget;
@@ -83,6 +88,7 @@ export class Stack extends Construct {
         got: this.givenId,
       });
     }
+    issues.push(...unknownFieldIssues(this.node.path, this.givenProps, STACK_FIELDS));
     issues.push(...rawPropIssues(this.node.path, { description: this.description }));
     if (this.budget !== undefined) {
       const parsed = BudgetSchema.safeParse(this.budget, { reportInput: true });

@@ -137,3 +137,38 @@ export class ValidationError extends HpcdkError {
     this.issues = issues;
   }
 }
+
+/** Edit distance (insertions, deletions, substitutions, swaps of neighbours), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  return d[a.length]![b.length]!;
+}
+
+/** The known name closest to `name`, if it is near enough to be a typo of it. */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const dist = distance(name.toLowerCase(), k.toLowerCase());
+    if (dist < bestDistance) [best, bestDistance] = [k, dist];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/** An issue for each key of `props` that is not one of `known`, suggesting the known name it is closest to. */
+export function unknownFieldIssues(constructPath: string, props: object, known: readonly string[]): ValidationIssue[] {
+  return Object.keys(props)
+    .filter((k) => !known.includes(k))
+    .map((k) => {
+      const near = closestName(k, known);
+      return { path: constructPath, field: k, message: `unknown field${near ? `; did you mean ${near}?` : ''}` };
+    });
+}

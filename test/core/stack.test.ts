@@ -86,6 +86,22 @@ describe('App and Stack', () => {
     expect(() => Testing.synth(stack)).toThrow(/time/);
   });
 
+  it('GIVEN a stack with misspelled props WHEN synthesized THEN each is refused, naming the field it was likely meant to be', () => {
+    const hpc = new ClusterProfile('hpc', { scheduler: 'slurm', ssh: { host: 'hpc' } });
+    const stack = new Stack(Testing.app(), 'x', { target: [hpc], descripton: 'typo', colour: 'blue' } as never);
+    new TextFile(stack, 'f', { content: 'x' });
+    let message = '';
+    try {
+      Testing.synth(stack);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain('[x] target: unknown field; did you mean targets?');
+    expect(message).toContain('[x] descripton: unknown field; did you mean description?');
+    expect(message).toContain('[x] colour: unknown field');
+    expect(message).not.toContain('colour: unknown field;');
+  });
+
   it('refuses a slurm profile without ssh, naming the field', () => {
     expect(() => new ClusterProfile('bad', { scheduler: 'slurm' })).toThrow(
       /\[target:bad\] ssh: a slurm target needs an ssh connection/,

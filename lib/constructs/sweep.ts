@@ -104,7 +104,9 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
    * (the sweep does not exist yet there): `Sweep.param('lr')` renders `"${lr}"`.
    */
   public static param(name: string): RuntimeRef {
-    return RuntimeRef.env(name);
+    const ref = RuntimeRef.env(name);
+    STATIC_PARAMS.add(ref);
+    return ref;
   }
 
   /** A parameter of this sweep, as its jobs see it at run time; an unknown name is a validation error. */
@@ -121,6 +123,17 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
   public override validateForTarget(ctx: SynthContext): ValidationIssue[] {
     const issues = super.validateForTarget(ctx);
     const points = this.points;
+    // `Sweep.param(name)` in the sweep's own props must name one of its parameters, or every task fails unbound.
+    const params = new Set(points.flatMap((p) => Object.keys(p.params)));
+    for (const { field, name } of staticParamsIn(this.props))
+      if (!params.has(name))
+        issues.push(
+          this.issue(
+            field,
+            `Sweep.param('${name}') is not a parameter of this sweep (has: ${[...params].sort().join(', ') || 'none'})`,
+            name,
+          ),
+        );
     if (points.length === 0) issues.push(this.issue('grid', 'a sweep needs at least one point (a grid or points)'));
     const seen = new Map<string, number>();
     points.forEach((p, i) => {
@@ -171,4 +184,15 @@ export class Sweep extends BatchWork<typeof SweepPropsSchema> {
     }));
     return { artifacts: [{ path: 'sweep.sbatch', kind: 'sbatch', content: script, executable: true }], resources };
   }
+}
+
+/** References made by the static `Sweep.param(name)`, so a sweep can check the names it is given. */
+const STATIC_PARAMS = new WeakSet<RuntimeRef>();
+
+/** Every `Sweep.param(…)` reference in `value` (props: arrays and plain objects), with its field path. */
+function staticParamsIn(value: unknown, field = ''): Array<{ field: string; name: string }> {
+  if (value instanceof RuntimeRef) return STATIC_PARAMS.has(value) ? [{ field, name: value.variable }] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => staticParamsIn(v, `${field}[${i}]`));
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return [];
+  return Object.entries(value).flatMap(([k, v]) => staticParamsIn(v, field === '' ? k : `${field}.${k}`));
 }

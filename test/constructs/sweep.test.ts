@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterProfile, Job, Sweep, Testing, renderParamsFile } from '../../lib/index.js';
+import { ClusterProfile, Job, RuntimeRef, Sweep, Testing, renderParamsFile } from '../../lib/index.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,6 +70,29 @@ describe('Sweep', () => {
     }
     expect(second).toContain('[rl/twice] points[1]: repeats point a=1');
     expect(second).toContain('[rl/empty] grid: a sweep needs at least one point (a grid or points)');
+  });
+
+  it("GIVEN Sweep.param for a name the sweep lacks WHEN synthesized THEN synth refuses it, naming the field and the sweep's parameters", () => {
+    const stack = Testing.stack({}, 'rl');
+    new Sweep(stack, 'grid', {
+      grid: { lr: [0.1, 0.2], seed: [1] },
+      env: { MOMENTUM: Sweep.param('momentum') },
+      run: [['python3', 'train.py', '--lr', Sweep.param('lr'), '--momentum', Sweep.param('momentum')]],
+    });
+    let message = '';
+    try {
+      Testing.synth(stack);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(
+      `[rl/grid] run[0][5]: Sweep.param('momentum') is not a parameter of this sweep (has: lr, seed) (got "momentum")`,
+    );
+    expect(message).toContain(`[rl/grid] env.MOMENTUM: Sweep.param('momentum') is not a parameter of this sweep`);
+    // Its own parameters, and plain environment references, are fine.
+    const ok = Testing.stack({}, 'rl');
+    new Sweep(ok, 'grid', { grid: { lr: [0.1] }, run: [['echo', Sweep.param('lr'), RuntimeRef.env('SLURM_JOB_ID')]] });
+    expect(() => Testing.synth(ok)).not.toThrow();
   });
 
   it('refuses an array larger than the target allows when chunking is off', () => {

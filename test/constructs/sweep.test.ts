@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ClusterProfile, Job, RuntimeRef, Sweep, Testing, renderParamsFile } from '../../lib/index.js';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lintScript } from '../helpers/shellcheck.js';
@@ -79,16 +79,11 @@ describe('Sweep', () => {
       env: { MOMENTUM: Sweep.param('momentum') },
       run: [['python3', 'train.py', '--lr', Sweep.param('lr'), '--momentum', Sweep.param('momentum')]],
     });
-    let message = '';
-    try {
-      Testing.synth(stack);
-    } catch (e) {
-      message = (e as Error).message;
-    }
-    expect(message).toContain(
+    const synth = () => Testing.synth(stack);
+    expect(synth).toThrow(
       `[rl/grid] run[0][5]: Sweep.param('momentum') is not a parameter of this sweep (has: lr, seed) (got "momentum")`,
     );
-    expect(message).toContain(`[rl/grid] env.MOMENTUM: Sweep.param('momentum') is not a parameter of this sweep`);
+    expect(synth).toThrow(`[rl/grid] env.MOMENTUM: Sweep.param('momentum') is not a parameter of this sweep`);
     // Its own parameters, and plain environment references, are fine.
     const ok = Testing.stack({}, 'rl');
     new Sweep(ok, 'grid', { grid: { lr: [0.1] }, run: [['echo', Sweep.param('lr'), RuntimeRef.env('SLURM_JOB_ID')]] });
@@ -119,7 +114,9 @@ describe('the params file', () => {
       { index: 1, identity: 'b'.repeat(64), address: 'ppo/y', key: 'y', params: { lr: 0.01, tag: 'plain' } },
     ]);
     expect(lintScript(text)).toBe('');
-    const file = join(mkdtempSync(join(tmpdir(), 'hpcdk-params-')), 'params.sh');
+    const dir = mkdtempSync(join(tmpdir(), 'hpcdk-params-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'params.sh');
     writeFileSync(file, text);
     const run = (index: string) =>
       execFileSync(

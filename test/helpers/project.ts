@@ -61,31 +61,29 @@ export function copyRepo(prefix = 'hpcdk-copy-'): string {
   return dir;
 }
 
-/** The process groups of the local jobs a project started (runners and their tasks), by their pid files. */
-function localJobGroups(dir: string): number[] {
+/**
+ * The local jobs a project started that are still alive (runners and their
+ * tasks), read from their pid files: `<job>/<pid file>` and the process group.
+ */
+export function liveLocalJobs(dir: string): Array<{ readonly name: string; readonly group: number }> {
   const base = join(dir, '.hpcdk', 'local');
-  const groups: number[] = [];
-  let stacks: string[] = [];
-  try {
-    stacks = readdirSync(base);
-  } catch {
-    return groups;
-  }
-  for (const stack of stacks) {
-    const queue = join(base, stack, '.hpcdk', 'local-jobs');
-    let jobs: string[] = [];
+  const out: Array<{ name: string; group: number }> = [];
+  const list = (path: string) => {
     try {
-      jobs = readdirSync(queue).filter((j) => /^\d+$/.test(j));
+      return readdirSync(path);
     } catch {
-      continue;
+      return [];
     }
-    for (const job of jobs)
-      for (const f of readdirSync(join(queue, job)).filter((n) => n === 'pid' || n.startsWith('pid.'))) {
-        const pid = Number(readFileSync(join(queue, job, f), 'utf8'));
-        if (pid > 1) groups.push(pid);
+  };
+  for (const stack of list(base)) {
+    const queue = join(base, stack, '.hpcdk', 'local-jobs');
+    for (const job of list(queue).filter((j) => /^\d+$/.test(j)))
+      for (const f of list(join(queue, job)).filter((n) => n === 'pid' || n.startsWith('pid.'))) {
+        const group = Number(readFileSync(join(queue, job, f), 'utf8'));
+        if (group > 1 && alive(group)) out.push({ name: `${job}/${f}`, group });
       }
   }
-  return groups;
+  return out;
 }
 
 function alive(group: number): boolean {
@@ -101,7 +99,7 @@ export function cleanupProjects(): void {
   if (process.env.HPCDK_TEST_KEEP) return;
   for (const dir of made.splice(0)) {
     // Jobs a test left on the local target are ended first, as a user's destroy would, so nothing writes while the folder goes.
-    const groups = localJobGroups(dir).filter(alive);
+    const groups = liveLocalJobs(dir).map((j) => j.group);
     const signal = (g: number, name: NodeJS.Signals) => {
       try {
         process.kill(-g, name);

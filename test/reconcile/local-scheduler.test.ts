@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupProjects, hpcdk, makeProject } from '../helpers/project.js';
+import { cleanupProjects, hpcdk, liveLocalJobs, makeProject } from '../helpers/project.js';
 import { waitFor } from '../helpers/wait.js';
 
 afterAll(cleanupProjects);
@@ -31,26 +31,11 @@ async function rows(dir: string): Promise<Row[]> {
 
 const stackDir = (dir: string) => join(dir, '.hpcdk/local/demo');
 
-/** Every process a local task left that is still alive, by its recorded pid. */
-function liveTasks(dir: string): string[] {
-  const queue = join(stackDir(dir), '.hpcdk/local-jobs');
-  if (!existsSync(queue)) return [];
-  return readdirSync(queue)
-    .filter((job) => /^\d+$/.test(job))
-    .flatMap((job) =>
-      readdirSync(join(queue, job))
-        .filter((f) => f.startsWith('pid.'))
-        .flatMap((f) => {
-          const pid = Number(readFileSync(join(queue, job, f), 'utf8'));
-          try {
-            process.kill(-pid, 0);
-            return [`${job}/${f}`];
-          } catch {
-            return [];
-          }
-        }),
-    );
-}
+/** The tasks (and runners) of the project's local jobs still alive. */
+const liveTasks = (dir: string) =>
+  liveLocalJobs(dir)
+    .map((j) => j.name)
+    .filter((n) => n.includes('/pid.'));
 
 /** The log lines every task has written so far. */
 function logLines(dir: string): string[] {

@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Dataset, Job, Sweep, TextFile, Testing, isSweepPoint, renderParamsFile } from '../../lib/index.js';
 
 /** Strings meant to break out of a script: quotes, substitutions, newlines, globs, leading dashes, unicode. */
@@ -38,6 +38,17 @@ const hostile = fc
   )
   .filter((s) => !s.includes('\0'));
 
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+/** A new folder under the system's temporary folder, removed when the suite ends. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
 const SEP = '\u0001';
 
 /** Runs a rendered script in a scratch folder; returns stdout, and whether any file named pwned appeared. */
@@ -46,7 +57,7 @@ function runScript(
   env: Record<string, string> = {},
   folders: string[] = [],
 ): { out: string; pwned: boolean } {
-  const dir = mkdtempSync(join(tmpdir(), 'hpcdk-hostile-'));
+  const dir = tempDir('hpcdk-hostile-');
   mkdirSync(join(dir, 'scratch'));
   for (const f of folders) mkdirSync(join(dir, f), { recursive: true });
   const file = join(dir, 'script.sh');
@@ -101,7 +112,7 @@ describe('hostile strings in every string prop', () => {
           params: r.spec.params,
         }));
         const params = renderParamsFile('sweep', 'c', points);
-        const dir = mkdtempSync(join(tmpdir(), 'hpcdk-params-'));
+        const dir = tempDir('hpcdk-params-');
         writeFileSync(join(dir, 'params.sh'), params);
         for (const p of points) {
           const { out: printed, pwned } = runScript(out.file('sweep/sweep.sbatch'), {
@@ -120,13 +131,13 @@ describe('hostile strings in every string prop', () => {
     fc.assert(
       fc.property(hostile, (name) => {
         const stack = Testing.stack({}, 'fuzz');
-        const dir = mkdtempSync(join(tmpdir(), 'hpcdk-src-'));
+        const dir = tempDir('hpcdk-src-');
         const source = join(dir, name.replace(/\//g, '_') || 'x');
         mkdirSync(source, { recursive: true });
         writeFileSync(join(source, 'data.txt'), 'ok');
         new Dataset(stack, 'data', { source, mode: 'copy', destination: 'in' });
         const stage = Testing.synth(stack).file('data/stage.sh');
-        const scratch = mkdtempSync(join(tmpdir(), 'hpcdk-scratch-'));
+        const scratch = tempDir('hpcdk-scratch-');
         const { pwned } = runScript(stage, { HPCDK_SCRATCH: scratch });
         expect(pwned).toBe(false);
         const copied = execFileSync('find', [scratch, '-name', 'data.txt'], { encoding: 'utf8' }).trim();
